@@ -1,0 +1,42 @@
+# Copyright (c) monai_sre contributors
+# Licensed under the Apache License, Version 2.0
+"""monai_sre: symmetric rotation-equivariant (SRE) convolution for MONAI.
+
+Importing the package registers the SRE layers in MONAI's layer factory (``Conv["sre", 3]``,
+``Conv["sretrans", 3]``); registration is idempotent.
+"""
+
+from __future__ import annotations
+
+from .networks.layers import (
+    BandLayout,
+    SREConv,
+    SREConv1d,
+    SREConv2d,
+    SREConv3d,
+    SREConvTranspose,
+    SREConvTranspose1d,
+    SREConvTranspose2d,
+    SREConvTranspose3d,
+    load_authors_state_dict,
+    register_layer_factories,
+)
+
+__version__ = "0.1.0"
+
+register_layer_factories()
+
+__all__ = [
+    "BandLayout",
+    "SREConv",
+    "SREConv1d",
+    "SREConv2d",
+    "SREConv3d",
+    "SREConvTranspose",
+    "SREConvTranspose1d",
+    "SREConvTranspose2d",
+    "SREConvTranspose3d",
+    "__version__",
+    "load_authors_state_dict",
+    "register_layer_factories",
+]

@@ -1,0 +1,33 @@
+# Copyright (c) monai_sre contributors
+# Licensed under the Apache License, Version 2.0
+from __future__ import annotations
+
+from .bands import BAND_LAYOUTS, BandLayout
+from .checkpoints import convert_authors_state_dict, load_authors_state_dict
+from .factories import register_layer_factories
+from .sre_conv import (
+    SREConv,
+    SREConv1d,
+    SREConv2d,
+    SREConv3d,
+    SREConvTranspose,
+    SREConvTranspose1d,
+    SREConvTranspose2d,
+    SREConvTranspose3d,
+)
+
+__all__ = [
+    "BAND_LAYOUTS",
+    "BandLayout",
+    "SREConv",
+    "SREConv1d",
+    "SREConv2d",
+    "SREConv3d",
+    "SREConvTranspose",
+    "SREConvTranspose1d",
+    "SREConvTranspose2d",
+    "SREConvTranspose3d",
+    "convert_authors_state_dict",
+    "load_authors_state_dict",
+    "register_layer_factories",
+]

@@ -1,0 +1,462 @@
+# Copyright (c) monai_sre contributors
+# Licensed under the Apache License, Version 2.0
+"""SRE convolution (Du et al., ISBI 2025) for 1, 2 and 3 spatial dims, and its transposed form.
+
+Every kernel tap belongs to a band by its distance from the kernel centre (see
+:mod:`monai_sre.networks.layers.bands`); taps of one band share one learnable weight. The layer stores
+``weight`` of shape ``(out_channels, in_channels // groups, num_bands)`` (transposed:
+``(in_channels, out_channels // groups, num_bands)``) and expands it into the dense kernel on every call,
+``dense = weight @ band_basis``. The expansion costs well under 1 % of the convolution, so there is no
+cached kernel to go stale: the output always reflects the current weights, in train and eval mode, after
+``load_state_dict``, ``.to()`` or an optimizer step.
+
+Where equivariance holds: with stride 1, "same" zero padding (or any symmetric padding mode), a cubic
+kernel and isotropic spacing, the layer commutes exactly with the 48 axis permutations and flips of the 3D
+voxel grid (8 in 2D, 2 in 1D). Other rotation angles are equivariant only up to interpolation error;
+stride > 1 breaks equivariance (use symmetric pooling and a stride-1 SRE conv instead); a non-cubic kernel
+or anisotropic spacing keeps only the symmetries that map the kernel onto itself.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from monai.utils import look_up_option
+from torch import nn
+
+from monai_sre.networks.layers.bands import BandLayout
+
+__all__ = [
+    "SREConv",
+    "SREConvTranspose",
+    "SREConv1d",
+    "SREConv2d",
+    "SREConv3d",
+    "SREConvTranspose1d",
+    "SREConvTranspose2d",
+    "SREConvTranspose3d",
+]
+
+PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+_DENSE_CONV = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
+_DENSE_CONV_TRANSPOSE = {1: nn.ConvTranspose1d, 2: nn.ConvTranspose2d, 3: nn.ConvTranspose3d}
+
+
+def _per_axis(value: Sequence[int] | int, spatial_dims: int, name: str, minimum: int) -> tuple[int, ...]:
+    values = (value,) * spatial_dims if isinstance(value, int) else tuple(value)
+    if len(values) != spatial_dims or any(not isinstance(v, int) or v < minimum for v in values):
+        raise ValueError(f"{name} must be an int >= {minimum} or {spatial_dims} such ints, got {value!r}.")
+    return values
+
+
+class _SREConvBase(nn.Module):
+    """Validation, parameters, band expansion, forward and export shared by SREConv and SREConvTranspose."""
+
+    transposed: bool = False
+
+    __constants__ = [
+        "spatial_dims",
+        "in_channels",
+        "out_channels",
+        "kernel_size",
+        "stride",
+        "padding",
+        "output_padding",
+        "dilation",
+        "groups",
+        "padding_mode",
+        "num_bands",
+        "transposed",
+    ]
+
+    def __init__(
+        self,
+        spatial_dims: int,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: Sequence[int] | int,
+        stride: Sequence[int] | int,
+        padding: Sequence[int] | int | str | None,
+        output_padding: Sequence[int] | int,
+        dilation: Sequence[int] | int,
+        groups: int,
+        bias: bool,
+        padding_mode: str,
+        num_bands: int | None,
+        band_layout: str,
+        spacing: Sequence[float] | float | None,
+        device: torch.device | str | None,
+        dtype: torch.dtype | None,
+    ) -> None:
+        super().__init__()
+        layout = BandLayout(spatial_dims, kernel_size, num_bands, band_layout, spacing)
+        for name, channels in (("in_channels", in_channels), ("out_channels", out_channels)):
+            if not isinstance(channels, int) or channels < 1:
+                raise ValueError(f"{name} must be a positive int, got {channels!r}.")
+        if not isinstance(groups, int) or groups < 1 or in_channels % groups or out_channels % groups:
+            raise ValueError(
+                f"groups must be a positive int dividing in_channels ({in_channels}) and out_channels "
+                f"({out_channels}), got {groups!r}."
+            )
+        self.padding_mode = look_up_option(padding_mode, PADDING_MODES)
+        if self.transposed and self.padding_mode != "zeros":
+            raise ValueError(f"{type(self).__name__} supports only padding_mode 'zeros', got '{padding_mode}'.")
+        self.spatial_dims = spatial_dims
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.kernel_size = layout.kernel_size
+        self.stride = _per_axis(stride, spatial_dims, "stride", 1)
+        self.dilation = _per_axis(dilation, spatial_dims, "dilation", 1)
+        self.padding = self._resolve_padding(padding, layout.kernel_size, self.dilation)
+        self.output_padding = _per_axis(output_padding, spatial_dims, "output_padding", 0)
+        if any(op >= max(s, d) for op, s, d in zip(self.output_padding, self.stride, self.dilation)):
+            raise ValueError(
+                f"output_padding must be smaller than stride or dilation, got output_padding={self.output_padding}, "
+                f"stride={self.stride}, dilation={self.dilation}."
+            )
+        self.groups = groups
+        self.num_bands = layout.num_bands
+        self.bands = layout
+        # F.pad wants the padding per side, last axis first; the convolution itself then pads nothing
+        self._reversed_padding = [p for p in reversed(self.padding) for _ in range(2)]
+        self._conv_padding = self.padding if self.padding_mode == "zeros" else (0,) * spatial_dims
+
+        factory_kwargs = {"device": device, "dtype": dtype}
+        leading = (in_channels, out_channels // groups) if self.transposed else (out_channels, in_channels // groups)
+        self.weight = nn.Parameter(torch.empty((*leading, self.num_bands), **factory_kwargs))
+        self.bias = nn.Parameter(torch.empty(out_channels, **factory_kwargs)) if bias else None
+        # derived from the constructor arguments: not a parameter, not saved in state dicts
+        basis = torch.as_tensor(layout.basis(), dtype=self.weight.dtype, device=self.weight.device)
+        self.register_buffer("band_basis", basis, persistent=False)
+        self.reset_parameters()
+
+    @staticmethod
+    def _resolve_padding(
+        padding: Sequence[int] | int | str | None, kernel_size: tuple[int, ...], dilation: tuple[int, ...]
+    ) -> tuple[int, ...]:
+        same = tuple(d * (k - 1) // 2 for k, d in zip(kernel_size, dilation))
+        if padding is None or padding == "same":
+            return same
+        if padding == "valid":
+            return (0,) * len(kernel_size)
+        if isinstance(padding, str):
+            raise ValueError(f"padding must be None, 'same', 'valid', an int or one int per axis, got '{padding}'.")
+        return _per_axis(padding, len(kernel_size), "padding", 0)
+
+    def reset_parameters(self) -> None:
+        """Initialise as ``torch.nn.ConvNd`` initialises a dense kernel of the same shape.
+
+        Every band weight and the bias are drawn from ``uniform(-1/sqrt(fan_in), 1/sqrt(fan_in))`` (Kaiming
+        uniform with ``a=sqrt(5)``), with ``fan_in = weight.shape[1] * prod(kernel_size)`` counted on the dense
+        kernel, exactly as for ``nn.Conv3d`` / ``nn.ConvTranspose3d``. This is the SRE-Conv authors' weight
+        initialisation; their bias used the band count instead of the kernel volume.
+        """
+        fan_in = self.weight.shape[1] * math.prod(self.kernel_size)
+        bound = 1.0 / math.sqrt(fan_in)
+        nn.init.uniform_(self.weight, -bound, bound)
+        if self.bias is not None:
+            nn.init.uniform_(self.bias, -bound, bound)
+
+    def dense_weight(self) -> torch.Tensor:
+        """The materialised kernel, shaped like the weight of the equivalent ``nn.ConvNd``/``nn.ConvTransposeNd``."""
+        expanded = self.weight.reshape(-1, self.num_bands) @ self.band_basis
+        shape = [self.weight.shape[0], self.weight.shape[1]] + list(self.kernel_size)
+        return expanded.reshape(shape)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Convolve ``x`` of shape ``(batch, channels, *spatial)`` with the expanded kernel."""
+        if x.dim() != self.spatial_dims + 2 or x.shape[1] != self.in_channels:
+            raise ValueError(
+                f"expected input of shape (batch, {self.in_channels}, {self.spatial_dims} spatial dims), "
+                f"got {list(x.shape)}."
+            )
+        if self.padding_mode != "zeros":
+            x = F.pad(x, self._reversed_padding, mode=self.padding_mode)
+        return torch.convolution(
+            x,
+            self.dense_weight(),
+            self.bias,
+            self.stride,
+            self._conv_padding,
+            self.dilation,
+            self.transposed,
+            self.output_padding,
+            self.groups,
+        )
+
+    def extra_repr(self) -> str:
+        text = (
+            f"spatial_dims={self.spatial_dims}, {self.in_channels}, {self.out_channels}, "
+            f"kernel_size={self.kernel_size}, num_bands={self.num_bands}, band_sizes={self.bands.band_sizes}"
+        )
+        if self.bands.band_layout != "linear":
+            text += f", band_layout='{self.bands.band_layout}'"
+        if any(s != 1.0 for s in self.bands.spacing):
+            text += f", spacing={self.bands.spacing}"
+        if any(s != 1 for s in self.stride):
+            text += f", stride={self.stride}"
+        text += f", padding={self.padding}"
+        if any(self.output_padding):
+            text += f", output_padding={self.output_padding}"
+        if any(d != 1 for d in self.dilation):
+            text += f", dilation={self.dilation}"
+        if self.groups != 1:
+            text += f", groups={self.groups}"
+        if self.bias is None:
+            text += ", bias=False"
+        if self.padding_mode != "zeros":
+            text += f", padding_mode='{self.padding_mode}'"
+        return text
+
+    # export and import ------------------------------------------------------------------------------------
+
+    def to_dense(self) -> nn.Module:
+        """An equivalent plain ``nn.ConvNd`` (``nn.ConvTransposeNd`` for the transposed layer) holding the dense kernel.
+
+        The result computes the same function as this layer and trains as an ordinary, unconstrained conv.
+        """
+        kwargs = dict(
+            stride=self.stride,
+            padding=self.padding,
+            dilation=self.dilation,
+            groups=self.groups,
+            bias=self.bias is not None,
+            padding_mode=self.padding_mode,
+            device=self.weight.device,
+            dtype=self.weight.dtype,
+        )
+        if self.transposed:
+            dense = _DENSE_CONV_TRANSPOSE[self.spatial_dims](
+                self.in_channels, self.out_channels, self.kernel_size, output_padding=self.output_padding, **kwargs
+            )
+        else:
+            dense = _DENSE_CONV[self.spatial_dims](self.in_channels, self.out_channels, self.kernel_size, **kwargs)
+        with torch.no_grad():
+            dense.weight.copy_(self.dense_weight())
+            if self.bias is not None:
+                dense.bias.copy_(self.bias)
+        return dense
+
+    @torch.no_grad()
+    def project_dense_weight(self, dense_weight: torch.Tensor) -> torch.Tensor:
+        """Least-squares band weights of a dense kernel: the mean of its taps over each band.
+
+        Args:
+            dense_weight: kernel shaped like ``dense_weight()``.
+
+        Returns:
+            band weights shaped like ``weight``; taps outside every band (the corners) are dropped.
+        """
+        expected = (*self.weight.shape[:2], *self.kernel_size)
+        if tuple(dense_weight.shape) != expected:
+            raise ValueError(f"dense kernel must have shape {expected}, got {tuple(dense_weight.shape)}.")
+        projection = torch.as_tensor(self.bands.projection(), dtype=torch.float64, device=dense_weight.device)
+        flat = dense_weight.reshape(-1, self.bands.num_taps).to(torch.float64)
+        return (flat @ projection).reshape(self.weight.shape).to(self.weight.dtype)
+
+    @classmethod
+    def _from_dense_module(cls, conv: nn.Module, project: bool, **sre_kwargs):
+        expected = tuple(_DENSE_CONV_TRANSPOSE.values()) if cls.transposed else tuple(_DENSE_CONV.values())
+        if not isinstance(conv, expected):
+            names = ", ".join(t.__name__ for t in expected)
+            raise ValueError(f"{cls.__name__}.from_conv expects one of {names}, got {type(conv).__name__}.")
+        spatial_dims = len(conv.kernel_size)
+        padding = conv.padding
+        if isinstance(padding, str):  # nn.Conv accepts "same" and "valid"
+            padding = None if padding == "same" else 0
+        kwargs = dict(
+            kernel_size=conv.kernel_size,
+            stride=conv.stride,
+            padding=padding,
+            dilation=conv.dilation,
+            groups=conv.groups,
+            bias=conv.bias is not None,
+            padding_mode=conv.padding_mode,
+            device=conv.weight.device,
+            dtype=conv.weight.dtype,
+            **sre_kwargs,
+        )
+        if cls.transposed:
+            kwargs["output_padding"] = conv.output_padding
+        layer = cls(spatial_dims, conv.in_channels, conv.out_channels, **kwargs)
+        if project:
+            with torch.no_grad():
+                layer.weight.copy_(layer.project_dense_weight(conv.weight))
+                if conv.bias is not None:
+                    layer.bias.copy_(conv.bias)
+        return layer
+
+
+class SREConv(_SREConvBase):
+    """Symmetric rotation-equivariant convolution for 1, 2 or 3 spatial dims.
+
+    Args:
+        spatial_dims: number of spatial dimensions, 1, 2 or 3.
+        in_channels: number of input channels.
+        out_channels: number of output channels.
+        kernel_size: odd kernel size, an int or one per spatial dim.
+        stride: stride; anything but 1 breaks equivariance.
+        padding: ``None`` or ``"same"`` (default) keeps the spatial size at stride 1 (``dilation * (k - 1) // 2``
+            per side); ``"valid"``, an int or one int per axis otherwise.
+        dilation: kernel dilation.
+        groups: blocked connections from input to output channels; must divide both channel counts.
+        bias: whether to add a learnable bias.
+        padding_mode: ``"zeros"``, ``"reflect"``, ``"replicate"`` or ``"circular"``.
+        num_bands: number of learnable bands; ``None`` gives the layout's default (``k // 2 + 1`` for the
+            authors' ``"linear"`` layout).
+        band_layout: ``"linear"`` (the SRE-Conv authors' layout, default), ``"integer"`` or ``"shell"``; see
+            :mod:`monai_sre.networks.layers.bands`.
+        spacing: physical voxel spacing per axis, so that distances (and bands) are isotropic in millimetres
+            on anisotropic volumes; ``None`` means isotropic.
+        device: device of the parameters.
+        dtype: dtype of the parameters.
+
+    Raises:
+        ValueError: on an even kernel, bad channels/groups/stride/padding/dilation, an unknown padding_mode or
+            band_layout, a bad spacing or an impossible num_bands; the message names the value.
+
+    Example::
+
+        >>> conv = SREConv(3, in_channels=1, out_channels=8, kernel_size=5)
+        >>> conv.weight.shape
+        torch.Size([8, 1, 3])
+        >>> conv(torch.randn(2, 1, 16, 16, 16)).shape
+        torch.Size([2, 8, 16, 16, 16])
+    """
+
+    transposed = False
+
+    def __init__(
+        self,
+        spatial_dims: int,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: Sequence[int] | int,
+        stride: Sequence[int] | int = 1,
+        padding: Sequence[int] | int | str | None = None,
+        dilation: Sequence[int] | int = 1,
+        groups: int = 1,
+        bias: bool = True,
+        padding_mode: str = "zeros",
+        num_bands: int | None = None,
+        band_layout: str = "linear",
+        spacing: Sequence[float] | float | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__(
+            spatial_dims=spatial_dims,
+            in_channels=in_channels,
+            out_channels=out_channels,
+            kernel_size=kernel_size,
+            stride=stride,
+            padding=padding,
+            output_padding=0,
+            dilation=dilation,
+            groups=groups,
+            bias=bias,
+            padding_mode=padding_mode,
+            num_bands=num_bands,
+            band_layout=band_layout,
+            spacing=spacing,
+            device=device,
+            dtype=dtype,
+        )
+
+    @classmethod
+    def from_conv(cls, conv: nn.Module, project: bool = True, **sre_kwargs) -> SREConv:
+        """Build an SRE layer with the geometry of a dense ``nn.Conv1d/2d/3d``.
+
+        Args:
+            conv: the dense convolution (odd kernel).
+            project: copy the bias and replace the kernel by its least-squares projection onto the band space
+                (the mean over each band); otherwise keep a fresh initialisation.
+            sre_kwargs: ``num_bands``, ``band_layout``, ``spacing``.
+        """
+        return cls._from_dense_module(conv, project, **sre_kwargs)
+
+
+class SREConvTranspose(_SREConvBase):
+    """Transposed SRE convolution for 1, 2 or 3 spatial dims.
+
+    Arguments are those of :class:`SREConv` plus ``output_padding`` (as in ``nn.ConvTranspose3d``); only
+    ``padding_mode="zeros"`` exists. ``padding=None`` gives ``dilation * (k - 1) // 2`` per side, so that at
+    stride ``s`` the output size is ``(n - 1) * s + 1 + output_padding``. The weight has shape
+    ``(in_channels, out_channels // groups, num_bands)``. With stride 1 the layer is exactly equivariant
+    under the grid symmetries, like :class:`SREConv`.
+
+    Example::
+
+        >>> up = SREConvTranspose(3, 8, 4, kernel_size=3, stride=2, output_padding=1)
+        >>> up(torch.randn(1, 8, 8, 8, 8)).shape
+        torch.Size([1, 4, 16, 16, 16])
+    """
+
+    transposed = True
+
+    def __init__(
+        self,
+        spatial_dims: int,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: Sequence[int] | int,
+        stride: Sequence[int] | int = 1,
+        padding: Sequence[int] | int | str | None = None,
+        output_padding: Sequence[int] | int = 0,
+        dilation: Sequence[int] | int = 1,
+        groups: int = 1,
+        bias: bool = True,
+        padding_mode: str = "zeros",
+        num_bands: int | None = None,
+        band_layout: str = "linear",
+        spacing: Sequence[float] | float | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__(
+            spatial_dims=spatial_dims,
+            in_channels=in_channels,
+            out_channels=out_channels,
+            kernel_size=kernel_size,
+            stride=stride,
+            padding=padding,
+            output_padding=output_padding,
+            dilation=dilation,
+            groups=groups,
+            bias=bias,
+            padding_mode=padding_mode,
+            num_bands=num_bands,
+            band_layout=band_layout,
+            spacing=spacing,
+            device=device,
+            dtype=dtype,
+        )
+
+    @classmethod
+    def from_conv(cls, conv: nn.Module, project: bool = True, **sre_kwargs) -> SREConvTranspose:
+        """Build a transposed SRE layer from a dense ``nn.ConvTranspose1d/2d/3d``; see :meth:`SREConv.from_conv`."""
+        return cls._from_dense_module(conv, project, **sre_kwargs)
+
+
+def _fixed_dims(base: type, spatial_dims: int) -> type:
+    """A subclass of ``base`` with ``spatial_dims`` bound, so it is called like ``nn.Conv3d`` (for MONAI factories)."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: Sequence[int] | int, **kwargs) -> None:
+        base.__init__(self, spatial_dims, in_channels, out_channels, kernel_size, **kwargs)
+
+    name = f"{base.__name__}{spatial_dims}d"
+    doc = (
+        f"{base.__name__} with ``spatial_dims={spatial_dims}``, called like ``nn.{base.__name__[3:]}{spatial_dims}d``."
+    )
+    return type(name, (base,), {"__init__": __init__, "__doc__": doc, "__module__": __name__, "__qualname__": name})
+
+
+SREConv1d = _fixed_dims(SREConv, 1)
+SREConv2d = _fixed_dims(SREConv, 2)
+SREConv3d = _fixed_dims(SREConv, 3)
+SREConvTranspose1d = _fixed_dims(SREConvTranspose, 1)
+SREConvTranspose2d = _fixed_dims(SREConvTranspose, 2)
+SREConvTranspose3d = _fixed_dims(SREConvTranspose, 3)

@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from monai_sre.networks.layers import SREConv, SREConvTranspose, convert_authors_state_dict, load_authors_state_dict
+
+
+def _authors_state_dict(spatial_dims: int, cin: int, cout: int, k: int, num_bands: int | None = None) -> dict:
+    """A state dict laid out as the authors' SRE_ConvNd saves it; masks built with their recipe (scipy EDT)."""
+    from scipy import ndimage
+
+    num_bands = k // 2 + 1 if num_bands is None else num_bands
+    grid = np.ones((k,) * spatial_dims)
+    grid[(k // 2,) * spatial_dims] = 0
+    distance = ndimage.distance_transform_edt(grid)
+    edges = np.linspace(0, k // 2 + 0.5, num_bands + 1)
+    masks = np.stack([((distance >= lo) & (distance < hi)).reshape(-1) for lo, hi in zip(edges[:-1], edges[1:])])
+    return {
+        "weight": torch.randn(cout, cin, num_bands),
+        "bias": torch.randn(cout),
+        "weight_index_mat": torch.as_tensor(masks, dtype=torch.float32)[None, None],
+    }
+
+
+def _authors_forward(state: dict, x: torch.Tensor, k: int) -> torch.Tensor:
+    """Their forward: einsum of the masks with the weights, then a dense conv with 'same' padding."""
+    weight = torch.einsum("ijkw,ijk->ijw", state["weight_index_mat"], state["weight"])
+    weight = weight.reshape(*state["weight"].shape[:2], *(k,) * (x.dim() - 2))
+    conv = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[x.dim() - 2]
+    return conv(x, weight, state["bias"], padding=k // 2)
+
+
+@pytest.mark.parametrize("spatial_dims, k", [(1, 5), (2, 3), (2, 7), (3, 3), (3, 5), (3, 9)])
+def test_authors_layer_state_dict_loads_and_computes_the_same(spatial_dims, k):
+    state = _authors_state_dict(spatial_dims, 2, 3, k)
+    layer = SREConv(spatial_dims, 2, 3, k)
+    load_authors_state_dict(layer, state)
+    x = torch.randn(2, 2, *(9,) * spatial_dims)
+    torch.testing.assert_close(layer(x), _authors_forward(state, x, k))
+
+
+def test_network_state_dict_is_mapped_by_module_path():
+    model = nn.Sequential(SREConv(3, 1, 2, 5), nn.ReLU(), nn.Sequential(SREConv(3, 2, 2, 3)), nn.Conv3d(2, 1, 1))
+    state = {f"0.{key}": value for key, value in _authors_state_dict(3, 1, 2, 5).items()}
+    state.update({f"2.0.{key}": value for key, value in _authors_state_dict(3, 2, 2, 3).items()})
+    state.update({f"3.{key}": value for key, value in model[3].state_dict().items()})
+    converted = convert_authors_state_dict(state, model)
+    assert not any("weight_index_mat" in key for key in converted)
+    model.load_state_dict(converted)
+    torch.testing.assert_close(model[2][0].weight, state["2.0.weight"])
+
+
+def test_mismatched_band_layout_is_refused_with_both_layouts_named():
+    state = _authors_state_dict(3, 2, 3, 5, num_bands=2)
+    with pytest.raises(ValueError, match=r"taps per band \[7, 74\].*taps per band \[1, 18, 62\]"):
+        load_authors_state_dict(SREConv(3, 2, 3, 5), state)
+    load_authors_state_dict(SREConv(3, 2, 3, 5, num_bands=2), state)
+
+
+def test_masks_without_a_matching_sre_layer_are_refused():
+    state = {f"conv.{key}": value for key, value in _authors_state_dict(3, 2, 3, 3).items()}
+    with pytest.raises(ValueError, match="'conv.weight_index_mat'.*no module 'conv'"):
+        convert_authors_state_dict(state, nn.Sequential(nn.Conv3d(2, 3, 3)))
+    with pytest.raises(ValueError, match="module 'conv' is a Conv3d"):
+        convert_authors_state_dict(state, _holder())
+
+
+def _holder() -> nn.Module:
+    holder = nn.Module()
+    holder.conv = nn.Conv3d(2, 3, 3)
+    return holder
+
+
+def _authors_module():
+    """The authors' sre_conv.py from an installed SRE-Conv wheel (its package __init__ needs torchvision)."""
+    spec = importlib.util.find_spec("SRE_Conv")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(list(spec.submodule_search_locations)[0]) / "sre_conv.py"
+    module_spec = importlib.util.spec_from_file_location("_authors_sre_conv", path)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("SRE_Conv") is None, reason="the authors' SRE-Conv package is not installed"
+)
+@pytest.mark.parametrize("k", [3, 5, 7])
+def test_real_authors_layer_matches(k):
+    authors = _authors_module().SRE_Conv3d(2, 3, k, padding=k // 2).eval()
+    ours = SREConv(3, 2, 3, k)
+    load_authors_state_dict(ours, authors.state_dict())
+    x = torch.randn(1, 2, 8, 8, 8)
+    torch.testing.assert_close(ours(x), authors(x))
+
+
+def test_transposed_state_dict_shape():
+    layer = SREConvTranspose(3, 4, 2, 3)
+    state = _authors_state_dict(3, 2, 4, 3)
+    state["bias"] = torch.randn(2)  # the authors' transposed weight is (in, out / groups, n), bias (out,)
+    load_authors_state_dict(layer, state)
+    assert layer.weight.shape == (4, 2, 2)

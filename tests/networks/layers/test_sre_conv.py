@@ -1,0 +1,326 @@
+from __future__ import annotations
+
+import io
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from monai_sre.networks.layers import (
+    SREConv,
+    SREConv1d,
+    SREConv2d,
+    SREConv3d,
+    SREConvTranspose,
+    SREConvTranspose2d,
+    SREConvTranspose3d,
+)
+from monai_sre.transforms import apply_grid_symmetry, grid_symmetries
+from tests.conftest import TOLERANCES
+
+SIZES = {1: (11,), 2: (9, 9), 3: (7, 7, 7)}
+
+
+def _layer(transposed: bool, spatial_dims: int, *args, **kwargs):
+    return (SREConvTranspose if transposed else SREConv)(spatial_dims, *args, **kwargs)
+
+
+# to_dense parity: (transposed, spatial_dims, in, out, kwargs)
+DENSE_CASES = [
+    (False, 1, 3, 4, dict(kernel_size=5)),
+    (False, 2, 4, 6, dict(kernel_size=3, stride=2, padding=0, bias=False)),
+    (False, 2, 4, 6, dict(kernel_size=5, dilation=2, groups=2)),
+    (False, 3, 2, 3, dict(kernel_size=3)),
+    (False, 3, 4, 4, dict(kernel_size=5, stride=(1, 2, 1), padding=1, groups=4)),
+    (False, 3, 2, 2, dict(kernel_size=(3, 5, 3), dilation=(1, 2, 1), padding_mode="reflect")),
+    (False, 3, 2, 2, dict(kernel_size=3, padding_mode="circular", band_layout="shell")),
+    (False, 3, 2, 3, dict(kernel_size=7, padding="valid", padding_mode="replicate", num_bands=2)),
+    (True, 1, 3, 2, dict(kernel_size=3, stride=2, output_padding=1)),
+    (True, 2, 4, 2, dict(kernel_size=5, groups=2, bias=False)),
+    (True, 3, 2, 4, dict(kernel_size=3, stride=2, output_padding=1)),
+    (True, 3, 4, 2, dict(kernel_size=5, dilation=2, padding=0, spacing=(1, 1, 2))),
+]
+
+
+@pytest.mark.parametrize("transposed, spatial_dims, cin, cout, kwargs", DENSE_CASES)
+@pytest.mark.parametrize("train", [True, False])
+def test_to_dense_computes_the_same_function(transposed, spatial_dims, cin, cout, kwargs, train):
+    layer = _layer(transposed, spatial_dims, cin, cout, **kwargs).train(train)
+    dense = layer.to_dense().train(train)
+    expected_type = (
+        (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
+        if transposed
+        else (nn.Conv1d, nn.Conv2d, nn.Conv3d)
+    )
+    assert type(dense) is expected_type[spatial_dims - 1]
+    x = torch.randn(2, cin, *SIZES[spatial_dims])
+    torch.testing.assert_close(layer(x), dense(x), **TOLERANCES[torch.float32])
+
+
+def test_dense_weight_ties_taps_of_one_band_and_zeroes_the_corners():
+    layer = SREConv(3, 2, 3, kernel_size=5)
+    dense = layer.dense_weight().detach().reshape(3, 2, -1)
+    for band in range(layer.num_bands):
+        taps = dense[..., layer.bands.band_index == band]
+        torch.testing.assert_close(taps, layer.weight[..., band : band + 1].detach().expand_as(taps))
+    assert (dense[..., layer.bands.band_index == -1] == 0).all()
+
+
+EQUIVARIANCE_CASES = [
+    (False, 1, dict(kernel_size=5)),
+    (False, 2, dict(kernel_size=5, groups=2)),
+    (False, 2, dict(kernel_size=3, padding_mode="reflect", band_layout="shell")),
+    (False, 3, dict(kernel_size=3)),
+    (False, 3, dict(kernel_size=5, dilation=2, padding_mode="circular")),
+    (False, 3, dict(kernel_size=7, padding="valid", band_layout="integer")),
+    (True, 2, dict(kernel_size=5)),
+    (True, 3, dict(kernel_size=3)),
+    (True, 3, dict(kernel_size=5, padding=0, groups=2)),
+]
+
+
+@pytest.mark.parametrize("transposed, spatial_dims, kwargs", EQUIVARIANCE_CASES)
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_exact_equivariance_under_every_grid_symmetry(transposed, spatial_dims, kwargs, dtype):
+    layer = _layer(transposed, spatial_dims, 2, 4, dtype=dtype, **kwargs).eval()
+    x = torch.randn(2, 2, *SIZES[spatial_dims], dtype=dtype)
+    elements = grid_symmetries(spatial_dims)
+    assert len(elements) == {1: 2, 2: 8, 3: 48}[spatial_dims]
+    with torch.no_grad():
+        y = layer(x)
+        for element in elements:
+            torch.testing.assert_close(
+                layer(apply_grid_symmetry(x, element)), apply_grid_symmetry(y, element), **TOLERANCES[dtype]
+            )
+
+
+def test_a_dense_conv_is_not_equivariant():
+    """The equivariance test can fail: a random dense kernel breaks it."""
+    dense = nn.Conv3d(2, 4, 3, padding=1).double()
+    x = torch.randn(1, 2, 7, 7, 7, dtype=torch.float64)
+    element = grid_symmetries(3)[9]
+    with torch.no_grad():
+        assert not torch.allclose(dense(apply_grid_symmetry(x, element)), apply_grid_symmetry(dense(x), element))
+
+
+def test_anisotropic_spacing_keeps_the_symmetries_of_the_voxel():
+    layer = SREConv(3, 1, 2, kernel_size=(5, 5, 3), spacing=(1.0, 1.0, 2.0), band_layout="shell").double()
+    x = torch.randn(1, 1, 7, 7, 5, dtype=torch.float64)
+    in_plane = [e for e in grid_symmetries(3) if e.permutation[2] == 2]
+    assert len(in_plane) == 16  # 2 in-plane permutations x 8 flip patterns
+    with torch.no_grad():
+        y = layer(x)
+        for element in in_plane:
+            torch.testing.assert_close(
+                layer(apply_grid_symmetry(x, element)), apply_grid_symmetry(y, element), **TOLERANCES[torch.float64]
+            )
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+def test_state_dict_holds_only_learnable_tensors_and_round_trips(transposed):
+    source = _layer(transposed, 3, 2, 4, kernel_size=5)
+    state = source.state_dict()
+    assert sorted(state) == ["bias", "weight"]  # the band basis is derived, not saved
+    for train in (True, False):
+        target = _layer(transposed, 3, 2, 4, kernel_size=5).train(train)
+        target.load_state_dict(state)
+        x = torch.randn(1, 2, 6, 6, 6)
+        torch.testing.assert_close(target(x), source(x))
+
+
+def test_outputs_follow_the_weights_in_eval_mode():
+    """No stale cache: load_state_dict, an optimizer step and in-place edits all show in eval-mode outputs."""
+    layer = SREConv(3, 2, 2, kernel_size=3).eval()
+    x = torch.randn(1, 2, 5, 5, 5)
+    before = layer(x).detach()
+    other = SREConv(3, 2, 2, kernel_size=3)
+    layer.load_state_dict(other.state_dict())
+    torch.testing.assert_close(layer(x), other(x))
+    assert not torch.allclose(layer(x), before)
+
+    optimizer = torch.optim.SGD(layer.parameters(), lr=0.5)
+    layer.train()
+    layer(x).square().sum().backward()
+    optimizer.step()
+    layer.eval()
+    torch.testing.assert_close(layer(x), layer.to_dense()(x))
+    assert not torch.allclose(layer(x), other(x))
+
+
+def test_to_changes_dtype_of_weights_and_band_basis():
+    layer = SREConv(2, 1, 2, kernel_size=3).to(torch.float64)
+    assert layer.weight.dtype == layer.band_basis.dtype == torch.float64
+    assert layer(torch.randn(1, 1, 6, 6, dtype=torch.float64)).dtype == torch.float64
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+def test_every_parameter_receives_a_gradient(transposed):
+    layer = _layer(transposed, 3, 2, 3, kernel_size=5)
+    layer(torch.randn(2, 2, 6, 6, 6)).square().mean().backward()
+    for name, parameter in layer.named_parameters():
+        assert parameter.grad is not None and parameter.grad.abs().sum() > 0, name
+
+
+def test_initialisation_uses_the_dense_fan_in():
+    layer = SREConv(3, 8, 64, kernel_size=5, groups=2)
+    bound = 1 / math.sqrt(4 * 125)
+    assert layer.weight.abs().max() <= bound and layer.weight.abs().max() > 0.9 * bound
+    assert layer.bias.abs().max() <= bound
+    transposed = SREConvTranspose(3, 64, 8, kernel_size=3)
+    assert transposed.weight.abs().max() <= 1 / math.sqrt(8 * 27)
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+def test_torchscript_round_trip(transposed):
+    layer = _layer(transposed, 3, 2, 3, kernel_size=3, stride=2, **({"output_padding": 1} if transposed else {}))
+    buffer = io.BytesIO()
+    torch.jit.save(torch.jit.script(layer), buffer)
+    buffer.seek(0)
+    loaded = torch.jit.load(buffer)
+    x = torch.randn(1, 2, 6, 6, 6)
+    torch.testing.assert_close(loaded(x), layer(x))
+
+
+def test_torchscript_with_padding_mode():
+    layer = SREConv(2, 2, 3, kernel_size=5, padding_mode="reflect")
+    x = torch.randn(1, 2, 8, 8)
+    torch.testing.assert_close(torch.jit.script(layer)(x), layer(x))
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+def test_torch_export_round_trip(transposed, tmp_path):
+    layer = _layer(transposed, 3, 2, 3, kernel_size=5).eval()
+    x = torch.randn(2, 2, 6, 6, 6)
+    program = torch.export.export(layer, (x,))
+    torch.export.save(program, tmp_path / "layer.pt2")
+    loaded = torch.export.load(tmp_path / "layer.pt2").module()
+    torch.testing.assert_close(loaded(x), layer(x))
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+def test_from_conv_of_a_symmetric_kernel_is_lossless(transposed):
+    layer = _layer(transposed, 3, 2, 4, kernel_size=5)
+    rebuilt = type(layer).from_conv(layer.to_dense())
+    torch.testing.assert_close(rebuilt.weight, layer.weight)
+    torch.testing.assert_close(rebuilt.bias, layer.bias)
+    x = torch.randn(1, 2, 6, 6, 6)
+    torch.testing.assert_close(rebuilt(x), layer(x))
+
+
+def test_from_conv_projects_a_random_kernel_onto_the_least_squares_optimum():
+    conv = nn.Conv2d(3, 2, 5, padding="same", padding_mode="replicate", dilation=2).double()
+    layer = SREConv.from_conv(conv)
+    assert (layer.padding, layer.dilation, layer.padding_mode) == ((4, 4), (2, 2), "replicate")
+    basis = layer.bands.basis()  # (bands, taps)
+    dense = conv.weight.detach().numpy().reshape(-1, basis.shape[1])
+    optimum = np.linalg.lstsq(basis.T, dense.T, rcond=None)[0].T
+    np.testing.assert_allclose(layer.weight.detach().numpy().reshape(-1, layer.num_bands), optimum, atol=1e-12)
+    torch.testing.assert_close(layer.bias, conv.bias)
+
+
+def test_from_conv_without_projection_keeps_geometry_only():
+    conv = nn.Conv3d(2, 4, 3, stride=2, bias=False)
+    layer = SREConv.from_conv(conv, project=False, num_bands=1)
+    assert (layer.stride, layer.padding, layer.num_bands, layer.bias) == ((2, 2, 2), (0, 0, 0), 1, None)
+
+
+def test_from_conv_rejects_the_wrong_kind_of_conv():
+    with pytest.raises(ValueError, match="expects one of ConvTranspose1d.*got Conv3d"):
+        SREConvTranspose.from_conv(nn.Conv3d(1, 1, 3))
+    with pytest.raises(ValueError, match="expects one of Conv1d.*got Linear"):
+        SREConv.from_conv(nn.Linear(2, 2))
+    with pytest.raises(ValueError, match=r"kernel_size must be odd .* got \(2, 2\)"):
+        SREConv.from_conv(nn.Conv2d(1, 1, 2))
+
+
+def test_fixed_dimension_aliases_are_called_like_torch_convs():
+    assert SREConv3d(2, 4, 3).spatial_dims == 3
+    assert SREConv2d(2, 4, kernel_size=3, stride=2).stride == (2, 2)
+    assert SREConv1d(2, 4, 3)(torch.randn(1, 2, 9)).shape == (1, 4, 9)
+    up = SREConvTranspose3d(4, 2, 3, stride=2, padding=1, output_padding=1)
+    assert up(torch.randn(1, 4, 4, 4, 4)).shape == (1, 2, 8, 8, 8)
+    assert isinstance(SREConvTranspose2d(2, 2, 3), SREConvTranspose)
+
+
+def test_same_padding_keeps_the_size():
+    for k, dilation in ((3, 1), (5, 1), (5, 3), (9, 2)):
+        assert SREConv(3, 1, 1, k, dilation=dilation)(torch.randn(1, 1, 8, 9, 10)).shape == (1, 1, 8, 9, 10)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (
+            dict(spatial_dims=3, in_channels=2, out_channels=2, kernel_size=4),
+            r"kernel_size must be odd .* got \(4, 4, 4\)",
+        ),
+        (dict(spatial_dims=0, in_channels=2, out_channels=2, kernel_size=3), "spatial_dims must be 1, 2 or 3, got 0"),
+        (
+            dict(spatial_dims=3, in_channels=3, out_channels=2, kernel_size=3, groups=2),
+            r"groups must .* dividing in_channels \(3\) .* got 2",
+        ),
+        (
+            dict(spatial_dims=3, in_channels=0, out_channels=2, kernel_size=3),
+            "in_channels must be a positive int, got 0",
+        ),
+        (
+            dict(spatial_dims=3, in_channels=2, out_channels=2, kernel_size=3, num_bands=0),
+            "num_bands must be between 1 and 3 .* got 0",
+        ),
+        (
+            dict(spatial_dims=3, in_channels=2, out_channels=2, kernel_size=3, num_bands=9),
+            "num_bands must be between 1 and 3 .* got 9",
+        ),
+        (
+            dict(spatial_dims=3, in_channels=2, out_channels=2, kernel_size=3, spacing=(1, 2)),
+            r"spacing must .* got \(1, 2\)",
+        ),
+        (dict(spatial_dims=3, in_channels=2, out_channels=2, kernel_size=3, padding_mode="mirror"), "mirror"),
+        (dict(spatial_dims=3, in_channels=2, out_channels=2, kernel_size=3, band_layout="radial"), "radial"),
+        (
+            dict(spatial_dims=3, in_channels=2, out_channels=2, kernel_size=3, padding="full"),
+            "padding must be None, 'same', 'valid'.*got 'full'",
+        ),
+        (
+            dict(spatial_dims=3, in_channels=2, out_channels=2, kernel_size=3, stride=0),
+            "stride must be an int >= 1 .* got 0",
+        ),
+        (
+            dict(spatial_dims=2, in_channels=2, out_channels=2, kernel_size=3, dilation=(1, 1, 1)),
+            r"dilation must be .* got \(1, 1, 1\)",
+        ),
+    ],
+)
+def test_bad_arguments_raise_value_errors_naming_the_value(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        SREConv(**kwargs)
+
+
+def test_transposed_bad_arguments():
+    with pytest.raises(ValueError, match="supports only padding_mode 'zeros', got 'reflect'"):
+        SREConvTranspose(3, 2, 2, 3, padding_mode="reflect")
+    with pytest.raises(ValueError, match="output_padding must be smaller than stride or dilation"):
+        SREConvTranspose(3, 2, 2, 3, stride=2, output_padding=2)
+
+
+def test_bad_input_shape_names_the_shape():
+    with pytest.raises(ValueError, match=r"expected input of shape \(batch, 2, 3 spatial dims\), got \[2, 5, 5, 5\]"):
+        SREConv(3, 2, 2, 3)(torch.randn(2, 5, 5, 5))
+    with pytest.raises(ValueError, match=r"got \[1, 3, 5, 5, 5\]"):
+        SREConv(3, 2, 2, 3)(torch.randn(1, 3, 5, 5, 5))
+
+
+def test_repr_names_the_band_layout():
+    text = repr(SREConv(3, 2, 4, 5, band_layout="integer", spacing=(1, 1, 2), stride=2, bias=False))
+    for part in (
+        "spatial_dims=3",
+        "kernel_size=(5, 5, 5)",
+        "num_bands=3",
+        "band_layout='integer'",
+        "spacing=(1.0, 1.0, 2.0)",
+        "stride=(2, 2, 2)",
+        "bias=False",
+    ):
+        assert part in text
