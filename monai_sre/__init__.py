@@ -8,6 +8,8 @@ Importing the package registers the SRE layers in MONAI's layer factory (``Conv[
 
 from __future__ import annotations
 
+from .networks.blocks import SREBasicBlock, SREBottleneckBlock, SymmetricPool
+from .networks.convert import ConversionReport, convert_to_sre
 from .networks.layers import (
     BandLayout,
     SREConv,
@@ -21,6 +23,7 @@ from .networks.layers import (
     load_authors_state_dict,
     register_layer_factories,
 )
+from .networks.nets import SREResNet, create_model, list_models, register_model
 
 __version__ = "0.1.0"
 
@@ -28,6 +31,15 @@ register_layer_factories()
 
 __all__ = [
     "BandLayout",
+    "ConversionReport",
+    "SREBasicBlock",
+    "SREBottleneckBlock",
+    "SREResNet",
+    "SymmetricPool",
+    "convert_to_sre",
+    "create_model",
+    "list_models",
+    "register_model",
     "SREConv",
     "SREConv1d",
     "SREConv2d",

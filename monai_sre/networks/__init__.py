@@ -2,6 +2,7 @@
 # Licensed under the Apache License, Version 2.0
 from __future__ import annotations
 
-from . import layers
+from . import blocks, layers, nets
+from .convert import ConversionReport, convert_to_sre
 
-__all__ = ["layers"]
+__all__ = ["ConversionReport", "blocks", "convert_to_sre", "layers", "nets"]

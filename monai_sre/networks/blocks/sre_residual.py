@@ -1,0 +1,125 @@
+# Copyright (c) monai_sre contributors
+# Licensed under the Apache License, Version 2.0
+"""Residual blocks built from SRE convolutions, with symmetric downsampling instead of strided convolutions."""
+
+from __future__ import annotations
+
+import torch
+from monai.networks.layers.factories import Conv
+from monai.networks.layers.utils import get_act_layer, get_norm_layer
+from torch import nn
+
+from monai_sre.networks.blocks.symmetric_pool import SymmetricPool
+from monai_sre.networks.layers.sre_conv import SREConv
+
+__all__ = ["SREBasicBlock", "SREBottleneckBlock"]
+
+
+class _SREResidualBase(nn.Module):
+    """Downsampling, shortcut and output activation shared by the basic and bottleneck blocks.
+
+    Subclasses build their layers and define ``residual(x)``, the branch added to the shortcut.
+    """
+
+    expansion = 1
+
+    def __init__(
+        self, spatial_dims: int, in_planes: int, planes: int, downsample: bool, act: str | tuple, norm: str | tuple
+    ) -> None:
+        super().__init__()
+        out_planes = planes * self.expansion
+        # pool first, then stride-1 convolutions on both paths: the block stays equivariant
+        self.pool = SymmetricPool(spatial_dims, "avg") if downsample else nn.Identity()
+        if in_planes != out_planes:
+            self.shortcut: nn.Module = nn.Sequential(
+                Conv[Conv.CONV, spatial_dims](in_planes, out_planes, kernel_size=1, bias=False),
+                get_norm_layer(norm, spatial_dims, out_planes),
+            )
+        else:
+            self.shortcut = nn.Identity()
+        self.act = get_act_layer(act)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.pool(x)
+        return self.act(self.residual(x) + self.shortcut(x))
+
+
+class SREBasicBlock(_SREResidualBase):
+    """Two SRE convolutions with a residual connection (the ResNet-18/34 block).
+
+    Args:
+        spatial_dims: number of spatial dimensions.
+        in_planes: input channels.
+        planes: output channels.
+        kernel_size: odd SRE kernel size.
+        num_bands: SRE bands per kernel; ``None`` for the layout's default.
+        downsample: halve every spatial size first with :class:`SymmetricPool` (average).
+        band_layout: SRE band layout.
+        act: activation, a name or ``(name, kwargs)``.
+        norm: normalisation, a name or ``(name, kwargs)``.
+    """
+
+    expansion = 1
+
+    def __init__(
+        self,
+        spatial_dims: int,
+        in_planes: int,
+        planes: int,
+        kernel_size: int = 3,
+        num_bands: int | None = None,
+        downsample: bool = False,
+        band_layout: str = "linear",
+        act: str | tuple = ("relu", {"inplace": True}),
+        norm: str | tuple = "batch",
+    ) -> None:
+        super().__init__(spatial_dims, in_planes, planes, downsample, act, norm)
+        sre = dict(kernel_size=kernel_size, num_bands=num_bands, band_layout=band_layout, bias=False)
+        self.conv1 = SREConv(spatial_dims, in_planes, planes, **sre)
+        self.norm1 = get_norm_layer(norm, spatial_dims, planes)
+        self.act1 = get_act_layer(act)
+        self.conv2 = SREConv(spatial_dims, planes, planes, **sre)
+        self.norm2 = get_norm_layer(norm, spatial_dims, planes)
+
+    def residual(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm2(self.conv2(self.act1(self.norm1(self.conv1(x)))))
+
+
+class SREBottleneckBlock(_SREResidualBase):
+    """1x1x1 reduction, SRE convolution, 1x1x1 expansion by 4, with a residual connection (ResNet-50 block).
+
+    The 1x1x1 convolutions are plain: a single tap is already radially symmetric. Arguments as
+    :class:`SREBasicBlock`; the output has ``4 * planes`` channels.
+    """
+
+    expansion = 4
+
+    def __init__(
+        self,
+        spatial_dims: int,
+        in_planes: int,
+        planes: int,
+        kernel_size: int = 3,
+        num_bands: int | None = None,
+        downsample: bool = False,
+        band_layout: str = "linear",
+        act: str | tuple = ("relu", {"inplace": True}),
+        norm: str | tuple = "batch",
+    ) -> None:
+        super().__init__(spatial_dims, in_planes, planes, downsample, act, norm)
+        conv1x1 = Conv[Conv.CONV, spatial_dims]
+        self.conv1 = conv1x1(in_planes, planes, kernel_size=1, bias=False)
+        self.norm1 = get_norm_layer(norm, spatial_dims, planes)
+        self.act1 = get_act_layer(act)
+        self.conv2 = SREConv(
+            spatial_dims, planes, planes, kernel_size, num_bands=num_bands, band_layout=band_layout, bias=False
+        )
+        self.norm2 = get_norm_layer(norm, spatial_dims, planes)
+        self.act2 = get_act_layer(act)
+        self.conv3 = conv1x1(planes, planes * self.expansion, kernel_size=1, bias=False)
+        self.norm3 = get_norm_layer(norm, spatial_dims, planes * self.expansion)
+
+    def residual(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.act1(self.norm1(self.conv1(x)))
+        x = self.act2(self.norm2(self.conv2(x)))
+        return self.norm3(self.conv3(x))

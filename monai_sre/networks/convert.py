@@ -1,0 +1,390 @@
+# Copyright (c) monai_sre contributors
+# Licensed under the Apache License, Version 2.0
+"""Turn an existing PyTorch/MONAI CNN into an SRE network by replacing its modules.
+
+MONAI networks hardcode ``Conv[Conv.CONV, dim]``, so conversion happens after construction: every
+``nn.Conv1d/2d/3d`` with a kernel larger than one tap becomes an :class:`SREConv`, every
+``nn.ConvTranspose1d/2d/3d`` an :class:`SREConvTranspose` (or, when strided, nearest upsampling followed by
+a stride-1 :class:`SREConv`), and strides, which break equivariance, become symmetric pooling:
+
+==========================================  ===========================================================
+module (``stride_policy="pool"``)           replacement
+==========================================  ===========================================================
+conv, stride 1, odd kernel                  ``SREConv`` with the same geometry
+conv, stride 2, "same" padding              ``SymmetricPool(avg)`` + stride-1 ``SREConv`` (same shape)
+1x1 conv, stride 2                          ``SymmetricPool(avg)`` + stride-1 1x1 conv
+conv transpose, stride 1, odd kernel        ``SREConvTranspose`` with the same geometry
+conv transpose, stride s, output ``s * n``  ``Upsample(s, nearest)`` + stride-1 ``SREConv``
+max/avg pool, stride 2                      ``SymmetricPool`` with the same output size
+1x1 conv, stride 1                          kept: a single tap is already symmetric
+anything else                               kept, and listed with the reason in the report
+==========================================  ===========================================================
+
+With ``stride_policy="keep"`` strided layers keep their stride (an SRE kernel, but no exact equivariance)
+and pools are left alone. Output shapes never change. Pretrained kernels are projected onto the band space
+(the least-squares fit: the mean over each band) when ``project_weights=True``.
+"""
+
+from __future__ import annotations
+
+import copy
+import fnmatch
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from monai.utils import look_up_option
+from torch import nn
+
+from monai_sre.networks.blocks.symmetric_pool import SymmetricPool
+from monai_sre.networks.layers.sre_conv import SREConv, SREConvTranspose
+
+__all__ = ["ConversionReport", "convert_to_sre"]
+
+_CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
+_CONV_TRANSPOSES = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
+_POOLS = (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d)
+# sizes on which output-size rules are compared (both parities, past every kernel used in practice)
+_PROBE_SIZES = tuple(range(9, 21))
+
+
+@dataclass
+class ConversionReport:
+    """What :func:`convert_to_sre` did: replaced modules, kept modules with the reason, parameter counts."""
+
+    replaced: list[tuple[str, str, str]] = field(default_factory=list)  # (name, before, after)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (name, reason)
+    notes: list[tuple[str, str]] = field(default_factory=list)  # (name, note) on replaced modules
+    params_before: int = 0
+    params_after: int = 0
+
+    def to_dict(self) -> dict:
+        return {
+            "replaced": [dict(name=n, before=b, after=a) for n, b, a in self.replaced],
+            "skipped": [dict(name=n, reason=r) for n, r in self.skipped],
+            "notes": [dict(name=n, note=r) for n, r in self.notes],
+            "params_before": self.params_before,
+            "params_after": self.params_after,
+        }
+
+    def __str__(self) -> str:
+        ratio = self.params_after / self.params_before if self.params_before else float("nan")
+        lines = [
+            f"replaced {len(self.replaced)} modules, kept {len(self.skipped)}; parameters "
+            f"{self.params_before:,} -> {self.params_after:,} ({ratio:.1%})"
+        ]
+        lines += [f"  replaced {name}: {before} -> {after}" for name, before, after in self.replaced]
+        lines += [f"  kept {name}: {reason}" for name, reason in self.skipped]
+        lines += [f"  note on {name}: {note}" for name, note in self.notes]
+        return "\n".join(lines)
+
+
+def _count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def _short(module: nn.Module) -> str:
+    return f"{type(module).__name__}({module.extra_repr()})" if module.extra_repr() else type(module).__name__
+
+
+def _conv_output_size(n: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
+    return (n + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def _halves(output_size, rounding: str) -> bool:
+    """Whether ``output_size(n)`` equals ``ceil(n / 2)`` (or ``floor``) on every probe size."""
+    expected = (lambda n: -(-n // 2)) if rounding == "ceil" else (lambda n: n // 2)
+    return all(output_size(n) == expected(n) for n in _PROBE_SIZES)
+
+
+def _resize_kernel(weight: torch.Tensor, kernel_size: tuple[int, ...]) -> torch.Tensor:
+    """Centre-crop or zero-pad the spatial axes of an odd kernel to ``kernel_size`` (odd)."""
+    for axis, (old, new) in enumerate(zip(weight.shape[2:], kernel_size)):
+        axis += 2
+        if new < old:
+            weight = weight.narrow(axis, (old - new) // 2, new)
+        elif new > old:
+            pad = [0, 0] * (weight.dim() - 2)
+            side = (new - old) // 2
+            pad[2 * (weight.dim() - 1 - axis)] = pad[2 * (weight.dim() - 1 - axis) + 1] = side
+            weight = F.pad(weight, pad)
+    return weight
+
+
+def _transpose_kernel_to_conv(weight: torch.Tensor, groups: int) -> torch.Tensor:
+    """The conv kernel ``(out, in/groups, *k)`` a transposed conv kernel ``(in, out/groups, *k)`` applies."""
+    in_channels, out_per_group = weight.shape[:2]
+    spatial = weight.shape[2:]
+    grouped = weight.reshape(groups, in_channels // groups, out_per_group, *spatial).transpose(1, 2)
+    return grouped.reshape(groups * out_per_group, in_channels // groups, *spatial).flip(list(range(2, weight.dim())))
+
+
+class _Converter:
+    def __init__(self, kernel_size, num_bands, project_weights, stride_policy, skip) -> None:
+        self.kernel_size = kernel_size
+        self.num_bands = num_bands
+        self.project_weights = project_weights
+        self.stride_policy = look_up_option(stride_policy, ("pool", "keep"))
+        self.skip = tuple(skip)
+        self.report = ConversionReport()
+
+    # traversal ----------------------------------------------------------------------------------------------
+
+    def visit(self, module: nn.Module, prefix: str) -> None:
+        for child_name, child in list(module.named_children()):
+            name = prefix + child_name
+            if any(fnmatch.fnmatchcase(name, pattern) for pattern in self.skip):
+                self.report.skipped.append((name, "matches skip"))
+                continue
+            replacement = self.convert(child, name)
+            if replacement is None:
+                self.visit(child, name + ".")
+            else:
+                setattr(module, child_name, replacement)
+                self.report.replaced.append((name, _short(child), _short(replacement)))
+
+    def keep(self, name: str, reason: str) -> None:
+        self.report.skipped.append((name, reason))
+
+    def convert(self, module: nn.Module, name: str) -> nn.Module | None:
+        if isinstance(module, _CONVS):
+            return self.convert_conv(module, name)
+        if isinstance(module, _CONV_TRANSPOSES):
+            return self.convert_conv_transpose(module, name)
+        if isinstance(module, _POOLS) and self.stride_policy == "pool":
+            return self.convert_pool(module, name)
+        return None
+
+    # geometry -----------------------------------------------------------------------------------------------
+
+    def new_kernel(self, kernel: tuple[int, ...]) -> tuple[int, ...]:
+        if self.kernel_size is None:
+            return kernel
+        new = (self.kernel_size,) * len(kernel) if isinstance(self.kernel_size, int) else tuple(self.kernel_size)
+        # axes of extent 1 (a 1 x 3 x 3 kernel) keep their extent
+        return tuple(1 if k == 1 else n for k, n in zip(kernel, new))
+
+    @staticmethod
+    def numeric_padding(conv: nn.Module) -> tuple[int, ...]:
+        if conv.padding == "valid":
+            return (0,) * len(conv.kernel_size)
+        if conv.padding == "same":
+            return tuple(d * (k - 1) // 2 for k, d in zip(conv.kernel_size, conv.dilation))
+        return tuple(conv.padding)
+
+    def project(self, layer: nn.Module, conv_weight: torch.Tensor, bias: torch.Tensor | None, name: str) -> None:
+        if not self.project_weights:
+            return
+        if any(k % 2 == 0 for k in conv_weight.shape[2:]):
+            self.report.notes.append((name, "weights not projected: an even kernel has no centre tap (fresh init)"))
+            return
+        with torch.no_grad():
+            resized = _resize_kernel(conv_weight.detach(), layer.kernel_size)
+            layer.weight.copy_(layer.project_dense_weight(resized))
+            if bias is not None and layer.bias is not None:
+                layer.bias.copy_(bias.detach())
+
+    def sre_kwargs(self, conv: nn.Module, kernel: tuple[int, ...], padding, stride) -> dict:
+        return dict(
+            kernel_size=kernel,
+            stride=stride,
+            padding=padding,
+            dilation=conv.dilation,
+            groups=conv.groups,
+            bias=conv.bias is not None,
+            num_bands=self.num_bands,
+            device=conv.weight.device,
+            dtype=conv.weight.dtype,
+        )
+
+    # replacements -------------------------------------------------------------------------------------------
+
+    def convert_conv(self, conv: nn.Conv3d, name: str) -> nn.Module | None:
+        dims = len(conv.kernel_size)
+        stride = tuple(conv.stride)
+        strided = any(s != 1 for s in stride)
+        padding = self.numeric_padding(conv)
+        if all(k == 1 for k in conv.kernel_size):
+            if not strided:
+                self.keep(name, "1x1 kernel is already symmetric")
+                return None
+            if self.stride_policy == "keep":
+                self.keep(name, f"strided 1x1 conv kept (stride_policy='keep'), stride {stride}")
+                return None
+            if any(s != 2 for s in stride) or any(padding):
+                self.keep(
+                    name,
+                    f"strided 1x1 conv with stride {stride}, padding {padding}: no symmetric pooling "
+                    "gives its output shape",
+                )
+                return None
+            plain = copy.deepcopy(conv)
+            plain.stride = (1,) * dims
+            return nn.Sequential(SymmetricPool(dims, "avg", "ceil"), plain)
+
+        kernel = self.new_kernel(tuple(conv.kernel_size))
+        if any(k % 2 == 0 for k in kernel):
+            self.keep(name, f"even kernel {kernel} has no centre tap; pass an odd kernel_size to convert it")
+            return None
+        if any(k % 2 == 0 for k in conv.kernel_size):
+            self.keep(
+                name, f"even kernel {tuple(conv.kernel_size)} cannot become odd {kernel} at the same output shape"
+            )
+            return None
+        new_padding = tuple(
+            p + d * (n - k) // 2 for p, d, n, k in zip(padding, conv.dilation, kernel, conv.kernel_size)
+        )
+        if any(p < 0 for p in new_padding):
+            self.keep(name, f"kernel {kernel} with padding {padding} would change the output shape")
+            return None
+        if conv.padding_mode != "zeros" and kernel != tuple(conv.kernel_size):
+            self.keep(name, f"padding_mode '{conv.padding_mode}' with a new kernel size is not converted")
+            return None
+
+        if strided and self.stride_policy == "pool":
+            same = all(2 * p == d * (k - 1) for p, d, k in zip(new_padding, conv.dilation, kernel))
+            if any(s != 2 for s in stride) or not same:
+                self.keep(
+                    name,
+                    f"stride {stride} with padding {padding}: symmetric pooling cannot give its output "
+                    "shape; use stride_policy='keep' to convert it with its stride",
+                )
+                return None
+            layer = SREConv(
+                dims,
+                conv.in_channels,
+                conv.out_channels,
+                **self.sre_kwargs(conv, kernel, new_padding, 1),
+                padding_mode=conv.padding_mode,
+            )
+            self.project(layer, conv.weight, conv.bias, name)
+            return nn.Sequential(SymmetricPool(dims, "avg", "ceil"), layer)
+        layer = SREConv(
+            dims,
+            conv.in_channels,
+            conv.out_channels,
+            **self.sre_kwargs(conv, kernel, new_padding, stride),
+            padding_mode=conv.padding_mode,
+        )
+        self.project(layer, conv.weight, conv.bias, name)
+        return layer
+
+    def convert_conv_transpose(self, conv: nn.ConvTranspose3d, name: str) -> nn.Module | None:
+        dims = len(conv.kernel_size)
+        stride = tuple(conv.stride)
+        padding = self.numeric_padding(conv)
+        strided = any(s != 1 for s in stride)
+        if strided and self.stride_policy == "pool":
+            grows_by_stride = all(
+                -s - 2 * p + d * (k - 1) + op + 1 == 0
+                for s, p, d, k, op in zip(stride, padding, conv.dilation, conv.kernel_size, conv.output_padding)
+            )
+            if not grows_by_stride:
+                self.keep(
+                    name,
+                    f"transposed conv (stride {stride}, padding {padding}) does not output stride * n; "
+                    "use stride_policy='keep' to convert it with its stride",
+                )
+                return None
+            kernel = tuple(k + 1 if k % 2 == 0 else k for k in self.new_kernel(tuple(conv.kernel_size)))
+            same = tuple(d * (k - 1) // 2 for d, k in zip(conv.dilation, kernel))
+            layer = SREConv(dims, conv.in_channels, conv.out_channels, **self.sre_kwargs(conv, kernel, same, 1))
+            self.project(layer, _transpose_kernel_to_conv(conv.weight, conv.groups), conv.bias, name)
+            scale = stride[0] if len(set(stride)) == 1 else stride
+            return nn.Sequential(nn.Upsample(scale_factor=scale, mode="nearest"), layer)
+        kernel = self.new_kernel(tuple(conv.kernel_size))
+        if any(k % 2 == 0 for k in kernel) or any(k % 2 == 0 for k in conv.kernel_size):
+            self.keep(name, f"transposed conv with even kernel {tuple(conv.kernel_size)} kept at stride {stride}")
+            return None
+        new_padding = tuple(
+            p + d * (n - k) // 2 for p, d, n, k in zip(padding, conv.dilation, kernel, conv.kernel_size)
+        )
+        layer = SREConvTranspose(
+            dims,
+            conv.in_channels,
+            conv.out_channels,
+            output_padding=conv.output_padding,
+            **self.sre_kwargs(conv, kernel, new_padding, stride),
+        )
+        self.project(layer, conv.weight, conv.bias, name)
+        return layer
+
+    def convert_pool(self, pool: nn.Module, name: str) -> nn.Module | None:
+        dims = int(type(pool).__name__[-2])
+        as_tuple = lambda v: (v,) * dims if isinstance(v, int) else tuple(v)  # noqa: E731
+        kernel, stride, padding = as_tuple(pool.kernel_size), as_tuple(pool.stride), as_tuple(pool.padding)
+        if stride == (1,) * dims:
+            return None
+        dilation = as_tuple(getattr(pool, "dilation", 1))
+        mode = "max" if isinstance(pool, (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d)) else "avg"
+        uniform = len(set(kernel)) == len(set(stride)) == len(set(padding)) == 1 and set(dilation) == {1}
+        if uniform and stride[0] == 2 and not getattr(pool, "return_indices", False):
+            probe_fn = F.max_pool1d if mode == "max" else F.avg_pool1d
+            args = dict(kernel_size=kernel[0], stride=2, padding=padding[0], ceil_mode=pool.ceil_mode)
+
+            def size(n: int) -> int:
+                return probe_fn(torch.zeros(1, 1, n), **args).shape[-1]
+
+            for rounding in ("ceil", "floor"):
+                if _halves(size, rounding):
+                    return SymmetricPool(dims, mode, rounding)
+        self.keep(
+            name,
+            f"{type(pool).__name__} (kernel {kernel}, stride {stride}, padding {padding}) has no "
+            "symmetric equivalent with the same output size",
+        )
+        return None
+
+
+def convert_to_sre(
+    model: nn.Module,
+    *,
+    kernel_size: Sequence[int] | int | None = None,
+    num_bands: int | None = None,
+    project_weights: bool = True,
+    stride_policy: str = "pool",
+    skip: Sequence[str] = (),
+    inplace: bool = False,
+) -> tuple[nn.Module, ConversionReport]:
+    """Replace the convolutions (and strided pools) of ``model`` by SRE equivalents; see the module docstring.
+
+    Args:
+        model: any ``nn.Module`` (MONAI or plain torch).
+        kernel_size: odd kernel size for every converted layer; ``None`` keeps each layer's own (padding is
+            adjusted so output shapes stay the same).
+        num_bands: SRE bands for every converted layer; ``None`` for the default layout.
+        project_weights: initialise every SRE kernel as the least-squares projection of the dense kernel it
+            replaces (and copy biases); otherwise SRE layers start from a fresh initialisation.
+        stride_policy: ``"pool"`` replaces strides by symmetric pooling (exact equivariance), ``"keep"`` keeps
+            strides on the SRE layers.
+        skip: shell-style patterns of module names (as in ``named_modules``) to leave untouched, with their
+            children.
+        inplace: modify ``model`` itself instead of a deep copy.
+
+    Returns:
+        the converted model (never ``None``) and a :class:`ConversionReport`.
+
+    Example::
+
+        >>> from monai.networks.nets import resnet18
+        >>> sre_model, report = convert_to_sre(resnet18(spatial_dims=3, n_input_channels=1, num_classes=2))
+        >>> print(report)  # doctest: +SKIP
+    """
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}.")
+    if kernel_size is not None:
+        sizes = (kernel_size,) if isinstance(kernel_size, int) else tuple(kernel_size)
+        if any(not isinstance(k, int) or k < 1 or k % 2 == 0 for k in sizes):
+            raise ValueError(f"kernel_size must be None or odd positive ints, got {kernel_size!r}.")
+    converter = _Converter(kernel_size, num_bands, project_weights, stride_policy, skip)
+    converter.report.params_before = _count_parameters(model)
+    target = model if inplace else copy.deepcopy(model)
+    replacement = converter.convert(target, "(model)")
+    if replacement is None:
+        converter.visit(target, "")
+    else:
+        converter.report.replaced.append(("(model)", _short(target), _short(replacement)))
+        target = replacement
+    converter.report.params_after = _count_parameters(target)
+    return target, converter.report

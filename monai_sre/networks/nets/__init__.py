@@ -1,0 +1,27 @@
+# Copyright (c) monai_sre contributors
+# Licensed under the Apache License, Version 2.0
+from __future__ import annotations
+
+from .registry import create_model, list_models, register_model
+from .sre_resnet import (
+    SREResNet,
+    sre_resnet10,
+    sre_resnet18,
+    sre_resnet18_paper,
+    sre_resnet34,
+    sre_resnet50,
+    sre_resnet_light,
+)
+
+__all__ = [
+    "SREResNet",
+    "create_model",
+    "list_models",
+    "register_model",
+    "sre_resnet10",
+    "sre_resnet18",
+    "sre_resnet18_paper",
+    "sre_resnet34",
+    "sre_resnet50",
+    "sre_resnet_light",
+]

@@ -1,0 +1,207 @@
+# Copyright (c) monai_sre contributors
+# Licensed under the Apache License, Version 2.0
+"""Side-by-side speed and memory of one 3D convolution layer: nn.Conv3d, SREConv, the authors' SRE_Conv3d.
+
+Phases, each timed as the median of ``--repeats`` runs (variants interleaved within every repeat, so drift
+hits all alike) after ``--warmup`` runs:
+
+- ``fwd``: train-mode forward with autograd recording;
+- ``fwd+bwd``: train-mode forward, ``sum()`` and backward, including the input gradient (as for a layer inside
+  a network);
+- ``eval fwd``: eval-mode forward under ``torch.no_grad()``.
+
+Peak memory is the growth of the peak resident set of a fresh process over one train step (forward and
+backward) and over one eval forward, after the layer and the input exist (CPU torch keeps no allocator
+statistics). Ratios are to ``nn.Conv3d`` at the same kernel size.
+
+``--band-path`` adds the band-decomposed variant that never materialises the k^3 kernel (band pooling by a
+fixed depthwise convolution, then a 1x1x1 convolution mixing ``in_channels * num_bands`` band maps), checked
+equal to SREConv before it is timed. The authors' layer is included when the ``SRE-Conv`` wheel is installed
+(its ``sre_conv.py`` is loaded alone, since the package ``__init__`` imports torchvision).
+
+Usage::
+
+    python scripts/benchmark_layers.py                      # input (4, 32, 32, 32, 32), k = 3, 5, 7
+    python scripts/benchmark_layers.py --kernel-sizes 3 --repeats 5 --band-path
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from benchmarking import interleaved_medians, machine_description, peak_memory_in_child, report_peak_growth
+from torch import nn
+
+from monai_sre import SREConv
+
+
+def load_authors_conv3d() -> type | None:
+    """The authors' ``SRE_Conv3d`` from an installed ``SRE-Conv`` wheel, or ``None``."""
+    spec = importlib.util.find_spec("SRE_Conv")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(list(spec.submodule_search_locations)[0]) / "sre_conv.py"
+    module_spec = importlib.util.spec_from_file_location("_authors_sre_conv", path)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return module.SRE_Conv3d
+
+
+class BandPathConv3d(nn.Module):
+    """Exploration: SRE conv as band pooling (depthwise, fixed) plus 1x1x1 channel mixing; not a library layer."""
+
+    def __init__(self, layer: SREConv) -> None:
+        super().__init__()
+        self.layer = layer
+        k = layer.kernel_size
+        basis = layer.band_basis.reshape(layer.num_bands, 1, *k)
+        self.register_buffer("pool_kernel", basis.repeat(layer.in_channels, 1, 1, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        layer = self.layer
+        bands = F.conv3d(x, self.pool_kernel, padding=layer.padding, groups=layer.in_channels)
+        mix = layer.weight.reshape(layer.out_channels, layer.in_channels * layer.num_bands, 1, 1, 1)
+        return F.conv3d(bands, mix, layer.bias)
+
+
+def build(variant: str, channels: int, k: int) -> nn.Module:
+    torch.manual_seed(0)
+    if variant == "nn.Conv3d":
+        return nn.Conv3d(channels, channels, k, padding=k // 2)
+    if variant == "SREConv":
+        return SREConv(3, channels, channels, k)
+    if variant == "band path":
+        return BandPathConv3d(SREConv(3, channels, channels, k))
+    if variant == "authors SRE_Conv3d":
+        return load_authors_conv3d()(channels, channels, k, padding=k // 2)
+    raise ValueError(f"unknown variant {variant!r}.")
+
+
+def run_phase(module: nn.Module, x: torch.Tensor, phase: str) -> None:
+    if phase == "eval fwd":
+        with torch.no_grad():
+            module(x)
+    elif phase == "fwd":
+        module(x)
+    else:
+        module(x).sum().backward()
+
+
+PHASES = ("fwd", "fwd+bwd", "eval fwd")
+
+
+def make_input(shape: tuple[int, ...]) -> torch.Tensor:
+    """The input of a layer inside a network: backward computes the input gradient too."""
+    return torch.randn(shape, requires_grad=True)
+
+
+def time_variants(variants: list[str], shape: tuple[int, ...], k: int, repeats: int, warmup: int) -> dict:
+    x = make_input(shape)
+    modules = {v: build(v, shape[1], k) for v in variants}
+
+    def task(module: nn.Module, phase: str):
+        def run() -> None:
+            module.train(phase != "eval fwd")
+            run_phase(module, x, phase)
+            module.zero_grad(set_to_none=True)
+
+        return run
+
+    tasks = {(v, p): task(modules[v], p) for v in variants for p in PHASES}
+    named = interleaved_medians({f"{v}|{p}": t for (v, p), t in tasks.items()}, repeats, warmup)
+    return {tuple(name.split("|")): seconds for name, seconds in named.items()}
+
+
+def peak_memory(variant: str, shape: tuple[int, ...], k: int, phase: str) -> float:
+    return peak_memory_in_child(__file__, [variant, list(shape), k, phase])
+
+
+def peak_memory_child(variant: str, shape: tuple[int, ...], k: int, phase: str) -> None:
+    torch.set_num_threads(2)
+    module = build(variant, shape[1], k).train(phase != "eval fwd")
+    x = make_input(shape)
+    report_peak_growth(lambda: run_phase(module, x, phase))
+
+
+def check_band_path(k: int) -> float:
+    layer = SREConv(3, 4, 6, k).double()
+    x = torch.randn(2, 4, 9, 9, 9, dtype=torch.float64)
+    with torch.no_grad():
+        return float((BandPathConv3d(layer)(x) - layer(x)).abs().max())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--channels", type=int, default=32)
+    parser.add_argument("--size", type=int, default=32)
+    parser.add_argument("--kernel-sizes", type=int, nargs="+", default=[3, 5, 7])
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--band-path", action="store_true", help="also time the band-decomposed exploration")
+    parser.add_argument("--no-memory", action="store_true", help="skip the fresh-process peak-memory runs")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        variant, shape, k, phase = json.loads(args.child)
+        peak_memory_child(variant, tuple(shape), k, phase)
+        return
+
+    torch.set_num_threads(args.threads)
+    shape = (args.batch, args.channels, args.size, args.size, args.size)
+    variants = ["nn.Conv3d", "SREConv"]
+    if args.band_path:
+        variants.append("band path")
+    if load_authors_conv3d() is not None:
+        variants.append("authors SRE_Conv3d")
+    print(f"# {machine_description()}")
+    print(f"# input {shape}, {args.channels} -> {args.channels} channels, median of {args.repeats} (ms)\n")
+    if args.band_path:
+        for k in args.kernel_sizes:
+            print(f"# band path vs SREConv, k={k}, float64: max |difference| = {check_band_path(k):.2e}")
+        print()
+
+    header = "| k | layer | params | fwd ms | fwd+bwd ms | eval fwd ms | fwd+bwd ratio | eval fwd ratio |"
+    if not args.no_memory:
+        header += " train-step peak MiB | eval peak MiB |"
+    print(header)
+    print("|" + "---|" * (header.count("|") - 1))
+    results = []
+    for k in args.kernel_sizes:
+        measured = time_variants(variants, shape, k, args.repeats, args.warmup)
+        base_train = measured[("nn.Conv3d", "fwd+bwd")]
+        base_eval = measured[("nn.Conv3d", "eval fwd")]
+        for variant in variants:
+            row = {
+                "k": k,
+                "layer": variant,
+                "params": sum(p.numel() for p in build(variant, args.channels, k).parameters()),
+                "fwd_ms": measured[(variant, "fwd")] * 1e3,
+                "fwd_bwd_ms": measured[(variant, "fwd+bwd")] * 1e3,
+                "eval_fwd_ms": measured[(variant, "eval fwd")] * 1e3,
+            }
+            row["fwd_bwd_ratio"] = row["fwd_bwd_ms"] / (base_train * 1e3)
+            row["eval_fwd_ratio"] = row["eval_fwd_ms"] / (base_eval * 1e3)
+            line = (
+                f"| {k} | {variant} | {row['params']:,} | {row['fwd_ms']:.1f} | {row['fwd_bwd_ms']:.1f} | "
+                f"{row['eval_fwd_ms']:.1f} | {row['fwd_bwd_ratio']:.2f} | {row['eval_fwd_ratio']:.2f} |"
+            )
+            if not args.no_memory:
+                row["train_peak_mib"] = peak_memory(variant, shape, k, "fwd+bwd")
+                row["eval_peak_mib"] = peak_memory(variant, shape, k, "eval fwd")
+                line += f" {row['train_peak_mib']:.0f} | {row['eval_peak_mib']:.0f} |"
+            print(line, flush=True)
+            results.append(row)
+    if args.json:
+        args.json.write_text(json.dumps({"shape": shape, "threads": args.threads, "rows": results}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+# Copyright (c) monai_sre contributors
+# Licensed under the Apache License, Version 2.0
+"""Side-by-side cost of whole networks: MONAI's 3D resnet18 against the SRE presets.
+
+For each network: parameters, eval forward time, train-step time (forward, cross-entropy, backward, SGD
+step), each the median of ``--repeats`` interleaved runs, and the peak-resident-set growth of one train step
+and one eval forward in a fresh process. Ratios are to MONAI's resnet18.
+
+Usage::
+
+    python scripts/benchmark_networks.py                   # input (4, 1, 32, 32, 32), 11 classes
+    python scripts/benchmark_networks.py --skip-paper      # without the (slow) paper-style preset
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+from benchmarking import interleaved_medians, machine_description, peak_memory_in_child, report_peak_growth
+from monai.networks.nets import resnet18
+from torch import nn
+
+from monai_sre import create_model
+
+NETWORKS = {
+    "MONAI resnet18": lambda classes: resnet18(spatial_dims=3, n_input_channels=1, num_classes=classes),
+    "sre_resnet18 (k=3)": lambda classes: create_model("sre_resnet18", num_classes=classes),
+    "sre_resnet_light": lambda classes: create_model("sre_resnet_light", num_classes=classes),
+    "sre_resnet18_paper (k=5)": lambda classes: create_model("sre_resnet18_paper", num_classes=classes),
+}
+
+
+def make_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, phase: str):
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+    loss_fn = nn.CrossEntropyLoss()
+
+    def train_step() -> None:
+        model.train()
+        optimizer.zero_grad(set_to_none=True)
+        loss_fn(model(x), y).backward()
+        optimizer.step()
+
+    def eval_forward() -> None:
+        model.eval()
+        with torch.no_grad():
+            model(x)
+
+    return train_step if phase == "train step" else eval_forward
+
+
+def inputs(batch: int, size: int, classes: int) -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(batch, 1, size, size, size, generator=generator)
+    return x, torch.randint(0, classes, (batch,), generator=generator)
+
+
+def child(name: str, batch: int, size: int, classes: int, phase: str) -> None:
+    torch.set_num_threads(2)
+    torch.manual_seed(0)
+    model = NETWORKS[name](classes)
+    report_peak_growth(make_step(model, *inputs(batch, size, classes), phase))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--size", type=int, default=32)
+    parser.add_argument("--classes", type=int, default=11)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--skip-paper", action="store_true", help="leave out the paper-style preset")
+    parser.add_argument("--no-memory", action="store_true", help="skip the fresh-process peak-memory runs")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(*json.loads(args.child))
+        return
+
+    torch.set_num_threads(args.threads)
+    names = [n for n in NETWORKS if not (args.skip_paper and "paper" in n)]
+    x, y = inputs(args.batch, args.size, args.classes)
+    torch.manual_seed(0)
+    models = {name: NETWORKS[name](args.classes) for name in names}
+    tasks = {f"{n}|{p}": make_step(models[n], x, y, p) for n in names for p in ("train step", "eval fwd")}
+    medians = interleaved_medians(tasks, args.repeats, args.warmup)
+
+    print(f"# {machine_description()}")
+    print(f"# input {tuple(x.shape)}, {args.classes} classes, median of {args.repeats}\n")
+    header = "| network | params | params ratio | train step ms | train ratio | eval fwd ms | eval ratio |"
+    if not args.no_memory:
+        header += " train-step peak MiB | eval peak MiB |"
+    print(header)
+    print("|" + "---|" * (header.count("|") - 1))
+    base = names[0]
+    base_params = sum(p.numel() for p in models[base].parameters())
+    rows = []
+    for name in names:
+        params = sum(p.numel() for p in models[name].parameters())
+        row = {
+            "network": name,
+            "params": params,
+            "params_ratio": params / base_params,
+            "train_ms": medians[f"{name}|train step"] * 1e3,
+            "train_ratio": medians[f"{name}|train step"] / medians[f"{base}|train step"],
+            "eval_ms": medians[f"{name}|eval fwd"] * 1e3,
+            "eval_ratio": medians[f"{name}|eval fwd"] / medians[f"{base}|eval fwd"],
+        }
+        line = (
+            f"| {name} | {params:,} | {row['params_ratio']:.3f} | {row['train_ms']:.0f} | {row['train_ratio']:.2f} | "
+            f"{row['eval_ms']:.0f} | {row['eval_ratio']:.2f} |"
+        )
+        if not args.no_memory:
+            common = [name, args.batch, args.size, args.classes]
+            row["train_peak_mib"] = peak_memory_in_child(__file__, [*common, "train step"])
+            row["eval_peak_mib"] = peak_memory_in_child(__file__, [*common, "eval fwd"])
+            line += f" {row['train_peak_mib']:.0f} | {row['eval_peak_mib']:.0f} |"
+        print(line, flush=True)
+        rows.append(row)
+    if args.json:
+        args.json.write_text(json.dumps({"input": list(x.shape), "rows": rows}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+# Copyright (c) monai_sre contributors
+# Licensed under the Apache License, Version 2.0
+"""Timing and memory helpers shared by the benchmark scripts (not part of the package).
+
+- :func:`interleaved_medians` runs every task once per repeat, in turn, so that machine drift hits all tasks
+  alike, and returns the median seconds of each after the warm-up repeats;
+- :func:`peak_memory_in_child` reruns the calling script with ``--child ARGS`` in a fresh process and reads
+  back the growth of its peak resident set (VmHWM) over one measured phase, printed by
+  :func:`report_peak_growth`. CPU torch keeps no allocator statistics; a fixed glibc mmap threshold makes large
+  buffers map and unmap with the tensors, so the high-water mark follows the tensors alive at once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+__all__ = [
+    "interleaved_medians",
+    "machine_description",
+    "peak_memory_in_child",
+    "report_peak_growth",
+    "resident_high_water_kib",
+]
+
+
+def interleaved_medians(tasks: dict[str, Callable[[], object]], repeats: int, warmup: int) -> dict[str, float]:
+    """Median wall time (s) of each task over ``repeats`` interleaved runs after ``warmup`` runs."""
+    if repeats < 5:
+        raise ValueError(f"repeats must be at least 5 for a meaningful median, got {repeats}.")
+    times: dict[str, list[float]] = {name: [] for name in tasks}
+    for index in range(warmup + repeats):
+        for name, task in tasks.items():
+            start = time.perf_counter()
+            task()
+            elapsed = time.perf_counter() - start
+            if index >= warmup:
+                times[name].append(elapsed)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def machine_description() -> str:
+    """CPU model, cores, torch version and threads, for the header of a results table."""
+    import platform
+
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        names = [
+            line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")
+        ]
+        cpu = names[0] if names else cpu
+    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads"
+
+
+def resident_high_water_kib() -> int:
+    """Peak resident set of this process (VmHWM; unlike ru_maxrss it is not inherited from the parent at exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise RuntimeError("/proc/self/status has no VmHWM line: peak memory needs Linux; use --no-memory.")
+
+
+def report_peak_growth(phase: Callable[[], object]) -> None:
+    """In the child: run ``phase`` once and print the growth of the peak resident set in MiB as JSON."""
+    before = resident_high_water_kib()
+    phase()
+    print(json.dumps({"peak_mib": (resident_high_water_kib() - before) / 1024}))
+
+
+def peak_memory_in_child(script: str, child_args: list) -> float:
+    """Run ``script --child <json child_args>`` in a fresh process; return the MiB it reports."""
+    command = [sys.executable, script, "--child", json.dumps(child_args)]
+    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "131072"}
+    output = subprocess.run(command, check=True, capture_output=True, text=True, env=env).stdout
+    return json.loads(output.strip().splitlines()[-1])["peak_mib"]
