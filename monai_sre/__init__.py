@@ -8,6 +8,8 @@ Importing the package registers the SRE layers in MONAI's layer factory (``Conv[
 
 from __future__ import annotations
 
+from . import evaluation, handlers, networks, transforms
+from .evaluation import equivariance_error, evaluate_rotation_robustness, invariance_error
 from .networks.blocks import SREBasicBlock, SREBottleneckBlock, SymmetricPool
 from .networks.convert import ConversionReport, convert_to_sre
 from .networks.layers import (
@@ -37,6 +39,13 @@ __all__ = [
     "SREResNet",
     "SymmetricPool",
     "convert_to_sre",
+    "equivariance_error",
+    "evaluate_rotation_robustness",
+    "evaluation",
+    "handlers",
+    "invariance_error",
+    "networks",
+    "transforms",
     "create_model",
     "list_models",
     "register_model",

@@ -2,6 +2,53 @@
 # Licensed under the Apache License, Version 2.0
 from __future__ import annotations
 
-from .functional import GridSymmetryElement, apply_grid_symmetry, grid_symmetries
+from .array import GridSymmetry, RandGridSymmetry, RandSO3Rotate, rotate_by_matrix
+from .dictionary import (
+    GridSymmetryD,
+    GridSymmetryd,
+    GridSymmetryDict,
+    RandGridSymmetryD,
+    RandGridSymmetryd,
+    RandGridSymmetryDict,
+    RandSO3RotateD,
+    RandSO3Rotated,
+    RandSO3RotateDict,
+)
+from .functional import (
+    AXES,
+    GridSymmetryElement,
+    apply_grid_symmetry,
+    axis_rotation_matrix,
+    euler_xyz_from_matrix,
+    grid_symmetries,
+    random_rotation_matrix,
+    rotation_angle,
+)
+from .sweep import PROTOCOLS, RotationCase, RotationSweep
 
-__all__ = ["GridSymmetryElement", "apply_grid_symmetry", "grid_symmetries"]
+__all__ = [
+    "AXES",
+    "PROTOCOLS",
+    "GridSymmetry",
+    "GridSymmetryD",
+    "GridSymmetryDict",
+    "GridSymmetryElement",
+    "GridSymmetryd",
+    "RandGridSymmetry",
+    "RandGridSymmetryD",
+    "RandGridSymmetryDict",
+    "RandGridSymmetryd",
+    "RandSO3Rotate",
+    "RandSO3RotateD",
+    "RandSO3RotateDict",
+    "RandSO3Rotated",
+    "RotationCase",
+    "RotationSweep",
+    "apply_grid_symmetry",
+    "axis_rotation_matrix",
+    "euler_xyz_from_matrix",
+    "grid_symmetries",
+    "random_rotation_matrix",
+    "rotate_by_matrix",
+    "rotation_angle",
+]

@@ -1,0 +1,293 @@
+# Copyright (c) monai_sre contributors
+# Licensed under the Apache License, Version 2.0
+"""Array transforms: uniformly random rotations and the lossless grid symmetries, in MONAI style.
+
+Inputs are channel-first (``(C, *spatial)``), ``MetaTensor``-aware (the affine records the operation),
+invertible, and usable lazily (``Compose(..., lazy=True)``):
+
+- :class:`RandSO3Rotate` draws rotations uniformly over SO(3) and resamples through MONAI's ``Rotate``;
+- :class:`GridSymmetry` / :class:`RandGridSymmetry` apply one of the 48 axis permutations and flips (8 in
+  2D) exactly, by permuting and flipping axes, recording the index-space map in the affine like MONAI's
+  ``Flip``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from monai.config import DtypeLike
+from monai.data import MetaTensor
+from monai.data.meta_obj import get_track_meta
+from monai.transforms import Rotate
+from monai.transforms.inverse import InvertibleTransform, TraceableTransform
+from monai.transforms.transform import LazyTransform, RandomizableTransform
+from monai.utils import TraceKeys, TransformBackends, convert_to_tensor
+
+from monai_sre.transforms.functional import (
+    GridSymmetryElement,
+    apply_grid_symmetry,
+    euler_xyz_from_matrix,
+    grid_symmetries,
+    random_rotation_matrix,
+)
+
+__all__ = ["GridSymmetry", "RandGridSymmetry", "RandSO3Rotate", "rotate_by_matrix"]
+
+
+def _spatial_dims(img: torch.Tensor) -> int:
+    shape = img.peek_pending_shape() if isinstance(img, MetaTensor) else img.shape[1:]
+    return len(shape)
+
+
+def rotate_by_matrix(
+    img: torch.Tensor,
+    matrix: np.ndarray,
+    keep_size: bool = True,
+    mode: str = "bilinear",
+    padding_mode: str = "zeros",
+    align_corners: bool = False,
+    dtype: DtypeLike | torch.dtype = np.float32,
+    lazy: bool = False,
+) -> torch.Tensor:
+    """Rotate a channel-first image about its centre by a 2x2 or 3x3 rotation matrix, through MONAI's ``Rotate``.
+
+    The 3D matrix is passed as its intrinsic ``XYZ`` Euler angles, so the rotation MONAI applies is exactly
+    ``matrix`` (``create_rotate(3, angles) == matrix``); a 2D matrix is passed as its angle.
+    """
+    matrix = np.asarray(matrix, dtype=float)
+    if matrix.shape == (2, 2):
+        angle: float | tuple[float, ...] = float(np.arctan2(matrix[1, 0], matrix[0, 0]))
+    elif matrix.shape == (3, 3):
+        angle = euler_xyz_from_matrix(matrix)
+    else:
+        raise ValueError(f"matrix must be a 2x2 or 3x3 rotation, got shape {matrix.shape}.")
+    rotator = Rotate(
+        angle=angle,
+        keep_size=keep_size,
+        mode=mode,
+        padding_mode=padding_mode,
+        align_corners=align_corners,
+        dtype=dtype,
+        lazy=lazy,
+        rotate_order="XYZ",
+    )
+    return rotator(img)
+
+
+class RandSO3Rotate(RandomizableTransform, InvertibleTransform, LazyTransform):
+    """Rotate by a uniformly random rotation (Haar measure on SO(3); uniform planar angle in 2D).
+
+    MONAI's ``RandRotate`` draws three uniform Euler angles, which is not uniform over 3D rotations: it
+    over-samples some orientations. Here a uniformly random unit quaternion gives every orientation the same
+    chance; ``max_angle`` restricts the draw to rotations by at most that angle (axis uniform, angle with the
+    Haar density ``1 - cos t``), uniformly over that set.
+
+    Args:
+        prob: probability of rotating.
+        max_angle: largest rotation angle in radians, in ``(0, pi]``; ``None`` for all rotations.
+        keep_size: keep the spatial size (corners cut) or grow it to hold the whole rotated image.
+        mode: interpolation, ``"bilinear"`` (trilinear in 3D) or ``"nearest"``.
+        padding_mode: ``"zeros"``, ``"border"`` or ``"reflection"``.
+        align_corners: as for ``torch.nn.functional.grid_sample``.
+        dtype: resampling dtype.
+        lazy: execute lazily (fused with neighbouring spatial transforms by ``Compose(lazy=True)``).
+
+    Example::
+
+        >>> rotate = RandSO3Rotate(prob=1.0, mode="nearest")
+        >>> rotate.set_random_state(0)(torch.rand(1, 16, 16, 16)).shape
+        torch.Size([1, 16, 16, 16])
+    """
+
+    backend = Rotate.backend
+
+    def __init__(
+        self,
+        prob: float = 1.0,
+        max_angle: float | None = None,
+        keep_size: bool = True,
+        mode: str = "bilinear",
+        padding_mode: str = "zeros",
+        align_corners: bool = False,
+        dtype: DtypeLike | torch.dtype = np.float32,
+        lazy: bool = False,
+    ) -> None:
+        RandomizableTransform.__init__(self, prob)
+        LazyTransform.__init__(self, lazy=lazy)
+        if max_angle is not None and not 0 < max_angle <= np.pi:
+            raise ValueError(f"max_angle must be in (0, pi] radians or None, got {max_angle}.")
+        self.max_angle = max_angle
+        self.keep_size = keep_size
+        self.mode = mode
+        self.padding_mode = padding_mode
+        self.align_corners = align_corners
+        self.dtype = dtype
+        self.matrix = np.eye(3)
+
+    def randomize(self, data: int | None = None) -> None:
+        """Decide whether to rotate and draw the rotation; ``data`` is the number of spatial dims (default 3)."""
+        super().randomize(None)
+        if self._do_transform:
+            self.matrix = random_rotation_matrix(self.R, 3 if data is None else data, self.max_angle)
+
+    def __call__(
+        self,
+        img: torch.Tensor,
+        mode: str | None = None,
+        padding_mode: str | None = None,
+        align_corners: bool | None = None,
+        dtype: DtypeLike | torch.dtype = None,
+        randomize: bool = True,
+        lazy: bool | None = None,
+    ) -> torch.Tensor:
+        """Rotate ``img`` (channel first, 2 or 3 spatial dims); arguments override the constructor's for this call."""
+        spatial_dims = _spatial_dims(img)
+        if spatial_dims not in (2, 3):
+            raise ValueError(f"RandSO3Rotate needs 2 or 3 spatial dims (channel first), got shape {tuple(img.shape)}.")
+        if randomize:
+            self.randomize(spatial_dims)
+        lazy_ = self.lazy if lazy is None else lazy
+        if self._do_transform:
+            if self.matrix.shape != (spatial_dims, spatial_dims):
+                raise ValueError(
+                    f"the drawn rotation is {self.matrix.shape[0]}-D but the image has {spatial_dims} spatial dims; "
+                    f"call randomize({spatial_dims}) first."
+                )
+            out = rotate_by_matrix(
+                img,
+                self.matrix,
+                keep_size=self.keep_size,
+                mode=mode or self.mode,
+                padding_mode=padding_mode or self.padding_mode,
+                align_corners=self.align_corners if align_corners is None else align_corners,
+                dtype=dtype or self.dtype or img.dtype,
+                lazy=lazy_,
+            )
+        else:
+            out = convert_to_tensor(img, track_meta=get_track_meta(), dtype=torch.float32)
+        self.push_transform(out, replace=True, lazy=lazy_)
+        return out
+
+    def inverse(self, data: torch.Tensor) -> torch.Tensor:
+        transform = self.pop_transform(data)
+        if not transform[TraceKeys.DO_TRANSFORM]:
+            return data
+        return Rotate(0).inverse_transform(data, transform[TraceKeys.EXTRA_INFO])
+
+
+def _grid_symmetry_index_map(element: GridSymmetryElement, spatial_size: list[int]) -> torch.Tensor:
+    """Homogeneous map from output voxel indices to input voxel indices of ``element``."""
+    dims = element.spatial_dims
+    xform = torch.zeros(dims + 1, dims + 1, dtype=torch.float64)
+    xform[dims, dims] = 1.0
+    for out_axis, (in_axis, flip) in enumerate(zip(element.permutation, element.flips)):
+        xform[in_axis, out_axis] = -1.0 if flip else 1.0
+        xform[in_axis, dims] = spatial_size[in_axis] - 1 if flip else 0.0
+    return xform
+
+
+def _inverse_element(element: GridSymmetryElement) -> GridSymmetryElement:
+    permutation = [0] * element.spatial_dims
+    flips = [False] * element.spatial_dims
+    for out_axis, (in_axis, flip) in enumerate(zip(element.permutation, element.flips)):
+        permutation[in_axis] = out_axis
+        flips[in_axis] = flip
+    return GridSymmetryElement(tuple(permutation), tuple(flips))
+
+
+class GridSymmetry(InvertibleTransform, LazyTransform):
+    """Apply one of the lossless symmetries of the voxel grid, exactly (no interpolation).
+
+    Args:
+        index: which element of :func:`~monai_sre.transforms.functional.grid_symmetries` (``0`` is the
+            identity; 48 elements in 3D, 8 in 2D).
+        lazy: execute lazily.
+
+    Raises:
+        ValueError: an index outside the group, or a permutation between axes of different sizes.
+    """
+
+    backend = [TransformBackends.TORCH]
+
+    def __init__(self, index: int, lazy: bool = False) -> None:
+        LazyTransform.__init__(self, lazy=lazy)
+        if not isinstance(index, (int, np.integer)) or index < 0:
+            raise ValueError(f"index must be a non-negative int, got {index!r}.")
+        self.index = int(index)
+
+    def element(self, spatial_dims: int) -> GridSymmetryElement:
+        elements = grid_symmetries(spatial_dims)
+        if self.index >= len(elements):
+            raise ValueError(f"index must be below {len(elements)} for {spatial_dims} spatial dims, got {self.index}.")
+        return elements[self.index]
+
+    def __call__(self, img: torch.Tensor, lazy: bool | None = None) -> torch.Tensor:
+        lazy_ = self.lazy if lazy is None else lazy
+        return _apply_element(img, self.element(_spatial_dims(img)), self.get_transform_info(), lazy_)
+
+    def inverse(self, data: torch.Tensor) -> torch.Tensor:
+        return _undo_element(self, data)
+
+
+def _undo_element(transform: InvertibleTransform, data: torch.Tensor) -> torch.Tensor:
+    """Pop ``transform``'s trace from ``data`` and apply the inverse of the element it recorded."""
+    info = transform.pop_transform(data)[TraceKeys.EXTRA_INFO]
+    element = GridSymmetryElement(tuple(info["permutation"]), tuple(bool(f) for f in info["flips"]))
+    with transform.trace_transform(False):
+        return _apply_element(data, _inverse_element(element), transform.get_transform_info(), False)
+
+
+def _apply_element(img: torch.Tensor, element: GridSymmetryElement, transform_info: dict, lazy: bool) -> torch.Tensor:
+    img = convert_to_tensor(img, track_meta=get_track_meta())
+    spatial_size = [int(s) for s in (img.peek_pending_shape() if isinstance(img, MetaTensor) else img.shape[1:])]
+    if any(spatial_size[p] != spatial_size[i] for i, p in enumerate(element.permutation)):
+        raise ValueError(
+            f"grid symmetry {element} maps spatial axes of different sizes onto each other: {spatial_size}."
+        )
+    out_size = [spatial_size[p] for p in element.permutation]
+    meta_info = TraceableTransform.track_transform_meta(
+        img,
+        sp_size=out_size,
+        affine=_grid_symmetry_index_map(element, spatial_size),
+        extra_info={"permutation": list(element.permutation), "flips": [int(f) for f in element.flips]},
+        orig_size=spatial_size,
+        transform_info=transform_info,
+        lazy=lazy,
+    )
+    out = img
+    if isinstance(img, MetaTensor):  # a new MetaTensor: the caller's keeps its own metadata
+        out = MetaTensor(img.as_tensor(), meta=img.meta, applied_operations=list(img.applied_operations))
+    if lazy:
+        return out.copy_meta_from(meta_info) if isinstance(out, MetaTensor) else meta_info
+    out = apply_grid_symmetry(out, element)
+    return out.copy_meta_from(meta_info) if isinstance(out, MetaTensor) else out
+
+
+class RandGridSymmetry(RandomizableTransform, InvertibleTransform, LazyTransform):
+    """Apply a uniformly random grid symmetry (one of 48 in 3D, 8 in 2D; identity included), exactly.
+
+    Args:
+        prob: probability of applying a symmetry drawn uniformly from the whole group.
+        lazy: execute lazily.
+    """
+
+    def __init__(self, prob: float = 1.0, lazy: bool = False) -> None:
+        RandomizableTransform.__init__(self, prob)
+        LazyTransform.__init__(self, lazy=lazy)
+        self.index = 0
+
+    def randomize(self, data: int | None = None) -> None:
+        """Draw the element; ``data`` is the number of spatial dims (default 3)."""
+        super().randomize(None)
+        self.index = int(self.R.randint(len(grid_symmetries(3 if data is None else data)))) if self._do_transform else 0
+
+    def __call__(self, img: torch.Tensor, randomize: bool = True, lazy: bool | None = None) -> torch.Tensor:
+        spatial_dims = _spatial_dims(img)
+        if randomize:
+            self.randomize(spatial_dims)
+        lazy_ = self.lazy if lazy is None else lazy
+        element = GridSymmetry(self.index, lazy=lazy_).element(spatial_dims)
+        return _apply_element(img, element, self.get_transform_info(), lazy_)
+
+    def inverse(self, data: torch.Tensor) -> torch.Tensor:
+        return _undo_element(self, data)

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from monai_sre.transforms import RotationSweep, apply_grid_symmetry, grid_symmetries
+
+
+def test_paper_protocol_layout():
+    sweep = RotationSweep("paper")
+    assert len(sweep) == 39 and {c.mode for c in sweep} == {"nearest"}
+    assert [c.name for c in sweep][:3] == ["x+000", "x+030", "x+060"] and sweep.cases[-1].name == "z+360"
+    assert [c.group for c in sweep].count("y") == 13
+    assert sweep.cases[0].is_identity and sweep.cases[12].is_identity  # 0 and 360 degrees
+    planar = RotationSweep("paper", spatial_dims=2)
+    assert len(planar) == 37 and planar.cases[1].angle == 10.0
+    assert {c.mode for c in RotationSweep("paper-trilinear")} == {"bilinear"}
+
+
+def test_haar_protocol_is_seeded():
+    a, b, c = RotationSweep("haar-5", seed=1), RotationSweep("haar-5", seed=1), RotationSweep("haar-5", seed=2)
+    assert len(a) == 5 and a.cases[0].name == "haar-0"
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x.matrix, y.matrix)
+    assert not np.allclose(a.cases[0].matrix, c.cases[0].matrix)
+    assert RotationSweep("haar-64").cases[10].name == "haar-10"
+
+
+def test_grid_and_flip_protocols_are_exact():
+    x = torch.randn(2, 3, 5, 5, 5)
+    sweep = RotationSweep("grid48")
+    assert len(sweep) == 48
+    for case, element in zip(sweep, grid_symmetries(3)):
+        assert torch.equal(case.apply(x), apply_grid_symmetry(x, element))
+    flips = RotationSweep("flips")
+    assert [c.name for c in flips] == ["flip-x", "flip-y", "flip-z"]
+    assert torch.equal(flips.cases[1].apply(x), x.flip(3))
+
+
+def test_quarter_turn_cases_equal_rot90_and_keep_batches_apart():
+    x = torch.randn(3, 2, 6, 6, 6)
+    case = next(c for c in RotationSweep("paper") if c.name == "z+090")
+    assert torch.equal(case.apply(x), torch.rot90(x, 1, (3, 2)))
+    assert torch.equal(RotationSweep("paper").cases[0].apply(x), x)
+    rotated = next(c for c in RotationSweep("paper") if c.name == "x+060").apply(x)
+    assert rotated.shape == x.shape and rotated.dtype == x.dtype
+    assert rotated[:, :, :, 0, 0].abs().sum() == 0  # the corners rotated in from outside are zero-filled
+    smooth = next(c for c in RotationSweep("paper-trilinear") if c.name == "x+030").apply(x)
+    assert not torch.equal(smooth, rotated) and torch.isfinite(smooth).all()
+
+
+def test_unknown_protocol_lists_the_valid_ones():
+    with pytest.raises(ValueError, match="unknown rotation protocol 'paper3'; expected one of paper, paper-trilinear"):
+        RotationSweep("paper3")
+    with pytest.raises(ValueError, match="haar-N needs N >= 1"):
+        RotationSweep("haar-0")
