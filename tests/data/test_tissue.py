@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pytest
+
+from monai_sre.data import TISSUE_CLASSES, TissuePatchDataset, load_tissue_arrays
+from monai_sre.data.tissue import TISSUE_ASSET, cut_patches
+
+
+@pytest.fixture(scope="module")
+def arrays():
+    return load_tissue_arrays()
+
+
+def test_medmnist_layout_and_balanced_classes(arrays):
+    for split, per_class in (("train", 300), ("val", 100), ("test", 130)):
+        images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
+        assert images.dtype == np.uint8 and images.shape == (4 * per_class, 30, 30, 30)
+        assert labels.shape == (4 * per_class, 1)
+        assert np.bincount(labels.reshape(-1)).tolist() == [per_class] * len(TISSUE_CLASSES)
+
+
+def test_splits_are_coronal_slabs_whose_inputs_share_no_voxel(arrays):
+    y = {split: arrays[f"{split}_centers"][:, 1] for split in ("train", "val", "test")}
+    reach_rotated, reach_upright = 8 * np.sqrt(3), 8  # a 16^3 input, rotated or upright
+    assert y["val"].min() - y["train"].max() > reach_rotated + reach_upright  # val is evaluated upright
+    assert y["test"].min() - y["train"].max() > 2 * reach_rotated  # both may be rotated
+    assert y["test"].min() > y["val"].max()
+
+
+def test_patches_are_cut_around_their_centres(arrays):
+    with np.load(TISSUE_ASSET) as stored:
+        volume = stored["volume"]
+    centre = arrays["test_centers"][7]
+    assert arrays["test_images"][7][15, 15, 15] == volume[tuple(centre)]
+    small = load_tissue_arrays(patch_size=16)["test_images"][7]
+    np.testing.assert_array_equal(small, arrays["test_images"][7][7:23, 7:23, 7:23])
+    with pytest.raises(ValueError, match=r"leaves the volume"):
+        cut_patches(volume, np.array([[1, 50, 50]]), 30)
+
+
+def test_dataset_items_and_bad_arguments(tmp_path):
+    dataset = TissuePatchDataset("val")
+    item = dataset[3]
+    assert item["image"].shape == (1, 30, 30, 30) and item["image"].dtype == np.float32
+    assert item["label"] == int(dataset.labels[3]) and dataset.class_names == TISSUE_CLASSES
+    with pytest.raises(ValueError, match="patch_size must be between 1 and 30 .* got 31"):
+        load_tissue_arrays(patch_size=31)
+    with pytest.raises(FileNotFoundError, match="build_embedded_dataset.py"):
+        load_tissue_arrays(path=tmp_path / "missing.npz")
+    with pytest.raises(ValueError, match="training"):
+        TissuePatchDataset("training")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("nilearn") is None, reason="nilearn (its template files) not installed")
+def test_shipped_file_is_what_the_build_script_makes(tmp_path):
+    import subprocess
+    import sys
+
+    output = tmp_path / "rebuilt.npz"
+    subprocess.run([sys.executable, "scripts/build_embedded_dataset.py", "--output", str(output)], check=True)
+    with np.load(output) as rebuilt, np.load(TISSUE_ASSET) as shipped:
+        assert sorted(rebuilt.files) == sorted(shipped.files)
+        for key in shipped.files:
+            np.testing.assert_array_equal(rebuilt[key], shipped[key], err_msg=key)
