@@ -129,7 +129,8 @@ def load_medmnist_npz(dataset_dir: str | Path, flag: str, size: int = 28) -> dic
                 )
             if labels.shape != (len(images), 1) or not np.issubdtype(labels.dtype, np.integer):
                 raise ValueError(
-                    f"'{path}' key '{split}_labels' must be integer ({len(images)}, 1), got {labels.dtype} {labels.shape}."
+                    f"'{path}' key '{split}_labels' must be integer ({len(images)}, 1), "
+                    f"got {labels.dtype} {labels.shape}."
                 )
             if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
                 raise ValueError(
