@@ -8,7 +8,7 @@ Importing the package registers the SRE layers in MONAI's layer factory (``Conv[
 
 from __future__ import annotations
 
-from . import evaluation, handlers, networks, transforms
+from . import data, evaluation, handlers, networks, transforms, utils
 from .evaluation import equivariance_error, evaluate_rotation_robustness, invariance_error
 from .networks.blocks import SREBasicBlock, SREBottleneckBlock, SymmetricPool
 from .networks.convert import ConversionReport, convert_to_sre
@@ -39,6 +39,7 @@ __all__ = [
     "SREResNet",
     "SymmetricPool",
     "convert_to_sre",
+    "data",
     "equivariance_error",
     "evaluate_rotation_robustness",
     "evaluation",
@@ -46,6 +47,7 @@ __all__ = [
     "invariance_error",
     "networks",
     "transforms",
+    "utils",
     "create_model",
     "list_models",
     "register_model",

@@ -2,7 +2,7 @@
 # Licensed under the Apache License, Version 2.0
 from __future__ import annotations
 
-from .datalist import load_classification_datalist
+from .datalist import list_volumes, load_classification_datalist
 from .datasets import MedMNIST3DDataset, MedMNISTLayoutDataset, TissuePatchDataset
 from .medmnist import MEDMNIST3D_INFO, load_medmnist_npz, medmnist3d_info, medmnist_path
 from .preprocessing import MODALITIES, classification_preprocessing
@@ -20,6 +20,7 @@ __all__ = [
     "TissuePatchDataset",
     "check_image_readable",
     "classification_preprocessing",
+    "list_volumes",
     "load_classification_datalist",
     "load_medmnist_npz",
     "load_tissue_arrays",

@@ -24,7 +24,9 @@ from pathlib import Path
 
 from monai_sre.data.readers import check_image_readable
 
-__all__ = ["load_classification_datalist"]
+__all__ = ["IMAGE_SUFFIXES", "list_volumes", "load_classification_datalist"]
+
+IMAGE_SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".nhdr", ".mha", ".mhd", ".dcm")
 
 
 def _entries(path: Path, key: str) -> list[dict]:
@@ -94,4 +96,34 @@ def load_classification_datalist(
         items.append({**entry, "image": str(image), "label": label})
     if not items:
         raise ValueError(f"datalist '{path}' ({key}) has no entries.")
+    return items
+
+
+def list_volumes(source: str | Path, key: str = "test") -> list[dict]:
+    """Volumes to run inference on: every image file (and DICOM series sub-folder) in a folder, or the entries
+    of a JSON/CSV datalist (labels optional). Each is checked now; returns ``[{"image": path, ...}, ...]``.
+
+    Raises:
+        FileNotFoundError: ``source`` does not exist.
+        ValueError: it holds no volume, or a volume cannot be read (named).
+    """
+    source = Path(source)
+    if not source.exists():
+        raise FileNotFoundError(f"inference input not found: '{source}' (a folder of volumes or a datalist).")
+    if source.is_file():
+        entries = _entries(source, key)
+        items = []
+        for index, entry in enumerate(entries):
+            if "image" not in entry:
+                raise ValueError(f"entry {index} of '{source}' has no 'image'.")
+            image = Path(str(entry["image"]))
+            items.append({**entry, "image": str(image if image.is_absolute() else source.parent / image)})
+    else:
+        files = sorted(p for p in source.iterdir() if p.is_file() and p.name.lower().endswith(IMAGE_SUFFIXES))
+        folders = sorted(p for p in source.iterdir() if p.is_dir())
+        items = [{"image": str(p)} for p in files + folders]
+    if not items:
+        raise ValueError(f"no volumes in '{source}' (looked for {', '.join(IMAGE_SUFFIXES)} files and DICOM folders).")
+    for item in items:
+        check_image_readable(item["image"])
     return items

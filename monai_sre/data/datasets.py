@@ -12,7 +12,7 @@ from monai.data import Dataset
 from monai.utils import look_up_option
 
 from monai_sre.data.medmnist import load_medmnist_npz, medmnist3d_info
-from monai_sre.data.tissue import TISSUE_CLASSES, load_tissue_arrays
+from monai_sre.data.tissue import TISSUE_ASSET, TISSUE_CLASSES, load_tissue_arrays
 
 __all__ = ["MedMNIST3DDataset", "MedMNISTLayoutDataset", "TissuePatchDataset"]
 
@@ -25,6 +25,7 @@ class MedMNISTLayoutDataset(Dataset):
         split: ``"train"``, ``"val"`` or ``"test"``.
         transform: MONAI (dictionary) transforms applied to every item.
         class_names: names of the classes, kept as ``self.class_names``.
+        num_samples: keep only the first ``num_samples`` items (quick runs and tests); ``None`` keeps all.
     """
 
     def __init__(
@@ -33,11 +34,16 @@ class MedMNISTLayoutDataset(Dataset):
         split: str,
         transform: Callable | None = None,
         class_names: Sequence[str] = (),
+        num_samples: int | None = None,
     ) -> None:
         split = look_up_option(split, ("train", "val", "test"))
         images, labels = arrays[f"{split}_images"], np.asarray(arrays[f"{split}_labels"]).reshape(-1)
         if len(images) != len(labels):
             raise ValueError(f"split '{split}' has {len(images)} images but {len(labels)} labels.")
+        if num_samples is not None:
+            if not isinstance(num_samples, int) or num_samples < 1:
+                raise ValueError(f"num_samples must be a positive int or None, got {num_samples!r}.")
+            images, labels = images[:num_samples], labels[:num_samples]
         items = [{"image": images[i][None].astype(np.float32), "label": int(labels[i])} for i in range(len(images))]
         super().__init__(items, transform)
         self.split = split
@@ -55,13 +61,21 @@ class MedMNIST3DDataset(MedMNISTLayoutDataset):
         split: ``"train"``, ``"val"`` or ``"test"``.
         size: 28 or 64.
         transform: MONAI transforms for every item.
+        num_samples: keep only the first ``num_samples`` items.
     """
 
     def __init__(
-        self, dataset_dir: str | Path, flag: str, split: str, size: int = 28, transform: Callable | None = None
+        self,
+        dataset_dir: str | Path,
+        flag: str,
+        split: str,
+        size: int = 28,
+        transform: Callable | None = None,
+        num_samples: int | None = None,
     ) -> None:
         info = medmnist3d_info(flag)
-        super().__init__(load_medmnist_npz(dataset_dir, flag, size), split, transform, info["labels"])
+        arrays = load_medmnist_npz(dataset_dir, flag, size)
+        super().__init__(arrays, split, transform, info["labels"], num_samples)
         self.flag = flag
         self.task = info["task"]
 
@@ -73,10 +87,18 @@ class TissuePatchDataset(MedMNISTLayoutDataset):
         split: ``"train"``, ``"val"`` or ``"test"``.
         patch_size: side of the stored cubes to cut (30 keeps the full rotation margin for 16^3 inputs).
         transform: MONAI transforms for every item.
-        path: another dataset file; defaults to the shipped one.
+        path: the dataset file, or a folder holding ``mni152_tissue_2mm.npz``; defaults to the shipped one.
+        num_samples: keep only the first ``num_samples`` items.
     """
 
     def __init__(
-        self, split: str, patch_size: int = 30, transform: Callable | None = None, path: str | Path | None = None
+        self,
+        split: str,
+        patch_size: int = 30,
+        transform: Callable | None = None,
+        path: str | Path | None = None,
+        num_samples: int | None = None,
     ) -> None:
-        super().__init__(load_tissue_arrays(patch_size, path), split, transform, TISSUE_CLASSES)
+        if path is not None and Path(path).is_dir():
+            path = Path(path) / TISSUE_ASSET.name
+        super().__init__(load_tissue_arrays(patch_size, path), split, transform, TISSUE_CLASSES, num_samples)

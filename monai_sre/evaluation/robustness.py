@@ -17,7 +17,7 @@ from torch import nn
 from monai_sre.evaluation.metrics import METRICS, classification_metrics
 from monai_sre.transforms.sweep import RotationCase, RotationSweep
 
-__all__ = ["RobustnessReport", "evaluate_rotation_robustness"]
+__all__ = ["RobustnessReport", "centre_crop", "evaluate_rotation_robustness"]
 
 
 @dataclass
@@ -162,11 +162,22 @@ def _batches(data: Iterable, image_key: str, label_key: str) -> list[tuple[torch
     return out
 
 
+def centre_crop(images: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
+    """The central ``size`` region of the spatial axes of ``(N, C, *spatial)``."""
+    spatial = images.shape[2:]
+    if len(size) != len(spatial) or any(s > n for s, n in zip(size, spatial)):
+        raise ValueError(f"crop_size {tuple(size)} does not fit images of spatial shape {tuple(spatial)}.")
+    index = [slice(None), slice(None)] + [slice((n - s) // 2, (n - s) // 2 + s) for s, n in zip(size, spatial)]
+    return images[tuple(index)]
+
+
 @torch.no_grad()
-def _predict(model: nn.Module, batches, case: RotationCase | None, device: torch.device) -> torch.Tensor:
+def _predict(model, batches, case: RotationCase | None, device: torch.device, crop_size) -> torch.Tensor:
     logits = []
     for images, _ in batches:
         inputs = images if case is None else case.apply(images)
+        if crop_size is not None:
+            inputs = centre_crop(inputs, crop_size)
         logits.append(model(inputs.to(device)).float().cpu())
     return torch.cat(logits)
 
@@ -182,6 +193,7 @@ def evaluate_rotation_robustness(
     image_key: str = "image",
     label_key: str = "label",
     progress: bool = True,
+    crop_size: Sequence[int] | int | None = None,
 ) -> RobustnessReport:
     """Evaluate a classifier upright and under every case of a rotation protocol.
 
@@ -201,6 +213,8 @@ def evaluate_rotation_robustness(
         image_key: image key of dict batches.
         label_key: label key of dict batches.
         progress: show a progress bar over the cases.
+        crop_size: centre-crop the (rotated) images to this size before the model. With patches stored with a
+            margin, rotations then resample real content instead of filling the corners with padding.
 
     Returns:
         a :class:`RobustnessReport`.
@@ -208,11 +222,13 @@ def evaluate_rotation_robustness(
     batches = _batches(data, image_key, label_key)
     labels = torch.cat([b[1] for b in batches])
     spatial_dims = spatial_dims or batches[0][0].dim() - 2
+    if isinstance(crop_size, int):
+        crop_size = (crop_size,) * spatial_dims
     sweep = protocol if isinstance(protocol, RotationSweep) else RotationSweep(protocol, spatial_dims, seed)
     if device is None:
         device = next(iter(model.parameters()), torch.empty(0)).device
     model.eval()
-    upright = classification_metrics(_predict(model, batches, None, torch.device(device)), labels, metrics)
+    upright = classification_metrics(_predict(model, batches, None, torch.device(device), crop_size), labels, metrics)
     cases = sweep.cases
     if progress:
         from tqdm.auto import tqdm
@@ -220,6 +236,8 @@ def evaluate_rotation_robustness(
         cases = tqdm(cases, desc=f"rotation sweep '{sweep.protocol}'", leave=False)
     rows = []
     for case in cases:
-        values = classification_metrics(_predict(model, batches, case, torch.device(device)), labels, metrics)
+        values = classification_metrics(
+            _predict(model, batches, case, torch.device(device), crop_size), labels, metrics
+        )
         rows.append({"name": case.name, "group": case.group, "angle": case.angle, **values})
     return RobustnessReport(sweep.protocol, tuple(metrics), upright, rows, num_samples=int(labels.numel()))

@@ -2,6 +2,7 @@
 # Licensed under the Apache License, Version 2.0
 from __future__ import annotations
 
+from .outputs import pred_and_label, pred_and_onehot_label
 from .rotation_robustness import RotationRobustnessHandler
 
-__all__ = ["RotationRobustnessHandler"]
+__all__ = ["RotationRobustnessHandler", "pred_and_label", "pred_and_onehot_label"]

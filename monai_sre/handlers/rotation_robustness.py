@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -37,6 +36,7 @@ class RotationRobustnessHandler:
         image_key: image key of the batches.
         label_key: label key of the batches.
         progress: show progress bars.
+        crop_size: centre-crop rotated images to this size before the network (data stored with a margin).
     """
 
     def __init__(
@@ -52,6 +52,7 @@ class RotationRobustnessHandler:
         image_key: str = "image",
         label_key: str = "label",
         progress: bool = False,
+        crop_size: Sequence[int] | int | None = None,
     ) -> None:
         if event not in ("COMPLETED", "EPOCH_COMPLETED"):
             raise ValueError(f"event must be 'COMPLETED' or 'EPOCH_COMPLETED', got '{event}'.")
@@ -66,8 +67,8 @@ class RotationRobustnessHandler:
         self.image_key = image_key
         self.label_key = label_key
         self.progress = progress
+        self.crop_size = crop_size
         self.reports: dict[str, RobustnessReport] = {}
-        self.logger = logging.getLogger(__name__)
 
     def attach(self, engine: Engine) -> None:
         event = Events.COMPLETED if self.event == "COMPLETED" else Events.EPOCH_COMPLETED(every=self.interval)
@@ -93,6 +94,7 @@ class RotationRobustnessHandler:
                 image_key=self.image_key,
                 label_key=self.label_key,
                 progress=self.progress,
+                crop_size=self.crop_size,
             )
             report.save(folder)
             self.reports[protocol] = report
@@ -103,5 +105,5 @@ class RotationRobustnessHandler:
                 f"{m} upright {report.upright[m]:.4f} mean {report.mean(m):.4f} worst {report.worst(m)[1]:.4f}"
                 for m in self.metrics
             )
-            self.logger.info(f"rotation protocol '{protocol}' ({report.num_samples} samples): {summary}")
+            engine.logger.info(f"rotation protocol '{protocol}' ({report.num_samples} samples): {summary}")
         network.train(was_training)

@@ -1,0 +1,217 @@
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from monai.bundle import ConfigWorkflow, ckpt_export, onnx_export, verify_metadata, verify_net_in_out
+
+from monai_sre.networks.nets import sre_resnet_light
+from monai_sre.utils import load_weights
+from tests.bundles.conftest import REPO, SCHEMA, assert_fails_with, bundle_config, run_workflow
+
+BUNDLE = "sre_resnet3d_tissue"
+ROOT = REPO / "bundles" / BUNDLE
+WEIGHTS = ROOT / "models" / "model.pt"
+META = ROOT / "configs" / "metadata.json"
+TINY = {"max_epochs": 1, "num_train_samples": 16, "num_val_samples": 16}
+
+
+def test_metadata_verifies_against_the_local_schema_and_holds_the_documented_metrics():
+    verify_metadata(meta_file=str(META), filepath=str(SCHEMA))
+    metadata = json.loads(META.read_text())
+    assert "monai-sre" in metadata["required_packages_version"]
+    assert set(metadata["network_data_format"]["inputs"]) == {"image"}
+    assert set(metadata["network_data_format"]["outputs"]) == {"pred"}
+
+
+@pytest.fixture(scope="module")
+def samples(tmp_path_factory):
+    """Six test patches written as NIfTI by the export script, with labels.csv."""
+    folder = tmp_path_factory.mktemp("samples")
+    subprocess.run(
+        [sys.executable, "scripts/export_tissue_patches.py", "--count", "6", "--output", str(folder)], check=True
+    )
+    return folder
+
+
+@pytest.mark.parametrize("names, workflow_type", [(("train",), "train"), (("inference",), "infer")])
+def test_standard_properties_are_all_present(names, workflow_type, samples):
+    workflow = (
+        ConfigWorkflow(
+            config_file=bundle_config(BUNDLE, *names),
+            workflow_type=workflow_type,
+            meta_file=str(META),
+            dataset_dir=str(samples),
+        )
+        if workflow_type == "infer"
+        else ConfigWorkflow(config_file=bundle_config(BUNDLE, *names), workflow_type=workflow_type, meta_file=str(META))
+    )
+    workflow.initialize()
+    assert not workflow.check_properties()
+
+
+@pytest.mark.parametrize("extra", [(), ("plain_resnet",)])
+def test_one_tiny_epoch_trains_and_saves_the_best_checkpoint(tmp_path, extra):
+    run_workflow(
+        BUNDLE,
+        ("train", *extra),
+        ckpt_dir=str(tmp_path / "models"),
+        output_dir=str(tmp_path / "train"),
+        augment_rotation=True,
+        **TINY,
+    )
+    state = torch.load(tmp_path / "models" / "model.pt", weights_only=True)
+    assert any(key.startswith("fc.") for key in state)
+    assert list((tmp_path / "train").glob("events.out.tfevents.*"))
+    if not extra:
+        sre_resnet_light(n_input_channels=1, num_classes=4).load_state_dict(state)
+
+
+def test_shipped_weights_reproduce_the_documented_metrics(tmp_path):
+    """Golden test: the full test split, upright and under the three rotation protocols."""
+    run_workflow(BUNDLE, ("train", "evaluate"), eval_dir=str(tmp_path))
+    expected = json.loads(META.read_text())["eval_metrics"]
+    reports = {p: json.loads((tmp_path / f"robustness_{p}.json").read_text()) for p in ("paper", "haar-64", "grid48")}
+    summary = {p: r["summary"] for p, r in reports.items()}
+    assert summary["grid48"]["accuracy_upright"] == pytest.approx(expected["test_accuracy_upright"], abs=0.003)
+    assert summary["grid48"]["auc_upright"] == pytest.approx(expected["test_auc_upright"], abs=0.003)
+    assert summary["paper"]["accuracy_mean"] == pytest.approx(expected["test_accuracy_paper_mean"], abs=0.005)
+    assert summary["haar-64"]["accuracy_mean"] == pytest.approx(expected["test_accuracy_haar64_mean"], abs=0.005)
+    # exact invariance: every grid symmetry scores exactly the upright accuracy
+    assert {round(case["accuracy"], 9) for case in reports["grid48"]["cases"]} == {
+        round(summary["grid48"]["accuracy_upright"], 9)
+    }
+    # trained without rotation augmentation, it keeps its accuracy under random rotations
+    assert summary["haar-64"]["accuracy_mean"] >= summary["haar-64"]["accuracy_upright"] - 0.03
+    metrics = dict(line.split(",") for line in (tmp_path / "metrics.csv").read_text().splitlines() if line)
+    assert float(metrics["val_accuracy"]) == pytest.approx(expected["test_accuracy_upright"], abs=0.003)
+
+
+def test_inference_writes_class_probabilities_for_a_folder_of_nifti_volumes(tmp_path, samples):
+    run_workflow(
+        BUNDLE, ("inference",), workflow_type="infer", dataset_dir=str(samples), output_dir=str(tmp_path / "out")
+    )
+    rows = list(csv.reader((tmp_path / "out" / "predictions.csv").open()))
+    assert len(rows) == 6
+    probabilities = np.array([[float(v) for v in row[1:]] for row in rows])
+    assert probabilities.shape == (6, 4) and np.allclose(probabilities.sum(1), 1, atol=1e-5)
+    truth = {row["image"]: int(row["label"]) for row in csv.DictReader((samples / "labels.csv").open())}
+    predicted = {row[0].split("/")[-1]: int(np.argmax([float(v) for v in row[1:]])) for row in rows}
+    assert sum(predicted[name] == label for name, label in truth.items()) >= 4
+
+
+def test_torchscript_and_onnx_exports_match_the_network(tmp_path):
+    config = bundle_config(BUNDLE, "inference")[0]
+    ckpt_export(
+        net_id="network_def",
+        filepath=str(tmp_path / "model.ts"),
+        ckpt_file=str(WEIGHTS),
+        meta_file=str(META),
+        config_file=config,
+        bundle_root=str(ROOT),
+    )
+    onnx_export(
+        net_id="network_def",
+        filepath=str(tmp_path / "model.onnx"),
+        ckpt_file=str(WEIGHTS),
+        meta_file=str(META),
+        config_file=config,
+        input_shape=[1, 1, 16, 16, 16],
+        bundle_root=str(ROOT),
+    )
+    network = load_weights(WEIGHTS, sre_resnet_light(n_input_channels=1, num_classes=4)).eval()
+    x = torch.randn(2, 1, 16, 16, 16)
+    with torch.no_grad():
+        expected = network(x)
+        scripted = torch.jit.load(str(tmp_path / "model.ts"))
+        torch.testing.assert_close(scripted(x), expected, rtol=1e-4, atol=1e-5)
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(tmp_path / "model.onnx"))
+    (result,) = session.run(None, {session.get_inputs()[0].name: x[:1].numpy()})
+    np.testing.assert_allclose(result, expected[:1].numpy(), rtol=1e-4, atol=1e-5)
+    verify_net_in_out(net_id="network_def", meta_file=str(META), config_file=config, device="cpu")
+
+
+def test_bad_overrides_fail_before_training(tmp_path):
+    assert_fails_with(
+        FileNotFoundError,
+        "embedded dataset not found at '.*mni152_tissue_2mm.npz'",
+        run_workflow,
+        BUNDLE,
+        ("train",),
+        dataset_dir=str(tmp_path),
+        ckpt_dir=str(tmp_path / "m"),
+        **TINY,
+    )
+    assert not (tmp_path / "m").exists()  # nothing trained, no checkpoint written
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_bytes(WEIGHTS.read_bytes()[:1000])
+    assert_fails_with(
+        ValueError,
+        "cannot load weights from '.*corrupt.pt'",
+        run_workflow,
+        BUNDLE,
+        ("train", "evaluate"),
+        ckpt_path=str(corrupt),
+        eval_dir=str(tmp_path),
+    )
+    (tmp_path / "empty").mkdir()
+    assert_fails_with(
+        ValueError,
+        "no volumes in '.*empty'",
+        run_workflow,
+        BUNDLE,
+        ("inference",),
+        workflow_type="infer",
+        dataset_dir=str(tmp_path / "empty"),
+        output_dir=str(tmp_path),
+    )
+
+
+class _Payload:  # a checkpoint that would run code when unpickled without weights_only
+    def __reduce__(self):
+        return (print, ("this must never run",))
+
+
+def test_checkpoints_carrying_code_are_refused(tmp_path):
+    path = tmp_path / "evil.pt"
+    torch.save({"weight": _Payload()}, path)
+    with pytest.raises(ValueError, match="carries code, which is refused"):
+        load_weights(path)
+    with pytest.raises(FileNotFoundError, match="weights file not found"):
+        load_weights(tmp_path / "missing.pt")
+
+
+def test_two_process_ddp_training_on_cpu(tmp_path):
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nnodes=1",
+        "--nproc_per_node=2",
+        "-m",
+        "monai.bundle",
+        "run",
+        "--config_file",
+        str(bundle_config(BUNDLE, "train", "multi_gpu_train")),
+        "--max_epochs",
+        "1",
+        "--num_train_samples",
+        "32",
+        "--num_val_samples",
+        "16",
+        "--ckpt_dir",
+        str(tmp_path / "models"),
+        "--output_dir",
+        str(tmp_path / "train"),
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (tmp_path / "models" / "model.pt").exists()
