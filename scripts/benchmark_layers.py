@@ -28,7 +28,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 from pathlib import Path
 
@@ -38,18 +37,13 @@ from benchmarking import interleaved_medians, machine_description, peak_memory_i
 from torch import nn
 
 from monai_sre import SREConv
+from monai_sre.networks.layers.checkpoints import authors_sre_conv_module
 
 
 def load_authors_conv3d() -> type | None:
     """The authors' ``SRE_Conv3d`` from an installed ``SRE-Conv`` wheel, or ``None``."""
-    spec = importlib.util.find_spec("SRE_Conv")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = Path(list(spec.submodule_search_locations)[0]) / "sre_conv.py"
-    module_spec = importlib.util.spec_from_file_location("_authors_sre_conv", path)
-    module = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
-    return module.SRE_Conv3d
+    module = authors_sre_conv_module()
+    return None if module is None else module.SRE_Conv3d
 
 
 class BandPathConv3d(nn.Module):

@@ -112,6 +112,11 @@ def _resize_kernel(weight: torch.Tensor, kernel_size: tuple[int, ...]) -> torch.
     return weight
 
 
+def _padding_for_kernel(padding, dilation, old_kernel, new_kernel) -> tuple[int, ...]:
+    """Padding that keeps the output size when an odd kernel is resized to another odd size."""
+    return tuple(p + d * (n - k) // 2 for p, d, k, n in zip(padding, dilation, old_kernel, new_kernel))
+
+
 def _transpose_kernel_to_conv(weight: torch.Tensor, groups: int) -> torch.Tensor:
     """The conv kernel ``(out, in/groups, *k)`` a transposed conv kernel ``(in, out/groups, *k)`` applies."""
     in_channels, out_per_group = weight.shape[:2]
@@ -185,18 +190,13 @@ class _Converter:
             if bias is not None and layer.bias is not None:
                 layer.bias.copy_(bias.detach())
 
-    def sre_kwargs(self, conv: nn.Module, kernel: tuple[int, ...], padding, stride) -> dict:
-        return dict(
-            kernel_size=kernel,
-            stride=stride,
-            padding=padding,
-            dilation=conv.dilation,
-            groups=conv.groups,
-            bias=conv.bias is not None,
-            num_bands=self.num_bands,
-            device=conv.weight.device,
-            dtype=conv.weight.dtype,
+    def sre_layer(self, cls: type, conv: nn.Module, name: str, kernel, padding, stride) -> nn.Module:
+        """``cls.from_conv`` with the new geometry, then the (resized) kernel projected onto the bands."""
+        layer = cls.from_conv(
+            conv, project=False, kernel_size=kernel, padding=padding, stride=stride, num_bands=self.num_bands
         )
+        self.project(layer, conv.weight, conv.bias, name)
+        return layer
 
     # replacements -------------------------------------------------------------------------------------------
 
@@ -232,9 +232,7 @@ class _Converter:
                 name, f"even kernel {tuple(conv.kernel_size)} cannot become odd {kernel} at the same output shape"
             )
             return None
-        new_padding = tuple(
-            p + d * (n - k) // 2 for p, d, n, k in zip(padding, conv.dilation, kernel, conv.kernel_size)
-        )
+        new_padding = _padding_for_kernel(padding, conv.dilation, tuple(conv.kernel_size), kernel)
         if any(p < 0 for p in new_padding):
             self.keep(name, f"kernel {kernel} with padding {padding} would change the output shape")
             return None
@@ -251,24 +249,9 @@ class _Converter:
                     "shape; use stride_policy='keep' to convert it with its stride",
                 )
                 return None
-            layer = SREConv(
-                dims,
-                conv.in_channels,
-                conv.out_channels,
-                **self.sre_kwargs(conv, kernel, new_padding, 1),
-                padding_mode=conv.padding_mode,
-            )
-            self.project(layer, conv.weight, conv.bias, name)
+            layer = self.sre_layer(SREConv, conv, name, kernel, new_padding, stride=1)
             return nn.Sequential(SymmetricPool(dims, "avg", "ceil"), layer)
-        layer = SREConv(
-            dims,
-            conv.in_channels,
-            conv.out_channels,
-            **self.sre_kwargs(conv, kernel, new_padding, stride),
-            padding_mode=conv.padding_mode,
-        )
-        self.project(layer, conv.weight, conv.bias, name)
-        return layer
+        return self.sre_layer(SREConv, conv, name, kernel, new_padding, stride=stride)
 
     def convert_conv_transpose(self, conv: nn.ConvTranspose3d, name: str) -> nn.Module | None:
         dims = len(conv.kernel_size)
@@ -289,7 +272,11 @@ class _Converter:
                 return None
             kernel = tuple(k + 1 if k % 2 == 0 else k for k in self.new_kernel(tuple(conv.kernel_size)))
             same = tuple(d * (k - 1) // 2 for d, k in zip(conv.dilation, kernel))
-            layer = SREConv(dims, conv.in_channels, conv.out_channels, **self.sre_kwargs(conv, kernel, same, 1))
+            layer = SREConv(
+                dims, conv.in_channels, conv.out_channels, kernel, padding=same, dilation=conv.dilation,
+                groups=conv.groups, bias=conv.bias is not None, num_bands=self.num_bands,
+                device=conv.weight.device, dtype=conv.weight.dtype,
+            )  # fmt: skip
             self.project(layer, _transpose_kernel_to_conv(conv.weight, conv.groups), conv.bias, name)
             scale = stride[0] if len(set(stride)) == 1 else stride
             return nn.Sequential(nn.Upsample(scale_factor=scale, mode="nearest"), layer)
@@ -297,18 +284,8 @@ class _Converter:
         if any(k % 2 == 0 for k in kernel) or any(k % 2 == 0 for k in conv.kernel_size):
             self.keep(name, f"transposed conv with even kernel {tuple(conv.kernel_size)} kept at stride {stride}")
             return None
-        new_padding = tuple(
-            p + d * (n - k) // 2 for p, d, n, k in zip(padding, conv.dilation, kernel, conv.kernel_size)
-        )
-        layer = SREConvTranspose(
-            dims,
-            conv.in_channels,
-            conv.out_channels,
-            output_padding=conv.output_padding,
-            **self.sre_kwargs(conv, kernel, new_padding, stride),
-        )
-        self.project(layer, conv.weight, conv.bias, name)
-        return layer
+        new_padding = _padding_for_kernel(padding, conv.dilation, tuple(conv.kernel_size), kernel)
+        return self.sre_layer(SREConvTranspose, conv, name, kernel, new_padding, stride=stride)
 
     def convert_pool(self, pool: nn.Module, name: str) -> nn.Module | None:
         dims = int(type(pool).__name__[-2])

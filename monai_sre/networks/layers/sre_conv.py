@@ -258,12 +258,11 @@ class _SREConvBase(nn.Module):
         return (flat @ projection).reshape(self.weight.shape).to(self.weight.dtype)
 
     @classmethod
-    def _from_dense_module(cls, conv: nn.Module, project: bool, **sre_kwargs):
+    def _from_dense_module(cls, conv: nn.Module, project: bool, **overrides):
         expected = tuple(_DENSE_CONV_TRANSPOSE.values()) if cls.transposed else tuple(_DENSE_CONV.values())
         if not isinstance(conv, expected):
             names = ", ".join(t.__name__ for t in expected)
             raise ValueError(f"{cls.__name__}.from_conv expects one of {names}, got {type(conv).__name__}.")
-        spatial_dims = len(conv.kernel_size)
         padding = conv.padding
         if isinstance(padding, str):  # nn.Conv accepts "same" and "valid"
             padding = None if padding == "same" else 0
@@ -277,12 +276,17 @@ class _SREConvBase(nn.Module):
             padding_mode=conv.padding_mode,
             device=conv.weight.device,
             dtype=conv.weight.dtype,
-            **sre_kwargs,
         )
         if cls.transposed:
             kwargs["output_padding"] = conv.output_padding
-        layer = cls(spatial_dims, conv.in_channels, conv.out_channels, **kwargs)
+        kwargs.update(overrides)
+        layer = cls(len(conv.kernel_size), conv.in_channels, conv.out_channels, **kwargs)
         if project:
+            if tuple(layer.kernel_size) != tuple(conv.kernel_size):
+                raise ValueError(
+                    f"project=True needs the dense kernel size {tuple(conv.kernel_size)}, got kernel_size "
+                    f"{layer.kernel_size}; resize the kernel and call project_dense_weight() instead."
+                )
             with torch.no_grad():
                 layer.weight.copy_(layer.project_dense_weight(conv.weight))
                 if conv.bias is not None:
@@ -367,16 +371,17 @@ class SREConv(_SREConvBase):
         )
 
     @classmethod
-    def from_conv(cls, conv: nn.Module, project: bool = True, **sre_kwargs) -> SREConv:
+    def from_conv(cls, conv: nn.Module, project: bool = True, **overrides) -> SREConv:
         """Build an SRE layer with the geometry of a dense ``nn.Conv1d/2d/3d``.
 
         Args:
             conv: the dense convolution (odd kernel).
             project: copy the bias and replace the kernel by its least-squares projection onto the band space
                 (the mean over each band); otherwise keep a fresh initialisation.
-            sre_kwargs: ``num_bands``, ``band_layout``, ``spacing``.
+            overrides: constructor arguments that replace the dense layer's (``num_bands``, ``band_layout``,
+                ``spacing``, or geometry such as ``stride``).
         """
-        return cls._from_dense_module(conv, project, **sre_kwargs)
+        return cls._from_dense_module(conv, project, **overrides)
 
 
 class SREConvTranspose(_SREConvBase):
@@ -436,9 +441,9 @@ class SREConvTranspose(_SREConvBase):
         )
 
     @classmethod
-    def from_conv(cls, conv: nn.Module, project: bool = True, **sre_kwargs) -> SREConvTranspose:
+    def from_conv(cls, conv: nn.Module, project: bool = True, **overrides) -> SREConvTranspose:
         """Build a transposed SRE layer from a dense ``nn.ConvTranspose1d/2d/3d``; see :meth:`SREConv.from_conv`."""
-        return cls._from_dense_module(conv, project, **sre_kwargs)
+        return cls._from_dense_module(conv, project, **overrides)
 
 
 def _fixed_dims(base: type, spatial_dims: int) -> type:

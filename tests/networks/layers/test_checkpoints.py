@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,6 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from monai_sre.networks.layers import SREConv, SREConvTranspose, convert_authors_state_dict, load_authors_state_dict
+from monai_sre.networks.layers.checkpoints import authors_sre_conv_module
 
 
 def _authors_state_dict(spatial_dims: int, cin: int, cout: int, k: int, num_bands: int | None = None) -> dict:
@@ -78,24 +78,12 @@ def _holder() -> nn.Module:
     return holder
 
 
-def _authors_module():
-    """The authors' sre_conv.py from an installed SRE-Conv wheel (its package __init__ needs torchvision)."""
-    spec = importlib.util.find_spec("SRE_Conv")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = Path(list(spec.submodule_search_locations)[0]) / "sre_conv.py"
-    module_spec = importlib.util.spec_from_file_location("_authors_sre_conv", path)
-    module = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.skipif(
     importlib.util.find_spec("SRE_Conv") is None, reason="the authors' SRE-Conv package is not installed"
 )
 @pytest.mark.parametrize("k", [3, 5, 7])
 def test_real_authors_layer_matches(k):
-    authors = _authors_module().SRE_Conv3d(2, 3, k, padding=k // 2).eval()
+    authors = authors_sre_conv_module().SRE_Conv3d(2, 3, k, padding=k // 2).eval()
     ours = SREConv(3, 2, 3, k)
     load_authors_state_dict(ours, authors.state_dict())
     x = torch.randn(1, 2, 8, 8, 8)
