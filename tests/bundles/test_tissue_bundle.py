@@ -41,15 +41,9 @@ def samples(tmp_path_factory):
 
 @pytest.mark.parametrize("names, workflow_type", [(("train",), "train"), (("inference",), "infer")])
 def test_standard_properties_are_all_present(names, workflow_type, samples):
-    workflow = (
-        ConfigWorkflow(
-            config_file=bundle_config(BUNDLE, *names),
-            workflow_type=workflow_type,
-            meta_file=str(META),
-            dataset_dir=str(samples),
-        )
-        if workflow_type == "infer"
-        else ConfigWorkflow(config_file=bundle_config(BUNDLE, *names), workflow_type=workflow_type, meta_file=str(META))
+    overrides = {"dataset_dir": str(samples)} if workflow_type == "infer" else {}
+    workflow = ConfigWorkflow(
+        config_file=bundle_config(BUNDLE, *names), workflow_type=workflow_type, meta_file=str(META), **overrides
     )
     workflow.initialize()
     assert not workflow.check_properties()

@@ -329,6 +329,13 @@ def test_repr_names_the_band_layout():
 def test_from_conv_overrides_geometry_and_refuses_to_project_a_different_kernel_size():
     conv = nn.Conv3d(2, 4, 3, padding=1, stride=2)
     layer = SREConv.from_conv(conv, project=False, stride=1, kernel_size=5, padding=2, band_layout="shell")
-    assert (layer.stride, layer.kernel_size, layer.padding, layer.bands.band_layout) == ((1, 1, 1), (5, 5, 5), (2, 2, 2), "shell")
-    with pytest.raises(ValueError, match=r"project=True needs the dense kernel size \(3, 3, 3\), got kernel_size \(5, 5, 5\)"):
+    assert (layer.stride, layer.kernel_size, layer.padding, layer.bands.band_layout) == (
+        (1, 1, 1),
+        (5, 5, 5),
+        (2, 2, 2),
+        "shell",
+    )
+    with pytest.raises(
+        ValueError, match=r"project=True needs the dense kernel size \(3, 3, 3\), got kernel_size \(5, 5, 5\)"
+    ):
         SREConv.from_conv(conv, kernel_size=5)
