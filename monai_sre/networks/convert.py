@@ -47,6 +47,7 @@ _CONV_TRANSPOSES = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
 _POOLS = (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d)
 # sizes on which output-size rules are compared (both parities, past every kernel used in practice)
 _PROBE_SIZES = tuple(range(9, 21))
+ALREADY_SYMMETRIC = "1x1 kernel is already symmetric"
 
 
 @dataclass
@@ -75,7 +76,10 @@ class ConversionReport:
             f"{self.params_before:,} -> {self.params_after:,} ({ratio:.1%})"
         ]
         lines += [f"  replaced {name}: {before} -> {after}" for name, before, after in self.replaced]
-        lines += [f"  kept {name}: {reason}" for name, reason in self.skipped]
+        symmetric = [name for name, reason in self.skipped if reason == ALREADY_SYMMETRIC]
+        if symmetric:
+            lines.append(f"  kept {len(symmetric)} 1x1 convolutions: {ALREADY_SYMMETRIC}")
+        lines += [f"  kept {name}: {reason}" for name, reason in self.skipped if reason != ALREADY_SYMMETRIC]
         lines += [f"  note on {name}: {note}" for name, note in self.notes]
         return "\n".join(lines)
 
@@ -207,7 +211,7 @@ class _Converter:
         padding = self.numeric_padding(conv)
         if all(k == 1 for k in conv.kernel_size):
             if not strided:
-                self.keep(name, "1x1 kernel is already symmetric")
+                self.keep(name, ALREADY_SYMMETRIC)
                 return None
             if self.stride_policy == "keep":
                 self.keep(name, f"strided 1x1 conv kept (stride_policy='keep'), stride {stride}")

@@ -103,7 +103,7 @@ def test_plain_2d_torch_model_and_report():
     assert report.skipped == [("4", "1x1 kernel is already symmetric")]
     assert report.params_before == sum(p.numel() for p in model.parameters())
     text = str(report)
-    assert "replaced 3 modules" in text and "kept 4: 1x1 kernel" in text
+    assert "replaced 3 modules" in text and "kept 1 1x1 convolutions: 1x1 kernel is already symmetric" in text
     assert report.to_dict()["params_after"] == sum(p.numel() for p in converted.parameters())
     for size in (15, 16):
         x = torch.randn(1, 1, size, size)
