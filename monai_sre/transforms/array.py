@@ -186,6 +186,13 @@ def _grid_symmetry_index_map(element: GridSymmetryElement, spatial_size: list[in
     return xform
 
 
+def _element(spatial_dims: int, index: int) -> GridSymmetryElement:
+    elements = grid_symmetries(spatial_dims)
+    if index >= len(elements):
+        raise ValueError(f"index must be below {len(elements)} for {spatial_dims} spatial dims, got {index}.")
+    return elements[index]
+
+
 def _inverse_element(element: GridSymmetryElement) -> GridSymmetryElement:
     permutation = [0] * element.spatial_dims
     flips = [False] * element.spatial_dims
@@ -216,10 +223,7 @@ class GridSymmetry(InvertibleTransform, LazyTransform):
         self.index = int(index)
 
     def element(self, spatial_dims: int) -> GridSymmetryElement:
-        elements = grid_symmetries(spatial_dims)
-        if self.index >= len(elements):
-            raise ValueError(f"index must be below {len(elements)} for {spatial_dims} spatial dims, got {self.index}.")
-        return elements[self.index]
+        return _element(spatial_dims, self.index)
 
     def __call__(self, img: torch.Tensor, lazy: bool | None = None) -> torch.Tensor:
         lazy_ = self.lazy if lazy is None else lazy
@@ -286,8 +290,7 @@ class RandGridSymmetry(RandomizableTransform, InvertibleTransform, LazyTransform
         if randomize:
             self.randomize(spatial_dims)
         lazy_ = self.lazy if lazy is None else lazy
-        element = GridSymmetry(self.index, lazy=lazy_).element(spatial_dims)
-        return _apply_element(img, element, self.get_transform_info(), lazy_)
+        return _apply_element(img, _element(spatial_dims, self.index), self.get_transform_info(), lazy_)
 
     def inverse(self, data: torch.Tensor) -> torch.Tensor:
         return _undo_element(self, data)

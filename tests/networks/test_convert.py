@@ -158,3 +158,14 @@ def test_a_single_conv_converts_and_bad_arguments_raise():
         convert_to_sre(nn.Conv2d(1, 1, 3), kernel_size=4)
     with pytest.raises(ValueError, match="stride_policy|drop"):
         convert_to_sre(nn.Conv2d(1, 1, 3), stride_policy="drop")
+
+
+def test_growing_the_kernel_keeps_a_symmetric_kernel_s_function():
+    """A symmetric 3^3 kernel zero-padded to 5^3 falls into the k=5 bands exactly (the outer band averages to 0)."""
+    conv = nn.Conv3d(2, 3, 3, padding=1).double()
+    with torch.no_grad():
+        conv.weight.copy_(SREConv.from_conv(conv).double().dense_weight())
+    converted, _ = convert_to_sre(nn.Sequential(conv), kernel_size=5)
+    assert converted[0].kernel_size == (5, 5, 5)
+    x = torch.randn(1, 2, 7, 7, 7, dtype=torch.float64)
+    torch.testing.assert_close(converted(x), conv(x))
