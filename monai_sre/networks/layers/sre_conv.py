@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from monai.utils import look_up_option
 from torch import nn
 
+from monai_sre.networks.layers.band_pooling import BandPooling, band_offsets
 from monai_sre.networks.layers.bands import BandLayout
 
 __all__ = [
@@ -41,6 +42,9 @@ __all__ = [
 ]
 
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+PATHS = ("auto", "dense", "bands")
+# smallest kernel from which the band path beats the dense convolution on CPU (scripts/benchmark_layers.py)
+BAND_PATH_MIN_KERNEL = 5
 _DENSE_CONV = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
 _DENSE_CONV_TRANSPOSE = {1: nn.ConvTranspose1d, 2: nn.ConvTranspose2d, 3: nn.ConvTranspose3d}
 
@@ -90,6 +94,7 @@ class _SREConvBase(nn.Module):
         spacing: Sequence[float] | float | None,
         device: torch.device | str | None,
         dtype: torch.dtype | None,
+        path: str = "dense",
     ) -> None:
         super().__init__()
         layout = BandLayout(spatial_dims, kernel_size, num_bands, band_layout, spacing)
@@ -123,6 +128,19 @@ class _SREConvBase(nn.Module):
         # F.pad wants the padding per side, last axis first; the convolution itself then pads nothing
         self._reversed_padding = [p for p in reversed(self.padding) for _ in range(2)]
         self._conv_padding = self.padding if self.padding_mode == "zeros" else (0,) * spatial_dims
+        self.path = look_up_option(path, PATHS)
+        same = tuple(d * (k // 2) for k, d in zip(layout.kernel_size, self.dilation))
+        band_path_ok = (
+            not self.transposed and set(self.stride) == {1} and self.padding == same and self.padding_mode == "zeros"
+        )
+        if self.path == "bands" and not band_path_ok:
+            raise ValueError(
+                f"path='bands' needs a non-transposed conv with stride 1 and 'same' zero padding, got "
+                f"{type(self).__name__} stride={self.stride}, padding={self.padding}, "
+                f"padding_mode='{self.padding_mode}'."
+            )
+        # tap offsets of every band, for the band path (None where only the dense path applies)
+        self._band_offsets = band_offsets(layout, self.dilation) if band_path_ok and self.path != "dense" else None
 
         factory_kwargs = {"device": device, "dtype": dtype}
         leading = (in_channels, out_channels // groups) if self.transposed else (out_channels, in_channels // groups)
@@ -167,12 +185,14 @@ class _SREConvBase(nn.Module):
         return expanded.reshape(shape)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Convolve ``x`` of shape ``(batch, channels, *spatial)`` with the expanded kernel."""
+        """Convolve ``x`` of shape ``(batch, channels, *spatial)``: band path or dense kernel (see ``path``)."""
         if x.dim() != self.spatial_dims + 2 or x.shape[1] != self.in_channels:
             raise ValueError(
                 f"expected input of shape (batch, {self.in_channels}, {self.spatial_dims} spatial dims), "
                 f"got {list(x.shape)}."
             )
+        if not torch.jit.is_scripting() and self.uses_band_path(x):
+            return self._band_forward(x)
         if self.padding_mode != "zeros":
             x = F.pad(x, self._reversed_padding, mode=self.padding_mode)
         return torch.convolution(
@@ -186,6 +206,28 @@ class _SREConvBase(nn.Module):
             self.output_padding,
             self.groups,
         )
+
+    @torch.jit.unused
+    def uses_band_path(self, x):  # no annotations: TorchScript cannot read string annotations of unused methods
+        """Whether :meth:`forward` takes the band path for ``x``.
+
+        ``path="bands"``: always (eligible layers only); ``path="auto"``: on CPU for kernels of at least
+        ``BAND_PATH_MIN_KERNEL`` taps per axis, where it was measured faster; never while compiling/exporting
+        (``torch.export``, ONNX) or in TorchScript, which use the dense kernel.
+        """
+        if self._band_offsets is None or torch.compiler.is_compiling():
+            return False
+        return self.path == "bands" or (x.device.type == "cpu" and max(self.kernel_size) >= BAND_PATH_MIN_KERNEL)
+
+    @torch.jit.unused
+    def _band_forward(self, x):
+        bands = BandPooling.apply(x, self._band_offsets, self.padding)
+        batch, channels = bands.shape[:2]
+        flat = [1] * self.spatial_dims
+        mixing = self.weight.reshape(self.out_channels, -1, *flat)
+        bands = bands.reshape(batch, channels * self.num_bands, *x.shape[2:])
+        return torch.convolution(bands, mixing, self.bias, flat, [0] * self.spatial_dims, flat, False,
+                                 [0] * self.spatial_dims, self.groups)  # fmt: skip
 
     def extra_repr(self) -> str:
         text = (
@@ -209,6 +251,8 @@ class _SREConvBase(nn.Module):
             text += ", bias=False"
         if self.padding_mode != "zeros":
             text += f", padding_mode='{self.padding_mode}'"
+        if self.path != ("dense" if self.transposed else "auto"):
+            text += f", path='{self.path}'"
         return text
 
     # export and import ------------------------------------------------------------------------------------
@@ -317,10 +361,15 @@ class SREConv(_SREConvBase):
             on anisotropic volumes; ``None`` means isotropic.
         device: device of the parameters.
         dtype: dtype of the parameters.
+        path: how to compute: ``"dense"`` (expand the kernel, one ordinary convolution), ``"bands"`` (band
+            pooling + 1x1 mixing, :mod:`~monai_sre.networks.layers.band_pooling`; stride 1, "same" zero padding
+            only) or ``"auto"`` (the band path on CPU for k >= 5, where it measured faster, else dense). Both
+            compute the same function; the parameters and state dict do not depend on it.
 
     Raises:
-        ValueError: on an even kernel, bad channels/groups/stride/padding/dilation, an unknown padding_mode or
-            band_layout, a bad spacing or an impossible num_bands; the message names the value.
+        ValueError: on an even kernel, bad channels/groups/stride/padding/dilation, an unknown padding_mode,
+            band_layout or path, a bad spacing, an impossible num_bands, or ``path="bands"`` on a layer it cannot
+            serve; the message names the value.
 
     Example::
 
@@ -350,8 +399,10 @@ class SREConv(_SREConvBase):
         spacing: Sequence[float] | float | None = None,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
+        path: str = "auto",
     ) -> None:
         super().__init__(
+            path=path,
             spatial_dims=spatial_dims,
             in_channels=in_channels,
             out_channels=out_channels,

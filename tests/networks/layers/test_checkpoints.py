@@ -43,7 +43,9 @@ def test_authors_layer_state_dict_loads_and_computes_the_same(spatial_dims, k):
     layer = SREConv(spatial_dims, 2, 3, k)
     load_authors_state_dict(layer, state)
     x = torch.randn(2, 2, *(9,) * spatial_dims)
-    torch.testing.assert_close(layer(x), _authors_forward(state, x, k))
+    expected = _authors_forward(state, x, k)
+    # float32: the band path (chosen for k >= 5) sums taps in another order than a dense convolution
+    torch.testing.assert_close(layer(x), expected, rtol=1e-5, atol=1e-6 * expected.abs().max().item())
 
 
 def test_network_state_dict_is_mapped_by_module_path():

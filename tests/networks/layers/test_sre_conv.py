@@ -339,3 +339,48 @@ def test_from_conv_overrides_geometry_and_refuses_to_project_a_different_kernel_
         ValueError, match=r"project=True needs the dense kernel size \(3, 3, 3\), got kernel_size \(5, 5, 5\)"
     ):
         SREConv.from_conv(conv, kernel_size=5)
+
+
+BAND_PATH_CASES = [
+    (1, dict(kernel_size=7)),
+    (2, dict(kernel_size=5, groups=2)),
+    (2, dict(kernel_size=(3, 5), dilation=2, band_layout="shell")),
+    (3, dict(kernel_size=3)),
+    (3, dict(kernel_size=5, groups=2, bias=False)),
+    (3, dict(kernel_size=7, dilation=(1, 2, 1), spacing=(1, 1, 2))),
+]
+
+
+@pytest.mark.parametrize("spatial_dims, kwargs", BAND_PATH_CASES)
+def test_band_path_equals_the_dense_path_forward_and_backward(spatial_dims, kwargs):
+    bands = SREConv(spatial_dims, 4, 6, path="bands", dtype=torch.float64, **kwargs)
+    dense = SREConv(spatial_dims, 4, 6, path="dense", dtype=torch.float64, **kwargs)
+    dense.load_state_dict(bands.state_dict())
+    x = torch.randn(2, 4, *SIZES[spatial_dims], dtype=torch.float64, requires_grad=True)
+    assert bands.uses_band_path(x) and not dense.uses_band_path(x)
+    y_bands, y_dense = bands(x), dense(x)
+    torch.testing.assert_close(y_bands, y_dense, **TOLERANCES[torch.float64])
+    grads_bands = torch.autograd.grad(y_bands.square().sum(), [x, *bands.parameters()])
+    grads_dense = torch.autograd.grad(y_dense.square().sum(), [x, *dense.parameters()])
+    for a, b in zip(grads_bands, grads_dense):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-9)
+
+
+def test_band_path_is_selected_automatically_where_it_wins():
+    x = torch.randn(1, 2, 7, 7, 7)
+    assert SREConv(3, 2, 2, 5).uses_band_path(x) and SREConv(3, 2, 2, 7).uses_band_path(x)
+    assert not SREConv(3, 2, 2, 3).uses_band_path(x)  # k=3: the dense convolution is as fast
+    assert not SREConv(3, 2, 2, 5, stride=2).uses_band_path(x)  # strided, padded otherwise: dense only
+    assert not SREConv(3, 2, 2, 5, padding_mode="reflect").uses_band_path(x)
+    assert "path='dense'" in repr(SREConv(3, 2, 2, 5, path="dense"))
+    layer = SREConv(3, 2, 3, 5)
+    torch.testing.assert_close(torch.jit.script(layer)(x), layer(x))  # TorchScript runs the dense path
+
+
+def test_band_path_refuses_layers_it_cannot_serve():
+    with pytest.raises(ValueError, match=r"path='bands' needs .* got SREConv stride=\(2, 2, 2\)"):
+        SREConv(3, 2, 2, 5, stride=2, path="bands")
+    with pytest.raises(ValueError, match="padding_mode='circular'"):
+        SREConv(3, 2, 2, 5, padding_mode="circular", path="bands")
+    with pytest.raises(ValueError, match="sparse"):
+        SREConv(3, 2, 2, 5, path="sparse")
