@@ -14,15 +14,17 @@ Peak memory is the growth of the peak resident set of a fresh process over one t
 backward) and over one eval forward, after the layer and the input exist (CPU torch keeps no allocator
 statistics). Ratios are to ``nn.Conv3d`` at the same kernel size.
 
-``--band-path`` adds the band-decomposed variant that never materialises the k^3 kernel (band pooling by a
-fixed depthwise convolution, then a 1x1x1 convolution mixing ``in_channels * num_bands`` band maps), checked
-equal to SREConv before it is timed. The authors' layer is included when the ``SRE-Conv`` wheel is installed
-(its ``sre_conv.py`` is loaded alone, since the package ``__init__`` imports torchvision).
+SREConv is timed on both of its paths: ``dense`` (the expanded k^3 kernel, one convolution) and ``bands``
+(shift-and-add band pooling with a self-adjoint backward, then 1x1x1 mixing; ``path="auto"`` picks it on CPU
+from k=5 on because of this benchmark). Both are checked equal to float64 round-off first. ``--depthwise`` adds
+the band path explored first and dropped (band pooling as a fixed depthwise convolution). The authors' layer is
+included when the ``SRE-Conv`` wheel is installed (its ``sre_conv.py`` is loaded alone, since the package
+``__init__`` imports torchvision).
 
 Usage::
 
     python scripts/benchmark_layers.py                      # input (4, 32, 32, 32, 32), k = 3, 5, 7
-    python scripts/benchmark_layers.py --kernel-sizes 3 --repeats 5 --band-path
+    python scripts/benchmark_layers.py --kernel-sizes 3 --repeats 5 --depthwise
 """
 
 from __future__ import annotations
@@ -46,8 +48,8 @@ def load_authors_conv3d() -> type | None:
     return None if module is None else module.SRE_Conv3d
 
 
-class BandPathConv3d(nn.Module):
-    """Exploration: SRE conv as band pooling (depthwise, fixed) plus 1x1x1 channel mixing; not a library layer."""
+class DepthwiseBandConv3d(nn.Module):
+    """Explored and dropped: band pooling as a fixed depthwise convolution, then 1x1x1 channel mixing."""
 
     def __init__(self, layer: SREConv) -> None:
         super().__init__()
@@ -67,10 +69,12 @@ def build(variant: str, channels: int, k: int) -> nn.Module:
     torch.manual_seed(0)
     if variant == "nn.Conv3d":
         return nn.Conv3d(channels, channels, k, padding=k // 2)
-    if variant == "SREConv":
-        return SREConv(3, channels, channels, k)
-    if variant == "band path":
-        return BandPathConv3d(SREConv(3, channels, channels, k))
+    if variant == "SREConv dense":
+        return SREConv(3, channels, channels, k, path="dense")
+    if variant == "SREConv bands":
+        return SREConv(3, channels, channels, k, path="bands")
+    if variant == "depthwise bands":
+        return DepthwiseBandConv3d(SREConv(3, channels, channels, k))
     if variant == "authors SRE_Conv3d":
         return load_authors_conv3d()(channels, channels, k, padding=k // 2)
     raise ValueError(f"unknown variant {variant!r}.")
@@ -122,11 +126,15 @@ def peak_memory_child(variant: str, shape: tuple[int, ...], k: int, phase: str) 
     report_peak_growth(lambda: run_phase(module, x, phase))
 
 
-def check_band_path(k: int) -> float:
-    layer = SREConv(3, 4, 6, k).double()
+def check_band_paths(k: int) -> tuple[float, float]:
+    """Largest difference to the dense path (float64) of the shift-and-add and the depthwise band paths."""
+    dense = SREConv(3, 4, 6, k, path="dense").double()
+    bands = SREConv(3, 4, 6, k, path="bands").double()
+    bands.load_state_dict(dense.state_dict())
     x = torch.randn(2, 4, 9, 9, 9, dtype=torch.float64)
     with torch.no_grad():
-        return float((BandPathConv3d(layer)(x) - layer(x)).abs().max())
+        reference = dense(x)
+        return float((bands(x) - reference).abs().max()), float((DepthwiseBandConv3d(dense)(x) - reference).abs().max())
 
 
 def main() -> None:
@@ -138,7 +146,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--band-path", action="store_true", help="also time the band-decomposed exploration")
+    parser.add_argument("--depthwise", action="store_true", help="also time the dropped depthwise band path")
     parser.add_argument("--no-memory", action="store_true", help="skip the fresh-process peak-memory runs")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -150,17 +158,17 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     shape = (args.batch, args.channels, args.size, args.size, args.size)
-    variants = ["nn.Conv3d", "SREConv"]
-    if args.band_path:
-        variants.append("band path")
+    variants = ["nn.Conv3d", "SREConv dense", "SREConv bands"]
+    if args.depthwise:
+        variants.append("depthwise bands")
     if load_authors_conv3d() is not None:
         variants.append("authors SRE_Conv3d")
     print(f"# {machine_description()}")
     print(f"# input {shape}, {args.channels} -> {args.channels} channels, median of {args.repeats} (ms)\n")
-    if args.band_path:
-        for k in args.kernel_sizes:
-            print(f"# band path vs SREConv, k={k}, float64: max |difference| = {check_band_path(k):.2e}")
-        print()
+    for k in args.kernel_sizes:
+        shift_add, depthwise = check_band_paths(k)
+        print(f"# k={k}, float64, max |difference| to the dense path: bands {shift_add:.1e}, depthwise {depthwise:.1e}")
+    print()
 
     header = "| k | layer | params | fwd ms | fwd+bwd ms | eval fwd ms | fwd+bwd ratio | eval fwd ratio |"
     if not args.no_memory:
