@@ -57,6 +57,7 @@ class SREBasicBlock(_SREResidualBase):
         band_layout: SRE band layout.
         act: activation, a name or ``(name, kwargs)``.
         norm: normalisation, a name or ``(name, kwargs)``.
+        path: how the SRE convolutions compute (``"auto"``, ``"dense"``, ``"bands"``; see :class:`SREConv`).
     """
 
     expansion = 1
@@ -72,9 +73,10 @@ class SREBasicBlock(_SREResidualBase):
         band_layout: str = "linear",
         act: str | tuple = ("relu", {"inplace": True}),
         norm: str | tuple = "batch",
+        path: str = "auto",
     ) -> None:
         super().__init__(spatial_dims, in_planes, planes, downsample, act, norm)
-        sre = dict(kernel_size=kernel_size, num_bands=num_bands, band_layout=band_layout, bias=False)
+        sre = dict(kernel_size=kernel_size, num_bands=num_bands, band_layout=band_layout, bias=False, path=path)
         self.conv1 = SREConv(spatial_dims, in_planes, planes, **sre)
         self.norm1 = get_norm_layer(norm, spatial_dims, planes)
         self.act1 = get_act_layer(act)
@@ -105,6 +107,7 @@ class SREBottleneckBlock(_SREResidualBase):
         band_layout: str = "linear",
         act: str | tuple = ("relu", {"inplace": True}),
         norm: str | tuple = "batch",
+        path: str = "auto",
     ) -> None:
         super().__init__(spatial_dims, in_planes, planes, downsample, act, norm)
         conv1x1 = Conv[Conv.CONV, spatial_dims]
@@ -112,7 +115,14 @@ class SREBottleneckBlock(_SREResidualBase):
         self.norm1 = get_norm_layer(norm, spatial_dims, planes)
         self.act1 = get_act_layer(act)
         self.conv2 = SREConv(
-            spatial_dims, planes, planes, kernel_size, num_bands=num_bands, band_layout=band_layout, bias=False
+            spatial_dims,
+            planes,
+            planes,
+            kernel_size,
+            num_bands=num_bands,
+            band_layout=band_layout,
+            bias=False,
+            path=path,
         )
         self.norm2 = get_norm_layer(norm, spatial_dims, planes)
         self.act2 = get_act_layer(act)

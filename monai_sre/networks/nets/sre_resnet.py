@@ -67,6 +67,8 @@ class SREResNet(nn.Module):
         feed_forward: if ``False``, return the pooled features ``(batch, channels)`` instead of logits.
         act: activation, a name or ``(name, kwargs)``.
         norm: normalisation, a name or ``(name, kwargs)``.
+        conv_path: how every SRE convolution computes: ``"auto"`` (band path on CPU from k=5), ``"dense"`` (less
+            memory) or ``"bands"``; see :class:`~monai_sre.networks.layers.SREConv`.
 
     Example::
 
@@ -92,6 +94,7 @@ class SREResNet(nn.Module):
         feed_forward: bool = True,
         act: str | tuple = ("relu", {"inplace": True}),
         norm: str | tuple = "batch",
+        conv_path: str = "auto",
     ) -> None:
         super().__init__()
         block_type = look_up_option(block, BLOCKS)
@@ -109,7 +112,15 @@ class SREResNet(nn.Module):
         self.feed_forward = feed_forward
         stem_kernel = kernels[0] if stem_kernel_size is None else stem_kernel_size
         self.stem = nn.Sequential(
-            SREConv(spatial_dims, n_input_channels, planes[0], stem_kernel, band_layout=band_layout, bias=False),
+            SREConv(
+                spatial_dims,
+                n_input_channels,
+                planes[0],
+                stem_kernel,
+                band_layout=band_layout,
+                bias=False,
+                path=conv_path,
+            ),
             get_norm_layer(norm, spatial_dims, planes[0]),
             get_act_layer(act),
             SymmetricPool(spatial_dims, "max") if stem_pool else nn.Identity(),
@@ -130,6 +141,7 @@ class SREResNet(nn.Module):
                         band_layout=band_layout,
                         act=act,
                         norm=norm,
+                        path=conv_path,
                     )
                 )
                 in_planes = width * block_type.expansion

@@ -125,3 +125,16 @@ def test_bundle_config_resolves_full_path_and_short_name():
     assert isinstance(parser.get_parsed_content("full"), SREResNet)
     assert isinstance(parser.get_parsed_content("short"), SREResNet)
     assert parser.get_parsed_content("registered").fc.out_features == 4
+
+
+def test_conv_path_reaches_every_sre_convolution():
+    from monai_sre.networks.layers import SREConv
+
+    for path in ("dense", "bands"):
+        model = SREResNet("bottleneck", [1, 1], [4, 8], kernel_sizes=5, conv_path=path)
+        assert {m.path for m in model.modules() if isinstance(m, SREConv)} == {path}
+    dense = SREResNet("basic", [1, 1], [4, 8], kernel_sizes=5, conv_path="dense").eval()
+    bands = SREResNet("basic", [1, 1], [4, 8], kernel_sizes=5, conv_path="bands").eval()
+    bands.load_state_dict(dense.state_dict())
+    x = torch.randn(2, 1, 11, 11, 11)
+    torch.testing.assert_close(bands(x), dense(x), rtol=1e-4, atol=1e-5)
