@@ -15,6 +15,7 @@ Usage::
     python scripts/benchmark_robustness.py --seeds 0 1 2                 # the four default models
     python scripts/benchmark_robustness.py --seeds 0 --epochs 1 --num-train 64 --num-test 64   # smoke test
     python scripts/benchmark_robustness.py --resume          # continue an interrupted run (rows are saved one by one)
+    python scripts/benchmark_robustness.py --models "MONAI" --seeds 0 --resume   # split the work across runs
 """
 
 from __future__ import annotations
@@ -194,8 +195,13 @@ def main() -> None:
     parser.add_argument("--with-paper", action="store_true", help="also the paper-style preset (slow on CPU)")
     parser.add_argument("--output", type=Path, default=REPO / "runs" / "robustness")
     parser.add_argument("--resume", action="store_true", help="keep the (model, seed) rows already in results.json")
+    parser.add_argument("--models", nargs="+", default=None, help="only models whose name contains one of these")
     args = parser.parse_args()
     models = {**MODELS, **(PAPER_MODEL if args.with_paper else {})}
+    if args.models:
+        models = {name: spec for name, spec in models.items() if any(word in name for word in args.models)}
+        if not models:
+            parser.error(f"--models {args.models} matches none of: {', '.join(MODELS)}.")
     results = args.output / "results.json"
     rows = json.loads(results.read_text()) if args.resume and results.exists() else []
     args.output.mkdir(parents=True, exist_ok=True)
