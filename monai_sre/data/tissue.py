@@ -14,8 +14,9 @@ so the MedMNIST dataset class serves both. Patches carry a margin (30^3 for 16^3
 rotations then resample real anatomy before the centre crop, instead of padding.
 
 Splits are coronal slabs, posterior to anterior: train, a gap, validation, a small gap, test. No training
-input (16^3, even rotated: 13.9 voxels from its centre) shares a voxel with a validation or test input
-(upright or rotated); validation and test lie closer together (neither is trained on). Splitting by hemisphere
+input (16^3, even rotated: 13.9 voxels from its centre) shares a voxel with a validation input scored upright
+(as during training) or with a test input, upright or rotated; validation and test lie closer together
+(neither is trained on). Splitting by hemisphere
 would leak: the symmetric template is its own mirror image.
 """
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from .equivariance import equivariance_error, invariance_error
 from .metrics import METRICS, classification_metrics
-from .robustness import RobustnessReport, evaluate_rotation_robustness
+from .robustness import RobustnessReport, centre_crop, collect_batches, evaluate_rotation_robustness
 
 __all__ = [
     "METRICS",
     "RobustnessReport",
+    "centre_crop",
     "classification_metrics",
+    "collect_batches",
     "equivariance_error",
     "evaluate_rotation_robustness",
     "invariance_error",

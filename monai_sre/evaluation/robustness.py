@@ -17,7 +17,7 @@ from torch import nn
 from monai_sre.evaluation.metrics import METRICS, classification_metrics
 from monai_sre.transforms.sweep import RotationCase, RotationSweep
 
-__all__ = ["RobustnessReport", "centre_crop", "evaluate_rotation_robustness"]
+__all__ = ["RobustnessReport", "centre_crop", "collect_batches", "evaluate_rotation_robustness"]
 
 
 @dataclass
@@ -139,8 +139,11 @@ class RobustnessReport:
         plt.close(figure)
 
 
-def _batches(data: Iterable, image_key: str, label_key: str) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """Images and labels of every batch, kept on CPU so every case sees exactly the same inputs."""
+def collect_batches(
+    data: Iterable, image_key: str = "image", label_key: str = "label"
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Read ``data`` once: ``(images, labels)`` of every batch on CPU, so every case sees the same inputs and
+    several protocols can share one pass over a loader."""
     out = []
     for index, batch in enumerate(data):
         if isinstance(batch, Mapping):
@@ -219,7 +222,7 @@ def evaluate_rotation_robustness(
     Returns:
         a :class:`RobustnessReport`.
     """
-    batches = _batches(data, image_key, label_key)
+    batches = collect_batches(data, image_key, label_key)
     labels = torch.cat([b[1] for b in batches])
     spatial_dims = spatial_dims or batches[0][0].dim() - 2
     if isinstance(crop_size, int):

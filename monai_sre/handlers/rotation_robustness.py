@@ -11,7 +11,7 @@ from ignite.engine import Engine, Events
 from torch import nn
 
 from monai_sre.evaluation.metrics import METRICS
-from monai_sre.evaluation.robustness import RobustnessReport, evaluate_rotation_robustness
+from monai_sre.evaluation.robustness import RobustnessReport, collect_batches, evaluate_rotation_robustness
 
 __all__ = ["RotationRobustnessHandler"]
 
@@ -84,6 +84,7 @@ class RotationRobustnessHandler:
             )
         folder = self.output_dir if self.event == "COMPLETED" else self.output_dir / f"epoch_{engine.state.epoch}"
         was_training = network.training
+        data = collect_batches(data, self.image_key, self.label_key)  # one pass over the loader for all protocols
         for protocol in self.protocols:
             report = evaluate_rotation_robustness(
                 network,

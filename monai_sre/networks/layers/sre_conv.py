@@ -5,10 +5,12 @@
 Every kernel tap belongs to a band by its distance from the kernel centre (see
 :mod:`monai_sre.networks.layers.bands`); taps of one band share one learnable weight. The layer stores
 ``weight`` of shape ``(out_channels, in_channels // groups, num_bands)`` (transposed:
-``(in_channels, out_channels // groups, num_bands)``) and expands it into the dense kernel on every call,
-``dense = weight @ band_basis``. The expansion costs well under 1 % of the convolution, so there is no
-cached kernel to go stale: the output always reflects the current weights, in train and eval mode, after
-``load_state_dict``, ``.to()`` or an optimizer step.
+``(in_channels, out_channels // groups, num_bands)``). Two paths compute the same function: the dense path
+expands the weights into the dense kernel on every call (``dense = weight @ band_basis``, well under 1 % of the
+convolution's time); the band path (:mod:`~monai_sre.networks.layers.band_pooling`) never builds it. ``path``
+chooses; the default takes the band path on CPU from k=5 on, where it was measured faster. Nothing is cached, so
+the output always reflects the current weights, in train and eval mode, after ``load_state_dict``, ``.to()`` or
+an optimizer step.
 
 Where equivariance holds: with stride 1, "same" zero padding (or any symmetric padding mode), a cubic
 kernel and isotropic spacing, the layer commutes exactly with the 48 axis permutations and flips of the 3D
