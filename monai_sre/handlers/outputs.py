@@ -18,8 +18,12 @@ def _stack(output: Sequence[Mapping] | Mapping, key: str) -> torch.Tensor:
 
 
 def pred_and_label(output: Sequence[Mapping] | Mapping) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(pred (B, classes), label (B,))`` for ``ignite.metrics.Accuracy`` in multi-class mode."""
-    return _stack(output, "pred"), _stack(output, "label").reshape(-1).long()
+    """``(pred (B, classes), label (B,))`` for ``ignite.metrics.Accuracy`` in multi-class mode.
+
+    The label is moved to the prediction's device (a GPU trainer's decollated labels can stay on the CPU).
+    """
+    pred = _stack(output, "pred")
+    return pred, _stack(output, "label").reshape(-1).long().to(pred.device)
 
 
 def pred_and_onehot_label(output: Sequence[Mapping] | Mapping) -> tuple[torch.Tensor, torch.Tensor]:
