@@ -12,7 +12,9 @@ hits all alike) after ``--warmup`` runs:
 
 Peak memory is the growth of the peak resident set of a fresh process over one train step (forward and
 backward) and over one eval forward, after the layer and the input exist (CPU torch keeps no allocator
-statistics). Ratios are to ``nn.Conv3d`` at the same kernel size.
+statistics); on a CUDA ``--device`` it is the growth of the caching allocator's peak, in process, and cuDNN
+autotuning is on (it serves ``nn.Conv3d`` and the dense path alike). Ratios are to ``nn.Conv3d`` at the same
+kernel size.
 
 SREConv is timed on both of its paths: ``dense`` (the expanded k^3 kernel, one convolution) and ``bands``
 (shift-and-add band pooling with a self-adjoint backward, then 1x1x1 mixing; ``path="auto"`` picks it on CPU
@@ -25,6 +27,7 @@ Usage::
 
     python scripts/benchmark_layers.py                      # input (4, 32, 32, 32, 32), k = 3, 5, 7
     python scripts/benchmark_layers.py --kernel-sizes 3 --repeats 5 --depthwise
+    python scripts/benchmark_layers.py --device cuda --batch 8 --size 64 --repeats 25
 """
 
 from __future__ import annotations
@@ -35,7 +38,13 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from benchmarking import interleaved_medians, machine_description, peak_memory_in_child, report_peak_growth
+from benchmarking import (
+    cuda_peak_growth_mib,
+    device_description,
+    interleaved_medians,
+    peak_memory_in_child,
+    report_peak_growth,
+)
 from torch import nn
 
 from monai_sre import SREConv
@@ -93,14 +102,14 @@ def run_phase(module: nn.Module, x: torch.Tensor, phase: str) -> None:
 PHASES = ("fwd", "fwd+bwd", "eval fwd")
 
 
-def make_input(shape: tuple[int, ...]) -> torch.Tensor:
+def make_input(shape: tuple[int, ...], device: str = "cpu") -> torch.Tensor:
     """The input of a layer inside a network: backward computes the input gradient too."""
-    return torch.randn(shape, requires_grad=True)
+    return torch.randn(shape, device=device, requires_grad=True)
 
 
-def time_variants(variants: list[str], shape: tuple[int, ...], k: int, repeats: int, warmup: int) -> dict:
-    x = make_input(shape)
-    modules = {v: build(v, shape[1], k) for v in variants}
+def time_variants(variants: list[str], shape: tuple[int, ...], k: int, repeats: int, warmup: int, device: str) -> dict:
+    x = make_input(shape, device)
+    modules = {v: build(v, shape[1], k).to(device) for v in variants}
 
     def task(module: nn.Module, phase: str):
         def run() -> None:
@@ -111,12 +120,16 @@ def time_variants(variants: list[str], shape: tuple[int, ...], k: int, repeats: 
         return run
 
     tasks = {(v, p): task(modules[v], p) for v in variants for p in PHASES}
-    named = interleaved_medians({f"{v}|{p}": t for (v, p), t in tasks.items()}, repeats, warmup)
+    named = interleaved_medians({f"{v}|{p}": t for (v, p), t in tasks.items()}, repeats, warmup, device)
     return {tuple(name.split("|")): seconds for name, seconds in named.items()}
 
 
-def peak_memory(variant: str, shape: tuple[int, ...], k: int, phase: str) -> float:
-    return peak_memory_in_child(__file__, [variant, list(shape), k, phase])
+def peak_memory(variant: str, shape: tuple[int, ...], k: int, phase: str, device: str) -> float:
+    if torch.device(device).type != "cuda":
+        return peak_memory_in_child(__file__, [variant, list(shape), k, phase])
+    module = build(variant, shape[1], k).to(device).train(phase != "eval fwd")
+    x = make_input(shape, device)
+    return cuda_peak_growth_mib(lambda: run_phase(module, x, phase), device)
 
 
 def peak_memory_child(variant: str, shape: tuple[int, ...], k: int, phase: str) -> None:
@@ -126,12 +139,12 @@ def peak_memory_child(variant: str, shape: tuple[int, ...], k: int, phase: str) 
     report_peak_growth(lambda: run_phase(module, x, phase))
 
 
-def check_band_paths(k: int) -> tuple[float, float]:
+def check_band_paths(k: int, device: str) -> tuple[float, float]:
     """Largest difference to the dense path (float64) of the shift-and-add and the depthwise band paths."""
-    dense = SREConv(3, 4, 6, k, path="dense").double()
-    bands = SREConv(3, 4, 6, k, path="bands").double()
+    dense = SREConv(3, 4, 6, k, path="dense").double().to(device)
+    bands = SREConv(3, 4, 6, k, path="bands").double().to(device)
     bands.load_state_dict(dense.state_dict())
-    x = torch.randn(2, 4, 9, 9, 9, dtype=torch.float64)
+    x = torch.randn(2, 4, 9, 9, 9, dtype=torch.float64, device=device)
     with torch.no_grad():
         reference = dense(x)
         return float((bands(x) - reference).abs().max()), float((DepthwiseBandConv3d(dense)(x) - reference).abs().max())
@@ -146,6 +159,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cpu", help="'cpu' or a CUDA device such as 'cuda'")
     parser.add_argument("--depthwise", action="store_true", help="also time the dropped depthwise band path")
     parser.add_argument("--no-memory", action="store_true", help="skip the fresh-process peak-memory runs")
     parser.add_argument("--json", type=Path, help="also write the results here")
@@ -157,16 +171,17 @@ def main() -> None:
         return
 
     torch.set_num_threads(args.threads)
+    torch.backends.cudnn.benchmark = torch.device(args.device).type == "cuda"
     shape = (args.batch, args.channels, args.size, args.size, args.size)
     variants = ["nn.Conv3d", "SREConv dense", "SREConv bands"]
     if args.depthwise:
         variants.append("depthwise bands")
     if load_authors_conv3d() is not None:
         variants.append("authors SRE_Conv3d")
-    print(f"# {machine_description()}")
+    print(f"# {device_description(args.device)}")
     print(f"# input {shape}, {args.channels} -> {args.channels} channels, median of {args.repeats} (ms)\n")
     for k in args.kernel_sizes:
-        shift_add, depthwise = check_band_paths(k)
+        shift_add, depthwise = check_band_paths(k, args.device)
         print(f"# k={k}, float64, max |difference| to the dense path: bands {shift_add:.1e}, depthwise {depthwise:.1e}")
     print()
 
@@ -177,7 +192,7 @@ def main() -> None:
     print("|" + "---|" * (header.count("|") - 1))
     results = []
     for k in args.kernel_sizes:
-        measured = time_variants(variants, shape, k, args.repeats, args.warmup)
+        measured = time_variants(variants, shape, k, args.repeats, args.warmup, args.device)
         base_train = measured[("nn.Conv3d", "fwd+bwd")]
         base_eval = measured[("nn.Conv3d", "eval fwd")]
         for variant in variants:
@@ -196,13 +211,15 @@ def main() -> None:
                 f"{row['eval_fwd_ms']:.1f} | {row['fwd_bwd_ratio']:.2f} | {row['eval_fwd_ratio']:.2f} |"
             )
             if not args.no_memory:
-                row["train_peak_mib"] = peak_memory(variant, shape, k, "fwd+bwd")
-                row["eval_peak_mib"] = peak_memory(variant, shape, k, "eval fwd")
+                row["train_peak_mib"] = peak_memory(variant, shape, k, "fwd+bwd", args.device)
+                row["eval_peak_mib"] = peak_memory(variant, shape, k, "eval fwd", args.device)
                 line += f" {row['train_peak_mib']:.0f} | {row['eval_peak_mib']:.0f} |"
             print(line, flush=True)
             results.append(row)
     if args.json:
-        args.json.write_text(json.dumps({"shape": shape, "threads": args.threads, "rows": results}, indent=2))
+        machine = device_description(args.device)
+        summary = {"machine": machine, "shape": shape, "threads": args.threads, "rows": results}
+        args.json.write_text(json.dumps(summary, indent=2))
 
 
 if __name__ == "__main__":

@@ -4,12 +4,14 @@
 
 For each network: parameters, eval forward time, train-step time (forward, cross-entropy, backward, SGD
 step), each the median of ``--repeats`` interleaved runs, and the peak-resident-set growth of one train step
-and one eval forward in a fresh process. Ratios are to MONAI's resnet18.
+and one eval forward in a fresh process (on a CUDA ``--device``: the growth of the caching allocator's peak, in
+process, with cuDNN autotuning on). Ratios are to MONAI's resnet18.
 
 Usage::
 
     python scripts/benchmark_networks.py                   # input (4, 1, 32, 32, 32), 11 classes
     python scripts/benchmark_networks.py --skip-paper      # without the (slow) paper-style preset
+    python scripts/benchmark_networks.py --device cuda --batch 16 --size 64 --repeats 15
 """
 
 from __future__ import annotations
@@ -19,7 +21,13 @@ import json
 from pathlib import Path
 
 import torch
-from benchmarking import interleaved_medians, machine_description, peak_memory_in_child, report_peak_growth
+from benchmarking import (
+    cuda_peak_growth_mib,
+    device_description,
+    interleaved_medians,
+    peak_memory_in_child,
+    report_peak_growth,
+)
 from monai.networks.nets import resnet18
 from torch import nn
 
@@ -51,10 +59,10 @@ def make_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, phase: str):
     return train_step if phase == "train step" else eval_forward
 
 
-def inputs(batch: int, size: int, classes: int) -> tuple[torch.Tensor, torch.Tensor]:
+def inputs(batch: int, size: int, classes: int, device: str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
     generator = torch.Generator().manual_seed(0)
     x = torch.randn(batch, 1, size, size, size, generator=generator)
-    return x, torch.randint(0, classes, (batch,), generator=generator)
+    return x.to(device), torch.randint(0, classes, (batch,), generator=generator).to(device)
 
 
 def child(name: str, batch: int, size: int, classes: int, phase: str) -> None:
@@ -72,6 +80,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cpu", help="'cpu' or a CUDA device such as 'cuda'")
     parser.add_argument("--skip-paper", action="store_true", help="leave out the paper-style preset")
     parser.add_argument("--no-memory", action="store_true", help="skip the fresh-process peak-memory runs")
     parser.add_argument("--json", type=Path, help="also write the results here")
@@ -82,14 +91,16 @@ def main() -> None:
         return
 
     torch.set_num_threads(args.threads)
+    on_cuda = torch.device(args.device).type == "cuda"
+    torch.backends.cudnn.benchmark = on_cuda
     names = [n for n in NETWORKS if not (args.skip_paper and "paper" in n)]
-    x, y = inputs(args.batch, args.size, args.classes)
+    x, y = inputs(args.batch, args.size, args.classes, args.device)
     torch.manual_seed(0)
-    models = {name: NETWORKS[name](args.classes) for name in names}
+    models = {name: NETWORKS[name](args.classes).to(args.device) for name in names}
     tasks = {f"{n}|{p}": make_step(models[n], x, y, p) for n in names for p in ("train step", "eval fwd")}
-    medians = interleaved_medians(tasks, args.repeats, args.warmup)
+    medians = interleaved_medians(tasks, args.repeats, args.warmup, args.device)
 
-    print(f"# {machine_description()}")
+    print(f"# {device_description(args.device)}")
     print(f"# input {tuple(x.shape)}, {args.classes} classes, median of {args.repeats}\n")
     header = "| network | params | params ratio | train step ms | train ratio | eval fwd ms | eval ratio |"
     if not args.no_memory:
@@ -111,18 +122,23 @@ def main() -> None:
             "eval_ratio": medians[f"{name}|eval fwd"] / medians[f"{base}|eval fwd"],
         }
         line = (
-            f"| {name} | {params:,} | {row['params_ratio']:.3f} | {row['train_ms']:.0f} | {row['train_ratio']:.2f} | "
-            f"{row['eval_ms']:.0f} | {row['eval_ratio']:.2f} |"
+            f"| {name} | {params:,} | {row['params_ratio']:.3f} | {row['train_ms']:.1f} | {row['train_ratio']:.2f} | "
+            f"{row['eval_ms']:.1f} | {row['eval_ratio']:.2f} |"
         )
-        if not args.no_memory:
+        if not args.no_memory and on_cuda:
+            row["train_peak_mib"] = cuda_peak_growth_mib(tasks[f"{name}|train step"], args.device)
+            row["eval_peak_mib"] = cuda_peak_growth_mib(tasks[f"{name}|eval fwd"], args.device)
+        elif not args.no_memory:
             common = [name, args.batch, args.size, args.classes]
             row["train_peak_mib"] = peak_memory_in_child(__file__, [*common, "train step"])
             row["eval_peak_mib"] = peak_memory_in_child(__file__, [*common, "eval fwd"])
+        if not args.no_memory:
             line += f" {row['train_peak_mib']:.0f} | {row['eval_peak_mib']:.0f} |"
         print(line, flush=True)
         rows.append(row)
     if args.json:
-        args.json.write_text(json.dumps({"input": list(x.shape), "rows": rows}, indent=2))
+        summary = {"machine": device_description(args.device), "input": list(x.shape), "rows": rows}
+        args.json.write_text(json.dumps(summary, indent=2))
 
 
 if __name__ == "__main__":

@@ -8,7 +8,9 @@ same; only the network and the rotation-augmentation switch change. For each mod
 parameters, training wall time, inference throughput (volumes/s, eval mode), upright and rotated accuracy and AUC
 (protocols ``paper``, ``haar-64``, ``grid48`` on the test split) and the invariance error of the logits under
 the grid symmetries and under 8 random rotations. It prints a markdown table (mean +- sd over seeds) and writes
-``results.json`` and ``robustness.png`` into ``--output``.
+``results.json``, ``table.md`` and ``robustness.png`` into ``--output`` (checkpoints and logs go to
+``--work-dir``, by default the same folder). The bundle picks the device (the first GPU when there is one); each
+row records it.
 
 Usage::
 
@@ -16,6 +18,7 @@ Usage::
     python scripts/benchmark_robustness.py --seeds 0 --epochs 1 --num-train 64 --num-test 64   # smoke test
     python scripts/benchmark_robustness.py --resume          # continue an interrupted run (rows are saved one by one)
     python scripts/benchmark_robustness.py --models "MONAI" --seeds 0 --resume   # split the work across runs
+    python scripts/benchmark_robustness.py --report-only --output results/robustness   # table and plot only
 """
 
 from __future__ import annotations
@@ -68,15 +71,31 @@ def workflow(files: list[str], **overrides) -> ConfigWorkflow:
     return flow
 
 
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"cpu ({torch.get_num_threads()} threads)"
+
+
 def throughput(network: torch.nn.Module, images: torch.Tensor, repeats: int = 3) -> float:
+    """Volumes per second of eval-mode inference, batches of 64 already on the network's device."""
+    device = next(network.parameters()).device
+    images = images.to(device)
+
+    def synchronize() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
     network.eval()
     with torch.no_grad():
-        network(images[:8])
+        network(images[:64])
         times = []
         for _ in range(repeats):
+            synchronize()
             start = time.perf_counter()
             for batch in images.split(64):
                 network(batch)
+            synchronize()
             times.append(time.perf_counter() - start)
     return len(images) / statistics.median(times)
 
@@ -90,6 +109,10 @@ def run_one(name: str, network_def: dict, augment: bool, seed: int, args, folder
         "num_train_samples": args.num_train,
         "num_val_samples": args.num_val,
     }
+    if args.num_workers is not None:
+        common["num_workers"] = args.num_workers
+        common["train#dataloader#persistent_workers"] = args.num_workers > 0
+        common["validate#dataloader#persistent_workers"] = args.num_workers > 0
     train = workflow(["train"], ckpt_dir=str(folder / "models"), output_dir=str(folder / "train"), **common)
     start = time.perf_counter()
     train.run()
@@ -108,11 +131,13 @@ def run_one(name: str, network_def: dict, augment: bool, seed: int, args, folder
     network = evaluate.parser.get_parsed_content("network").eval()
     test = TissuePatchDataset("test", num_samples=args.num_test)
     patches = torch.stack([torch.as_tensor(item["image"]) for item in test]) / 127.5 - 1.0
-    inputs = centre_crop(patches, (16, 16, 16))
+    device = next(network.parameters()).device
+    inputs = centre_crop(patches, (16, 16, 16)).to(device)
     row = {
         "model": name,
         "seed": seed,
         "augment": augment,
+        "device": device_name(device),
         "params": sum(p.numel() for p in network.parameters()),
         "train_seconds": train_seconds,
         "volumes_per_second": throughput(network, inputs),
@@ -168,7 +193,7 @@ def plot(rows: list[dict], path: Path) -> None:
     models = list(dict.fromkeys(r["model"] for r in rows))
     keys = ["accuracy_upright"] + [f"{p}_accuracy_mean" for p in PROTOCOLS] + ["grid48_accuracy_worst"]
     labels = ["upright"] + [f"{p} mean" for p in PROTOCOLS] + ["grid48 worst"]
-    figure, axis = plt.subplots(figsize=(10, 4))
+    figure, axis = plt.subplots(figsize=(10, 4.8))
     width = 0.8 / len(models)
     for i, model in enumerate(models):
         group = [r for r in rows if r["model"] == model]
@@ -176,9 +201,9 @@ def plot(rows: list[dict], path: Path) -> None:
         sds = [statistics.stdev([r[k] for r in group]) if len(group) > 1 else 0 for k in keys]
         axis.bar([j + i * width for j in range(len(keys))], means, width, yerr=sds, label=model, capsize=2)
     axis.set_xticks([j + 0.4 - width / 2 for j in range(len(keys))], labels)
-    axis.set_ylabel("test accuracy")
-    axis.set_ylim(0.25, 1.0)
-    axis.legend(fontsize=7)
+    axis.set_ylabel("test accuracy (mean ± sd over seeds)")
+    axis.set_ylim(0.5, 1.0)
+    axis.legend(fontsize=7, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.08), frameon=False)
     axis.grid(axis="y", alpha=0.3)
     figure.tight_layout()
     figure.savefig(path, dpi=120)
@@ -194,6 +219,9 @@ def main() -> None:
     parser.add_argument("--num-test", type=int, default=None, help="test patches (default: all)")
     parser.add_argument("--with-paper", action="store_true", help="also the paper-style preset (slow on CPU)")
     parser.add_argument("--output", type=Path, default=REPO / "runs" / "robustness")
+    parser.add_argument("--work-dir", type=Path, default=None, help="checkpoints and logs (default: --output)")
+    parser.add_argument("--num-workers", type=int, default=None, help="data-loader workers (bundle default: 0)")
+    parser.add_argument("--report-only", action="store_true", help="table and plot of --output/results.json only")
     parser.add_argument("--resume", action="store_true", help="keep the (model, seed) rows already in results.json")
     parser.add_argument("--models", nargs="+", default=None, help="only models whose name contains one of these")
     args = parser.parse_args()
@@ -203,18 +231,25 @@ def main() -> None:
         if not models:
             parser.error(f"--models {args.models} matches none of: {', '.join(MODELS)}.")
     results = args.output / "results.json"
-    rows = json.loads(results.read_text()) if args.resume and results.exists() else []
+    if args.report_only and not results.exists():
+        parser.error(f"--report-only needs {results}, which does not exist.")
+    rows = json.loads(results.read_text()) if (args.resume or args.report_only) and results.exists() else []
     args.output.mkdir(parents=True, exist_ok=True)
-    for seed in args.seeds:
-        for index, (name, (network_def, augment)) in enumerate(models.items()):
+    work_dir = args.work_dir or args.output
+    for seed in [] if args.report_only else args.seeds:
+        for name, (network_def, augment) in models.items():
             if any(r["model"] == name and r["seed"] == seed for r in rows):
                 continue
-            folder = args.output / f"seed{seed}" / f"model{index}"
+            # the index among all models, not the selected ones: runs split by --models never share a folder
+            folder = work_dir / f"seed{seed}" / f"model{list({**MODELS, **PAPER_MODEL}).index(name)}"
             rows.append(run_one(name, network_def, augment, seed, args, folder))
             print(json.dumps(rows[-1]), flush=True)
             results.write_text(json.dumps(rows, indent=2))
     plot(rows, args.output / "robustness.png")
-    print(table(rows))
+    devices = ", ".join(sorted({r.get("device", "unknown") for r in rows}))
+    report = f"Device: {devices}.\n\n{table(rows)}\n"
+    (args.output / "table.md").write_text(report)
+    print(report)
 
 
 if __name__ == "__main__":

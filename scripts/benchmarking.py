@@ -7,7 +7,9 @@
 - :func:`peak_memory_in_child` reruns the calling script with ``--child ARGS`` in a fresh process and reads
   back the growth of its peak resident set (VmHWM) over one measured phase, printed by
   :func:`report_peak_growth`. CPU torch keeps no allocator statistics; a fixed glibc mmap threshold makes large
-  buffers map and unmap with the tensors, so the high-water mark follows the tensors alive at once.
+  buffers map and unmap with the tensors, so the high-water mark follows the tensors alive at once;
+- on a CUDA device, :func:`cuda_peak_growth_mib` reads the caching allocator's peak instead (in process), and
+  :func:`interleaved_medians` synchronises the device after every task so that the wall time covers its kernels.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 __all__ = [
+    "cuda_peak_growth_mib",
+    "device_description",
     "interleaved_medians",
     "machine_description",
     "peak_memory_in_child",
@@ -30,15 +34,27 @@ __all__ = [
 ]
 
 
-def interleaved_medians(tasks: dict[str, Callable[[], object]], repeats: int, warmup: int) -> dict[str, float]:
-    """Median wall time (s) of each task over ``repeats`` interleaved runs after ``warmup`` runs."""
+def interleaved_medians(
+    tasks: dict[str, Callable[[], object]], repeats: int, warmup: int, device: str = "cpu"
+) -> dict[str, float]:
+    """Median wall time (s) of each task over ``repeats`` interleaved runs after ``warmup`` runs.
+
+    On a CUDA ``device`` the device is synchronised before the clock starts and after each task.
+    """
     if repeats < 5:
         raise ValueError(f"repeats must be at least 5 for a meaningful median, got {repeats}.")
+    import torch
+
+    on_cuda = torch.device(device).type == "cuda"
     times: dict[str, list[float]] = {name: [] for name in tasks}
     for index in range(warmup + repeats):
         for name, task in tasks.items():
+            if on_cuda:
+                torch.cuda.synchronize(device)
             start = time.perf_counter()
             task()
+            if on_cuda:
+                torch.cuda.synchronize(device)
             elapsed = time.perf_counter() - start
             if index >= warmup:
                 times[name].append(elapsed)
@@ -59,6 +75,31 @@ def machine_description() -> str:
         ]
         cpu = names[0] if names else cpu
     return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads"
+
+
+def device_description(device: str) -> str:
+    """:func:`machine_description`, plus the GPU name, CUDA version and cuDNN autotuning on a CUDA device."""
+    import torch
+
+    if torch.device(device).type != "cuda":
+        return machine_description()
+    name = torch.cuda.get_device_name(device)
+    return (
+        f"{name}, CUDA {torch.version.cuda}, cuDNN {torch.backends.cudnn.version()} "
+        f"(benchmark={torch.backends.cudnn.benchmark}); host: {machine_description()}"
+    )
+
+
+def cuda_peak_growth_mib(phase: Callable[[], object], device: str) -> float:
+    """Growth of the CUDA caching allocator's peak allocation (MiB) over one run of ``phase``."""
+    import torch
+
+    torch.cuda.synchronize(device)
+    before = torch.cuda.memory_allocated(device)
+    torch.cuda.reset_peak_memory_stats(device)
+    phase()
+    torch.cuda.synchronize(device)
+    return (torch.cuda.max_memory_allocated(device) - before) / 2**20
 
 
 def resident_high_water_kib() -> int:

@@ -14,10 +14,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import SimpleITK as sitk
 from monai.data import ImageReader
 from monai.data.utils import orientation_ras_lps
-from monai.utils import MetaKeys, SpaceKeys, ensure_tuple
+from monai.utils import MetaKeys, SpaceKeys, ensure_tuple, optional_import
+
+sitk, _ = optional_import("SimpleITK")  # required by setup.cfg; optional here so that the package imports without it
 
 __all__ = ["SimpleITKReader", "check_image_readable"]
 

@@ -178,10 +178,11 @@ def centre_crop(images: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
 def _predict(model, batches, case: RotationCase | None, device: torch.device, crop_size) -> torch.Tensor:
     logits = []
     for images, _ in batches:
-        inputs = images if case is None else case.apply(images)
+        inputs = images.to(device)  # rotate where the model runs: on a GPU, resampling is nearly free
+        inputs = inputs if case is None else case.apply(inputs)
         if crop_size is not None:
             inputs = centre_crop(inputs, crop_size)
-        logits.append(model(inputs.to(device)).float().cpu())
+        logits.append(model(inputs).float().cpu())
     return torch.cat(logits)
 
 
@@ -212,7 +213,7 @@ def evaluate_rotation_robustness(
         metrics: any of ``"accuracy"``, ``"auc"``.
         spatial_dims: spatial dims of the images; inferred from the first batch when ``None``.
         seed: seed of ``"haar-N"`` protocols.
-        device: where the model runs; defaults to the device of its first parameter.
+        device: where the model runs and the images are rotated; defaults to the device of its first parameter.
         image_key: image key of dict batches.
         label_key: label key of dict batches.
         progress: show a progress bar over the cases.
