@@ -34,11 +34,11 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from benchmarking import (
+    add_common_arguments,
     cuda_peak_growth_mib,
     device_description,
     interleaved_medians,
@@ -156,14 +156,8 @@ def main() -> None:
     parser.add_argument("--channels", type=int, default=32)
     parser.add_argument("--size", type=int, default=32)
     parser.add_argument("--kernel-sizes", type=int, nargs="+", default=[3, 5, 7])
-    parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--device", default="cpu", help="'cpu' or a CUDA device such as 'cuda'")
     parser.add_argument("--depthwise", action="store_true", help="also time the dropped depthwise band path")
-    parser.add_argument("--no-memory", action="store_true", help="skip the fresh-process peak-memory runs")
-    parser.add_argument("--json", type=Path, help="also write the results here")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
+    add_common_arguments(parser, repeats=7, warmup=2)
     args = parser.parse_args()
     if args.child:
         variant, shape, k, phase = json.loads(args.child)

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 import torch
 from benchmarking import (
+    add_common_arguments,
     cuda_peak_growth_mib,
     device_description,
     interleaved_medians,
@@ -77,14 +77,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--size", type=int, default=32)
     parser.add_argument("--classes", type=int, default=11)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--warmup", type=int, default=1)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--device", default="cpu", help="'cpu' or a CUDA device such as 'cuda'")
     parser.add_argument("--skip-paper", action="store_true", help="leave out the paper-style preset")
-    parser.add_argument("--no-memory", action="store_true", help="skip the fresh-process peak-memory runs")
-    parser.add_argument("--json", type=Path, help="also write the results here")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
+    add_common_arguments(parser, repeats=5, warmup=1)
     args = parser.parse_args()
     if args.child:
         child(*json.loads(args.child))

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import statistics
@@ -24,6 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 __all__ = [
+    "add_common_arguments",
     "cuda_peak_growth_mib",
     "device_description",
     "interleaved_medians",
@@ -32,6 +34,17 @@ __all__ = [
     "report_peak_growth",
     "resident_high_water_kib",
 ]
+
+
+def add_common_arguments(parser: argparse.ArgumentParser, repeats: int, warmup: int) -> None:
+    """The options every benchmark script shares: timing, threads, device, memory, JSON output, child runs."""
+    parser.add_argument("--repeats", type=int, default=repeats)
+    parser.add_argument("--warmup", type=int, default=warmup)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cpu", help="'cpu' or a CUDA device such as 'cuda'")
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
 
 
 def interleaved_medians(
