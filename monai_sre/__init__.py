@@ -8,12 +8,17 @@ Importing the package registers the SRE layers in MONAI's layer factory (``Conv[
 
 from __future__ import annotations
 
-from . import data, evaluation, handlers, networks, transforms, utils
-from .evaluation import equivariance_error, evaluate_rotation_robustness, invariance_error
-from .networks.blocks import SREBasicBlock, SREBottleneckBlock, SymmetricPool
+from . import data, evaluation, groups, handlers, networks, transforms, utils
+from .evaluation import assert_equivariant, equivariance_error, evaluate_rotation_robustness, invariance_error
+from .groups import GridGroup, grid_group
+from .networks.blocks import GroupBasicBlock, SREBasicBlock, SREBottleneckBlock
 from .networks.convert import ConversionReport, convert_to_sre
+from .networks.convert_group import convert_to_group
 from .networks.layers import (
     BandLayout,
+    GroupBatchNorm,
+    GroupConv,
+    GroupPool,
     SREConv,
     SREConv1d,
     SREConv2d,
@@ -22,16 +27,27 @@ from .networks.layers import (
     SREConvTranspose1d,
     SREConvTranspose2d,
     SREConvTranspose3d,
+    SymmetricPool,
     load_authors_state_dict,
     register_layer_factories,
 )
-from .networks.nets import SREResNet, create_model, list_models, register_model
+from .networks.nets import GridAveraged, GroupResNet, SREResNet, create_model, list_models, register_model
 
 __version__ = "0.1.0"
 
 register_layer_factories()
 
 __all__ = [
+    "GridAveraged",
+    "GridGroup",
+    "GroupBasicBlock",
+    "GroupBatchNorm",
+    "GroupConv",
+    "GroupPool",
+    "GroupResNet",
+    "convert_to_group",
+    "grid_group",
+    "groups",
     "BandLayout",
     "ConversionReport",
     "SREBasicBlock",
@@ -40,6 +56,7 @@ __all__ = [
     "SymmetricPool",
     "convert_to_sre",
     "data",
+    "assert_equivariant",
     "equivariance_error",
     "evaluate_rotation_robustness",
     "evaluation",

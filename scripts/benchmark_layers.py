@@ -20,8 +20,8 @@ SREConv is timed on both of its paths: ``dense`` (the expanded k^3 kernel, one c
 (shift-and-add band pooling with a self-adjoint backward, then 1x1x1 mixing; ``path="auto"`` picks it on CPU
 from k=5 on because of this benchmark). Both are checked equal to float64 round-off first. ``--depthwise`` adds
 the band path explored first and dropped (band pooling as a fixed depthwise convolution). The authors' layer is
-included when the ``SRE-Conv`` wheel is installed (its ``sre_conv.py`` is loaded alone, since the package
-``__init__`` imports torchvision).
+included when the ``SRE-Conv`` wheel is installed (its ``sre_conv.py`` is loaded alone by
+``scripts/authors_sre_conv.py``, since the package ``__init__`` imports torchvision).
 
 Usage::
 
@@ -37,6 +37,7 @@ import json
 
 import torch
 import torch.nn.functional as F
+from authors_sre_conv import authors_sre_conv_module
 from benchmarking import (
     add_common_arguments,
     cuda_peak_growth_mib,
@@ -48,7 +49,6 @@ from benchmarking import (
 from torch import nn
 
 from monai_sre import SREConv
-from monai_sre.networks.layers.checkpoints import authors_sre_conv_module
 
 
 def load_authors_conv3d() -> type | None:

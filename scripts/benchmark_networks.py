@@ -1,17 +1,23 @@
 # Copyright (c) monai_sre contributors
 # Licensed under the Apache License, Version 2.0
-"""Side-by-side cost of whole networks: MONAI's 3D resnet18 against the SRE presets.
+"""Side-by-side cost of whole networks: a plain MONAI baseline against the equivariant presets.
+
+Two sets (``--set``): ``resnet18`` (MONAI's 3D resnet18 against the SRE presets, the default) and ``light``
+(the default bundle's scale: plain light, the MONAI ResNet with SRE light's widths as in the tissue bundle's
+``configs/plain_resnet.json``, against SRE light, the group-equivariant networks and plain light averaged over
+the 48 grid symmetries).
 
 For each network: parameters, eval forward time, train-step time (forward, cross-entropy, backward, SGD
 step), each the median of ``--repeats`` interleaved runs, and the peak-resident-set growth of one train step
 and one eval forward in a fresh process (on a CUDA ``--device``: the growth of the caching allocator's peak, in
-process, with cuDNN autotuning on). Ratios are to MONAI's resnet18.
+process, with cuDNN autotuning on). Ratios are to the first network of the set.
 
 Usage::
 
     python scripts/benchmark_networks.py                   # input (4, 1, 32, 32, 32), 11 classes
     python scripts/benchmark_networks.py --skip-paper      # without the (slow) paper-style preset
     python scripts/benchmark_networks.py --device cuda --batch 16 --size 64 --repeats 15
+    python scripts/benchmark_networks.py --set light --batch 32 --size 16 --classes 4 --repeats 15
 """
 
 from __future__ import annotations
@@ -28,17 +34,38 @@ from benchmarking import (
     peak_memory_in_child,
     report_peak_growth,
 )
-from monai.networks.nets import resnet18
+from monai.networks.nets import ResNet, resnet18
 from torch import nn
 
 from monai_sre import create_model
+from monai_sre.networks.nets.grid_average import GridAveraged
 
-NETWORKS = {
-    "MONAI resnet18": lambda classes: resnet18(spatial_dims=3, n_input_channels=1, num_classes=classes),
-    "sre_resnet18 (k=3)": lambda classes: create_model("sre_resnet18", num_classes=classes),
-    "sre_resnet_light": lambda classes: create_model("sre_resnet_light", num_classes=classes),
-    "sre_resnet18_paper (k=5)": lambda classes: create_model("sre_resnet18_paper", num_classes=classes),
+
+def plain_light(classes: int) -> nn.Module:
+    """The tissue bundle's plain baseline (configs/plain_resnet.json): MONAI ResNet, SRE light's widths."""
+    return ResNet("basic", [1, 1, 1, 1], [16, 32, 64, 128], spatial_dims=3, n_input_channels=1,
+                  num_classes=classes, conv1_t_size=3, conv1_t_stride=1)  # fmt: skip
+
+
+NETWORK_SETS = {
+    "resnet18": {
+        "MONAI resnet18": lambda classes: resnet18(spatial_dims=3, n_input_channels=1, num_classes=classes),
+        "sre_resnet18 (k=3)": lambda classes: create_model("sre_resnet18", num_classes=classes),
+        "group_resnet18 (Oh, axes)": lambda classes: create_model("group_resnet18", num_classes=classes),
+        "sre_resnet_light": lambda classes: create_model("sre_resnet_light", num_classes=classes),
+        "sre_resnet18_paper (k=5)": lambda classes: create_model("sre_resnet18_paper", num_classes=classes),
+    },
+    "light": {
+        "plain light": plain_light,
+        "sre_resnet_light": lambda classes: create_model("sre_resnet_light", num_classes=classes),
+        "group_resnet_light (Oh, axes, 8-64)": lambda classes: create_model("group_resnet_light", num_classes=classes),
+        "group_resnet_light (O, regular, 1-8)": lambda classes: create_model(
+            "group_resnet_light", num_classes=classes, group="O", space="regular", block_inplanes=[1, 2, 4, 8]
+        ),
+        "plain light, grid-averaged (48 passes)": lambda classes: GridAveraged(plain_light(classes)),
+    },
 }
+NETWORKS = {name: build for networks in NETWORK_SETS.values() for name, build in networks.items()}
 
 
 def make_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, phase: str):
@@ -78,6 +105,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=32)
     parser.add_argument("--classes", type=int, default=11)
     parser.add_argument("--skip-paper", action="store_true", help="leave out the paper-style preset")
+    parser.add_argument("--set", choices=sorted(NETWORK_SETS), default="resnet18", help="which networks (see above)")
     add_common_arguments(parser, repeats=5, warmup=1)
     args = parser.parse_args()
     if args.child:
@@ -87,7 +115,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     on_cuda = torch.device(args.device).type == "cuda"
     torch.backends.cudnn.benchmark = on_cuda
-    names = [n for n in NETWORKS if not (args.skip_paper and "paper" in n)]
+    names = [n for n in NETWORK_SETS[args.set] if not (args.skip_paper and "paper" in n)]
     x, y = inputs(args.batch, args.size, args.classes, args.device)
     torch.manual_seed(0)
     models = {name: NETWORKS[name](args.classes).to(args.device) for name in names}

@@ -22,19 +22,19 @@ import csv
 import json
 from pathlib import Path
 
-from monai_sre.data.readers import check_image_readable
+from monai_sre.data.readers import IMAGE_SUFFIXES, check_image_readable
 
-__all__ = ["IMAGE_SUFFIXES", "list_volumes", "load_classification_datalist"]
-
-IMAGE_SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".nhdr", ".mha", ".mhd", ".dcm")
+__all__ = ["list_volumes", "load_classification_datalist"]
 
 
-def _entries(path: Path, key: str) -> list[dict]:
+def _entries(path: Path, key: str, columns: tuple[str, ...] = ("image", "label")) -> list[dict]:
     if path.suffix.lower() == ".csv":
         with path.open(newline="") as handle:
             rows = list(csv.DictReader(handle))
-        if rows and not {"image", "label"} <= set(rows[0]):
-            raise ValueError(f"datalist '{path}' needs 'image' and 'label' columns, got {list(rows[0])}.")
+        if rows and not set(columns) <= set(rows[0]):
+            needed = " and ".join(f"'{c}'" for c in columns)
+            plural = "s" if len(columns) > 1 else ""
+            raise ValueError(f"datalist '{path}' needs {needed} column{plural}, got {list(rows[0])}.")
         return rows
     try:
         content = json.loads(path.read_text())
@@ -100,8 +100,9 @@ def load_classification_datalist(
 
 
 def list_volumes(source: str | Path, key: str = "test") -> list[dict]:
-    """Volumes to run inference on: every image file (and DICOM series sub-folder) in a folder, or the entries
-    of a JSON/CSV datalist (labels optional). Each is checked now; returns ``[{"image": path, ...}, ...]``.
+    """Volumes to run inference on: every image file (a suffix in :data:`~monai_sre.data.readers.IMAGE_SUFFIXES`)
+    and DICOM series sub-folder in a folder, or the entries of a JSON/CSV datalist (labels optional). Each is
+    checked now; returns ``[{"image": path, ...}, ...]``.
 
     Raises:
         FileNotFoundError: ``source`` does not exist.
@@ -111,7 +112,7 @@ def list_volumes(source: str | Path, key: str = "test") -> list[dict]:
     if not source.exists():
         raise FileNotFoundError(f"inference input not found: '{source}' (a folder of volumes or a datalist).")
     if source.is_file():
-        entries = _entries(source, key)
+        entries = _entries(source, key, columns=("image",))  # labels are optional for inference
         items = []
         for index, entry in enumerate(entries):
             if "image" not in entry:

@@ -12,20 +12,43 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from monai.data import ImageReader
 from monai.data.utils import orientation_ras_lps
 from monai.utils import MetaKeys, SpaceKeys, ensure_tuple, optional_import
 
-sitk, _ = optional_import("SimpleITK")  # required by setup.cfg; optional here so that the package imports without it
+if TYPE_CHECKING:
+    import SimpleITK as sitk
 
-__all__ = ["SimpleITKReader", "check_image_readable"]
+__all__ = ["IMAGE_SUFFIXES", "SimpleITKReader", "check_image_readable"]
 
-SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".nhdr", ".mha", ".mhd", ".dcm", ".png", ".tif", ".tiff", ".jpg", ".jpeg")
+# the one list of image file suffixes the package reads (SimpleITK reads them all; MONAI's ITK reader the volumes)
+IMAGE_SUFFIXES = (
+    ".nii",
+    ".nii.gz",
+    ".nrrd",
+    ".nhdr",
+    ".mha",
+    ".mhd",
+    ".dcm",
+    ".png",
+    ".tif",
+    ".tiff",
+    ".jpg",
+    ".jpeg",
+)
+
+
+def _sitk():
+    """SimpleITK, imported on first use (required by setup.cfg; not imported with the package, which stays light)."""
+    module, _ = optional_import("SimpleITK")
+    return module
 
 
 def _read_series(folder: Path) -> sitk.Image:
+    sitk = _sitk()
     series = sitk.ImageSeriesReader.GetGDCMSeriesIDs(str(folder))
     if not series:
         raise ValueError(f"no DICOM series found in folder '{folder}'.")
@@ -52,9 +75,10 @@ class SimpleITKReader(ImageReader):
         self.kwargs = kwargs
 
     def verify_suffix(self, filename: Sequence[str] | str) -> bool:
-        return all(Path(f).is_dir() or str(f).lower().endswith(SUFFIXES) for f in ensure_tuple(filename))
+        return all(Path(f).is_dir() or str(f).lower().endswith(IMAGE_SUFFIXES) for f in ensure_tuple(filename))
 
     def read(self, data: Sequence[str] | str, **kwargs) -> list[sitk.Image] | sitk.Image:
+        sitk = _sitk()
         images = []
         for name in ensure_tuple(data):
             path = Path(name)
@@ -64,6 +88,7 @@ class SimpleITKReader(ImageReader):
         return images if len(images) > 1 else images[0]
 
     def get_data(self, img) -> tuple[np.ndarray, dict]:
+        sitk = _sitk()
         arrays, metas = [], []
         for image in img if isinstance(img, (list, tuple)) else [img]:
             array = sitk.GetArrayFromImage(image)
@@ -106,6 +131,7 @@ def check_image_readable(path: str | Path) -> tuple[int, ...]:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"image not found: '{path}'.")
+    sitk = _sitk()
     try:
         if path.is_dir():
             series = sitk.ImageSeriesReader.GetGDCMSeriesIDs(str(path))

@@ -2,17 +2,29 @@
 # Licensed under the Apache License, Version 2.0
 from __future__ import annotations
 
-from .equivariance import equivariance_error, invariance_error
+from monai_sre.transforms.functional import centre_crop
+
+from .batches import collect_batches
+from .equivariance import assert_equivariant, equivariance_error, equivariance_tolerance, invariance_error
 from .metrics import METRICS, classification_metrics
-from .robustness import RobustnessReport, centre_crop, collect_batches, evaluate_rotation_robustness
+from .plot import plot_robustness
+from .report import RobustnessReport
+from .robustness import evaluate_rotation_robustness
+from .sweep import PROTOCOLS, RotationCase, RotationSweep
 
 __all__ = [
     "METRICS",
+    "PROTOCOLS",
     "RobustnessReport",
+    "RotationCase",
+    "RotationSweep",
+    "assert_equivariant",
     "centre_crop",
     "classification_metrics",
     "collect_batches",
     "equivariance_error",
+    "equivariance_tolerance",
     "evaluate_rotation_robustness",
     "invariance_error",
+    "plot_robustness",
 ]

@@ -4,5 +4,6 @@ from __future__ import annotations
 
 from .outputs import pred_and_label, pred_and_onehot_label
 from .rotation_robustness import RotationRobustnessHandler
+from .state_dict_loader import StateDictLoader
 
-__all__ = ["RotationRobustnessHandler", "pred_and_label", "pred_and_onehot_label"]
+__all__ = ["RotationRobustnessHandler", "StateDictLoader", "pred_and_label", "pred_and_onehot_label"]

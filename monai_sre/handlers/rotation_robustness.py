@@ -6,12 +6,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ignite.engine import Engine, Events
+from monai.utils import IgniteInfo, min_version, optional_import
 from torch import nn
 
+from monai_sre.evaluation.batches import collect_batches
 from monai_sre.evaluation.metrics import METRICS
-from monai_sre.evaluation.robustness import RobustnessReport, collect_batches, evaluate_rotation_robustness
+from monai_sre.evaluation.report import RobustnessReport
+from monai_sre.evaluation.robustness import evaluate_rotation_robustness
+
+Events, _ = optional_import("ignite.engine", IgniteInfo.OPT_IMPORT_VERSION, min_version, "Events")
+if TYPE_CHECKING:
+    from ignite.engine import Engine
+else:
+    Engine, _ = optional_import("ignite.engine", IgniteInfo.OPT_IMPORT_VERSION, min_version, "Engine")
 
 __all__ = ["RotationRobustnessHandler"]
 
@@ -22,7 +31,8 @@ class RotationRobustnessHandler:
     Attach it to a MONAI ``SupervisedEvaluator`` (or trainer) in a bundle config; with ``network`` and
     ``data_loader`` left ``None`` it uses the engine's own. After it runs, ``engine.state.metrics`` holds
     ``"<protocol>_<metric>_mean"``, ``"..._worst"`` and ``"..._gap"`` for every protocol and metric, and
-    ``output_dir`` holds ``robustness_<protocol>.{json,csv,png}`` (in ``epoch_<n>/`` for per-epoch events).
+    ``output_dir`` holds ``robustness_<protocol>.{json,csv,png}`` (in ``epoch_<n>/`` for per-epoch events). The
+    network's training mode is restored after every protocol, also when one fails.
 
     Args:
         protocols: protocol names, e.g. ``["paper", "haar-64", "grid48"]``.
@@ -83,7 +93,6 @@ class RotationRobustnessHandler:
                 "workflow that has .network and .data_loader."
             )
         folder = self.output_dir if self.event == "COMPLETED" else self.output_dir / f"epoch_{engine.state.epoch}"
-        was_training = network.training
         data = collect_batches(data, self.image_key, self.label_key)  # one pass over the loader for all protocols
         for protocol in self.protocols:
             report = evaluate_rotation_robustness(
@@ -107,4 +116,3 @@ class RotationRobustnessHandler:
                 for m in self.metrics
             )
             engine.logger.info(f"rotation protocol '{protocol}' ({report.num_samples} samples): {summary}")
-        network.train(was_training)

@@ -4,5 +4,6 @@ from __future__ import annotations
 
 from . import blocks, layers, nets
 from .convert import ConversionReport, convert_to_sre
+from .convert_group import convert_to_group
 
-__all__ = ["ConversionReport", "blocks", "convert_to_sre", "layers", "nets"]
+__all__ = ["ConversionReport", "blocks", "convert_to_group", "convert_to_sre", "layers", "nets"]

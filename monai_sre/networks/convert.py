@@ -34,17 +34,26 @@ from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
-from monai.utils import look_up_option
+from monai.utils import ensure_tuple, ensure_tuple_rep, look_up_option
 from torch import nn
 
-from monai_sre.networks.blocks.symmetric_pool import SymmetricPool
+from monai_sre.networks.layers.convutils import checked_tuple_rep, same_padding
 from monai_sre.networks.layers.sre_conv import SREConv, SREConvTranspose
+from monai_sre.networks.layers.symmetric_pool import SymmetricPool
 
-__all__ = ["ConversionReport", "convert_to_sre"]
+__all__ = ["ConversionReport", "ModuleConverter", "convert_to_sre", "count_parameters", "describe"]
 
 _CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 _CONV_TRANSPOSES = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
-_POOLS = (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d)
+# pool type -> (spatial dims, mode); read with isinstance, so subclasses of the torch pools convert too
+_POOLS = {
+    nn.MaxPool1d: (1, "max"),
+    nn.MaxPool2d: (2, "max"),
+    nn.MaxPool3d: (3, "max"),
+    nn.AvgPool1d: (1, "avg"),
+    nn.AvgPool2d: (2, "avg"),
+    nn.AvgPool3d: (3, "avg"),
+}
 # sizes on which output-size rules are compared (both parities, past every kernel used in practice)
 _PROBE_SIZES = tuple(range(9, 21))
 ALREADY_SYMMETRIC = "1x1 kernel is already symmetric"
@@ -84,11 +93,11 @@ class ConversionReport:
         return "\n".join(lines)
 
 
-def _count_parameters(model: nn.Module) -> int:
+def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def _short(module: nn.Module) -> str:
+def describe(module: nn.Module) -> str:
     return f"{type(module).__name__}({module.extra_repr()})" if module.extra_repr() else type(module).__name__
 
 
@@ -129,16 +138,20 @@ def _transpose_kernel_to_conv(weight: torch.Tensor, groups: int) -> torch.Tensor
     return grouped.reshape(groups * out_per_group, in_channels // groups, *spatial).flip(list(range(2, weight.dim())))
 
 
-class _Converter:
-    def __init__(self, kernel_size, num_bands, project_weights, stride_policy, skip) -> None:
-        self.kernel_size = kernel_size
-        self.num_bands = num_bands
-        self.project_weights = project_weights
+class ModuleConverter:
+    """Walks a model and replaces modules: the traversal, the report and symmetric pooling shared by converters.
+
+    Subclasses define :meth:`convert` (a replacement for one module, or ``None`` to descend into it).
+    """
+
+    conv_types = _CONVS
+    conv_transpose_types = _CONV_TRANSPOSES
+    pool_types = tuple(_POOLS)
+
+    def __init__(self, stride_policy: str = "pool", skip: Sequence[str] = ()) -> None:
         self.stride_policy = look_up_option(stride_policy, ("pool", "keep"))
         self.skip = tuple(skip)
         self.report = ConversionReport()
-
-    # traversal ----------------------------------------------------------------------------------------------
 
     def visit(self, module: nn.Module, prefix: str) -> None:
         for child_name, child in list(module.named_children()):
@@ -151,35 +164,73 @@ class _Converter:
                 self.visit(child, name + ".")
             else:
                 setattr(module, child_name, replacement)
-                self.report.replaced.append((name, _short(child), _short(replacement)))
+                self.report.replaced.append((name, describe(child), describe(replacement)))
 
     def keep(self, name: str, reason: str) -> None:
         self.report.skipped.append((name, reason))
+
+    def convert(self, module: nn.Module, name: str) -> nn.Module | None:
+        raise NotImplementedError(f"{type(self).__name__} must define convert().")
+
+    def convert_pool(self, pool: nn.Module, name: str) -> nn.Module | None:
+        """A strided max/avg pool as :class:`SymmetricPool` with the same output size, or kept with the reason."""
+        dims, mode = next(value for pool_type, value in _POOLS.items() if isinstance(pool, pool_type))
+        kernel, stride, padding = (ensure_tuple_rep(v, dims) for v in (pool.kernel_size, pool.stride, pool.padding))
+        if stride == (1,) * dims:
+            return None
+        dilation = ensure_tuple_rep(getattr(pool, "dilation", 1), dims)
+        uniform = len(set(kernel)) == len(set(stride)) == len(set(padding)) == 1 and set(dilation) == {1}
+        if uniform and stride[0] == 2 and not getattr(pool, "return_indices", False):
+            probe_fn = F.max_pool1d if mode == "max" else F.avg_pool1d
+            args = dict(kernel_size=kernel[0], stride=2, padding=padding[0], ceil_mode=pool.ceil_mode)
+
+            def size(n: int) -> int:
+                return probe_fn(torch.zeros(1, 1, n), **args).shape[-1]
+
+            for rounding in ("ceil", "floor"):
+                if _halves(size, rounding):
+                    return SymmetricPool(dims, mode, rounding)
+        self.keep(
+            name,
+            f"{type(pool).__name__} (kernel {kernel}, stride {stride}, padding {padding}) has no "
+            "symmetric equivalent with the same output size",
+        )
+        return None
+
+
+class _SREConverter(ModuleConverter):
+    def __init__(self, kernel_size, num_bands, project_weights, stride_policy, skip) -> None:
+        super().__init__(stride_policy, skip)
+        self.kernel_size = kernel_size
+        self.num_bands = num_bands
+        self.project_weights = project_weights
 
     def convert(self, module: nn.Module, name: str) -> nn.Module | None:
         if isinstance(module, _CONVS):
             return self.convert_conv(module, name)
         if isinstance(module, _CONV_TRANSPOSES):
             return self.convert_conv_transpose(module, name)
-        if isinstance(module, _POOLS) and self.stride_policy == "pool":
+        if isinstance(module, tuple(_POOLS)) and self.stride_policy == "pool":
             return self.convert_pool(module, name)
         return None
 
     # geometry -----------------------------------------------------------------------------------------------
 
-    def new_kernel(self, kernel: tuple[int, ...]) -> tuple[int, ...]:
+    def new_kernel(self, kernel: tuple[int, ...], name: str) -> tuple[int, ...]:
         if self.kernel_size is None:
             return kernel
-        new = (self.kernel_size,) * len(kernel) if isinstance(self.kernel_size, int) else tuple(self.kernel_size)
+        dims = len(kernel)
+        new = checked_tuple_rep(self.kernel_size, dims, "kernel_size", f"an odd int or {dims} odd ints for '{name}'")
         # axes of extent 1 (a 1 x 3 x 3 kernel) keep their extent
         return tuple(1 if k == 1 else n for k, n in zip(kernel, new))
 
     @staticmethod
     def numeric_padding(conv: nn.Module) -> tuple[int, ...]:
+        """The padding per axis of an odd-kernel convolution (also given as "same" or "valid")."""
         if conv.padding == "valid":
             return (0,) * len(conv.kernel_size)
         if conv.padding == "same":
-            return tuple(d * (k - 1) // 2 for k, d in zip(conv.kernel_size, conv.dilation))
+            return same_padding(conv.kernel_size, conv.dilation)
         return tuple(conv.padding)
 
     def project(self, layer: nn.Module, conv_weight: torch.Tensor, bias: torch.Tensor | None, name: str) -> None:
@@ -208,7 +259,6 @@ class _Converter:
         dims = len(conv.kernel_size)
         stride = tuple(conv.stride)
         strided = any(s != 1 for s in stride)
-        padding = self.numeric_padding(conv)
         if all(k == 1 for k in conv.kernel_size):
             if not strided:
                 self.keep(name, ALREADY_SYMMETRIC)
@@ -216,6 +266,7 @@ class _Converter:
             if self.stride_policy == "keep":
                 self.keep(name, f"strided 1x1 conv kept (stride_policy='keep'), stride {stride}")
                 return None
+            padding = self.numeric_padding(conv)
             if any(s != 2 for s in stride) or any(padding):
                 self.keep(
                     name,
@@ -227,7 +278,7 @@ class _Converter:
             plain.stride = (1,) * dims
             return nn.Sequential(SymmetricPool(dims, "avg", "ceil"), plain)
 
-        kernel = self.new_kernel(tuple(conv.kernel_size))
+        kernel = self.new_kernel(tuple(conv.kernel_size), name)
         if any(k % 2 == 0 for k in kernel):
             self.keep(name, f"even kernel {kernel} has no centre tap; pass an odd kernel_size to convert it")
             return None
@@ -236,6 +287,7 @@ class _Converter:
                 name, f"even kernel {tuple(conv.kernel_size)} cannot become odd {kernel} at the same output shape"
             )
             return None
+        padding = self.numeric_padding(conv)
         new_padding = _padding_for_kernel(padding, conv.dilation, tuple(conv.kernel_size), kernel)
         if any(p < 0 for p in new_padding):
             self.keep(name, f"kernel {kernel} with padding {padding} would change the output shape")
@@ -245,8 +297,7 @@ class _Converter:
             return None
 
         if strided and self.stride_policy == "pool":
-            same = all(2 * p == d * (k - 1) for p, d, k in zip(new_padding, conv.dilation, kernel))
-            if any(s != 2 for s in stride) or not same:
+            if any(s != 2 for s in stride) or new_padding != same_padding(kernel, conv.dilation):
                 self.keep(
                     name,
                     f"stride {stride} with padding {padding}: symmetric pooling cannot give its output "
@@ -274,48 +325,21 @@ class _Converter:
                     "use stride_policy='keep' to convert it with its stride",
                 )
                 return None
-            kernel = tuple(k + 1 if k % 2 == 0 else k for k in self.new_kernel(tuple(conv.kernel_size)))
-            same = tuple(d * (k - 1) // 2 for d, k in zip(conv.dilation, kernel))
+            kernel = tuple(k + 1 if k % 2 == 0 else k for k in self.new_kernel(tuple(conv.kernel_size), name))
             layer = SREConv(
-                dims, conv.in_channels, conv.out_channels, kernel, padding=same, dilation=conv.dilation,
+                dims, conv.in_channels, conv.out_channels, kernel, padding=None, dilation=conv.dilation,
                 groups=conv.groups, bias=conv.bias is not None, num_bands=self.num_bands,
                 device=conv.weight.device, dtype=conv.weight.dtype,
             )  # fmt: skip
             self.project(layer, _transpose_kernel_to_conv(conv.weight, conv.groups), conv.bias, name)
             scale = stride[0] if len(set(stride)) == 1 else stride
             return nn.Sequential(nn.Upsample(scale_factor=scale, mode="nearest"), layer)
-        kernel = self.new_kernel(tuple(conv.kernel_size))
+        kernel = self.new_kernel(tuple(conv.kernel_size), name)
         if any(k % 2 == 0 for k in kernel) or any(k % 2 == 0 for k in conv.kernel_size):
             self.keep(name, f"transposed conv with even kernel {tuple(conv.kernel_size)} kept at stride {stride}")
             return None
         new_padding = _padding_for_kernel(padding, conv.dilation, tuple(conv.kernel_size), kernel)
         return self.sre_layer(SREConvTranspose, conv, name, kernel, new_padding, stride=stride)
-
-    def convert_pool(self, pool: nn.Module, name: str) -> nn.Module | None:
-        dims = int(type(pool).__name__[-2])
-        as_tuple = lambda v: (v,) * dims if isinstance(v, int) else tuple(v)  # noqa: E731
-        kernel, stride, padding = as_tuple(pool.kernel_size), as_tuple(pool.stride), as_tuple(pool.padding)
-        if stride == (1,) * dims:
-            return None
-        dilation = as_tuple(getattr(pool, "dilation", 1))
-        mode = "max" if isinstance(pool, (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d)) else "avg"
-        uniform = len(set(kernel)) == len(set(stride)) == len(set(padding)) == 1 and set(dilation) == {1}
-        if uniform and stride[0] == 2 and not getattr(pool, "return_indices", False):
-            probe_fn = F.max_pool1d if mode == "max" else F.avg_pool1d
-            args = dict(kernel_size=kernel[0], stride=2, padding=padding[0], ceil_mode=pool.ceil_mode)
-
-            def size(n: int) -> int:
-                return probe_fn(torch.zeros(1, 1, n), **args).shape[-1]
-
-            for rounding in ("ceil", "floor"):
-                if _halves(size, rounding):
-                    return SymmetricPool(dims, mode, rounding)
-        self.keep(
-            name,
-            f"{type(pool).__name__} (kernel {kernel}, stride {stride}, padding {padding}) has no "
-            "symmetric equivalent with the same output size",
-        )
-        return None
 
 
 def convert_to_sre(
@@ -332,8 +356,8 @@ def convert_to_sre(
 
     Args:
         model: any ``nn.Module`` (MONAI or plain torch).
-        kernel_size: odd kernel size for every converted layer; ``None`` keeps each layer's own (padding is
-            adjusted so output shapes stay the same).
+        kernel_size: odd kernel size for every converted layer, an int or one per spatial dim of the converted
+            layers; ``None`` keeps each layer's own (padding is adjusted so output shapes stay the same).
         num_bands: SRE bands for every converted layer; ``None`` for the default layout.
         project_weights: initialise every SRE kernel as the least-squares projection of the dense kernel it
             replaces (and copy biases); otherwise SRE layers start from a fresh initialisation.
@@ -342,6 +366,11 @@ def convert_to_sre(
         skip: shell-style patterns of module names (as in ``named_modules``) to leave untouched, with their
             children.
         inplace: modify ``model`` itself instead of a deep copy.
+
+    Raises:
+        ValueError: ``model`` is not a module, ``kernel_size`` is not odd, ``stride_policy`` is unknown, or a
+            ``kernel_size`` sequence does not have one entry per spatial dim of a layer to convert (the message
+            names the value and the layer).
 
     Returns:
         the converted model (never ``None``) and a :class:`ConversionReport`.
@@ -355,17 +384,17 @@ def convert_to_sre(
     if not isinstance(model, nn.Module):
         raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}.")
     if kernel_size is not None:
-        sizes = (kernel_size,) if isinstance(kernel_size, int) else tuple(kernel_size)
+        sizes = ensure_tuple(kernel_size)
         if any(not isinstance(k, int) or k < 1 or k % 2 == 0 for k in sizes):
             raise ValueError(f"kernel_size must be None or odd positive ints, got {kernel_size!r}.")
-    converter = _Converter(kernel_size, num_bands, project_weights, stride_policy, skip)
-    converter.report.params_before = _count_parameters(model)
+    converter = _SREConverter(kernel_size, num_bands, project_weights, stride_policy, skip)
+    converter.report.params_before = count_parameters(model)
     target = model if inplace else copy.deepcopy(model)
     replacement = converter.convert(target, "(model)")
     if replacement is None:
         converter.visit(target, "")
     else:
-        converter.report.replaced.append(("(model)", _short(target), _short(replacement)))
+        converter.report.replaced.append(("(model)", describe(target), describe(replacement)))
         target = replacement
-    converter.report.params_after = _count_parameters(target)
+    converter.report.params_after = count_parameters(target)
     return target, converter.report

@@ -19,16 +19,16 @@ from .functional import (
     GridSymmetryElement,
     apply_grid_symmetry,
     axis_rotation_matrix,
+    centre_crop,
     euler_xyz_from_matrix,
     grid_symmetries,
+    planar_rotation_matrix,
     random_rotation_matrix,
     rotation_angle,
 )
-from .sweep import PROTOCOLS, RotationCase, RotationSweep
 
 __all__ = [
     "AXES",
-    "PROTOCOLS",
     "GridSymmetry",
     "GridSymmetryD",
     "GridSymmetryDict",
@@ -42,12 +42,12 @@ __all__ = [
     "RandSO3RotateD",
     "RandSO3RotateDict",
     "RandSO3Rotated",
-    "RotationCase",
-    "RotationSweep",
     "apply_grid_symmetry",
     "axis_rotation_matrix",
+    "centre_crop",
     "euler_xyz_from_matrix",
     "grid_symmetries",
+    "planar_rotation_matrix",
     "random_rotation_matrix",
     "rotate_by_matrix",
     "rotation_angle",

@@ -16,27 +16,24 @@ from __future__ import annotations
 import numpy as np
 import torch
 from monai.config import DtypeLike
-from monai.data import MetaTensor
 from monai.data.meta_obj import get_track_meta
 from monai.transforms import Rotate
-from monai.transforms.inverse import InvertibleTransform, TraceableTransform
+from monai.transforms.inverse import InvertibleTransform
 from monai.transforms.transform import LazyTransform, RandomizableTransform
 from monai.utils import TraceKeys, TransformBackends, convert_to_tensor
 
 from monai_sre.transforms.functional import (
     GridSymmetryElement,
-    apply_grid_symmetry,
     euler_xyz_from_matrix,
     grid_symmetries,
+    grid_symmetry,
+    grid_symmetry_element,
+    grid_symmetry_from_info,
     random_rotation_matrix,
+    spatial_size,
 )
 
 __all__ = ["GridSymmetry", "RandGridSymmetry", "RandSO3Rotate", "rotate_by_matrix"]
-
-
-def _spatial_dims(img: torch.Tensor) -> int:
-    shape = img.peek_pending_shape() if isinstance(img, MetaTensor) else img.shape[1:]
-    return len(shape)
 
 
 def rotate_by_matrix(
@@ -141,7 +138,7 @@ class RandSO3Rotate(RandomizableTransform, InvertibleTransform, LazyTransform):
         lazy: bool | None = None,
     ) -> torch.Tensor:
         """Rotate ``img`` (channel first, 2 or 3 spatial dims); arguments override the constructor's for this call."""
-        spatial_dims = _spatial_dims(img)
+        spatial_dims = len(spatial_size(img))
         if spatial_dims not in (2, 3):
             raise ValueError(f"RandSO3Rotate needs 2 or 3 spatial dims (channel first), got shape {tuple(img.shape)}.")
         if randomize:
@@ -175,31 +172,11 @@ class RandSO3Rotate(RandomizableTransform, InvertibleTransform, LazyTransform):
         return Rotate(0).inverse_transform(data, transform[TraceKeys.EXTRA_INFO])
 
 
-def _grid_symmetry_index_map(element: GridSymmetryElement, spatial_size: list[int]) -> torch.Tensor:
-    """Homogeneous map from output voxel indices to input voxel indices of ``element``."""
-    dims = element.spatial_dims
-    xform = torch.zeros(dims + 1, dims + 1, dtype=torch.float64)
-    xform[dims, dims] = 1.0
-    for out_axis, (in_axis, flip) in enumerate(zip(element.permutation, element.flips)):
-        xform[in_axis, out_axis] = -1.0 if flip else 1.0
-        xform[in_axis, dims] = spatial_size[in_axis] - 1 if flip else 0.0
-    return xform
-
-
-def _element(spatial_dims: int, index: int) -> GridSymmetryElement:
-    elements = grid_symmetries(spatial_dims)
-    if index >= len(elements):
-        raise ValueError(f"index must be below {len(elements)} for {spatial_dims} spatial dims, got {index}.")
-    return elements[index]
-
-
-def _inverse_element(element: GridSymmetryElement) -> GridSymmetryElement:
-    permutation = [0] * element.spatial_dims
-    flips = [False] * element.spatial_dims
-    for out_axis, (in_axis, flip) in enumerate(zip(element.permutation, element.flips)):
-        permutation[in_axis] = out_axis
-        flips[in_axis] = flip
-    return GridSymmetryElement(tuple(permutation), tuple(flips))
+def _undo_grid_symmetry(transform: InvertibleTransform, data: torch.Tensor) -> torch.Tensor:
+    """Pop ``transform``'s trace from ``data`` and apply the inverse of the element it recorded."""
+    element = grid_symmetry_from_info(transform.pop_transform(data)[TraceKeys.EXTRA_INFO])
+    with transform.trace_transform(False):
+        return grid_symmetry(data, element.inverse(), False, transform.get_transform_info())
 
 
 class GridSymmetry(InvertibleTransform, LazyTransform):
@@ -223,48 +200,15 @@ class GridSymmetry(InvertibleTransform, LazyTransform):
         self.index = int(index)
 
     def element(self, spatial_dims: int) -> GridSymmetryElement:
-        return _element(spatial_dims, self.index)
+        """The element this transform applies to images of ``spatial_dims`` spatial dims."""
+        return grid_symmetry_element(spatial_dims, self.index)
 
     def __call__(self, img: torch.Tensor, lazy: bool | None = None) -> torch.Tensor:
         lazy_ = self.lazy if lazy is None else lazy
-        return _apply_element(img, self.element(_spatial_dims(img)), self.get_transform_info(), lazy_)
+        return grid_symmetry(img, self.element(len(spatial_size(img))), lazy_, self.get_transform_info())
 
     def inverse(self, data: torch.Tensor) -> torch.Tensor:
-        return _undo_element(self, data)
-
-
-def _undo_element(transform: InvertibleTransform, data: torch.Tensor) -> torch.Tensor:
-    """Pop ``transform``'s trace from ``data`` and apply the inverse of the element it recorded."""
-    info = transform.pop_transform(data)[TraceKeys.EXTRA_INFO]
-    element = GridSymmetryElement(tuple(info["permutation"]), tuple(bool(f) for f in info["flips"]))
-    with transform.trace_transform(False):
-        return _apply_element(data, _inverse_element(element), transform.get_transform_info(), False)
-
-
-def _apply_element(img: torch.Tensor, element: GridSymmetryElement, transform_info: dict, lazy: bool) -> torch.Tensor:
-    img = convert_to_tensor(img, track_meta=get_track_meta())
-    spatial_size = [int(s) for s in (img.peek_pending_shape() if isinstance(img, MetaTensor) else img.shape[1:])]
-    if any(spatial_size[p] != spatial_size[i] for i, p in enumerate(element.permutation)):
-        raise ValueError(
-            f"grid symmetry {element} maps spatial axes of different sizes onto each other: {spatial_size}."
-        )
-    out_size = [spatial_size[p] for p in element.permutation]
-    meta_info = TraceableTransform.track_transform_meta(
-        img,
-        sp_size=out_size,
-        affine=_grid_symmetry_index_map(element, spatial_size),
-        extra_info={"permutation": list(element.permutation), "flips": [int(f) for f in element.flips]},
-        orig_size=spatial_size,
-        transform_info=transform_info,
-        lazy=lazy,
-    )
-    out = img
-    if isinstance(img, MetaTensor):  # a new MetaTensor: the caller's keeps its own metadata
-        out = MetaTensor(img.as_tensor(), meta=img.meta, applied_operations=list(img.applied_operations))
-    if lazy:
-        return out.copy_meta_from(meta_info) if isinstance(out, MetaTensor) else meta_info
-    out = apply_grid_symmetry(out, element)
-    return out.copy_meta_from(meta_info) if isinstance(out, MetaTensor) else out
+        return _undo_grid_symmetry(self, data)
 
 
 class RandGridSymmetry(RandomizableTransform, InvertibleTransform, LazyTransform):
@@ -274,6 +218,8 @@ class RandGridSymmetry(RandomizableTransform, InvertibleTransform, LazyTransform
         prob: probability of applying a symmetry drawn uniformly from the whole group.
         lazy: execute lazily.
     """
+
+    backend = [TransformBackends.TORCH]
 
     def __init__(self, prob: float = 1.0, lazy: bool = False) -> None:
         RandomizableTransform.__init__(self, prob)
@@ -286,11 +232,11 @@ class RandGridSymmetry(RandomizableTransform, InvertibleTransform, LazyTransform
         self.index = int(self.R.randint(len(grid_symmetries(3 if data is None else data)))) if self._do_transform else 0
 
     def __call__(self, img: torch.Tensor, randomize: bool = True, lazy: bool | None = None) -> torch.Tensor:
-        spatial_dims = _spatial_dims(img)
+        spatial_dims = len(spatial_size(img))
         if randomize:
             self.randomize(spatial_dims)
         lazy_ = self.lazy if lazy is None else lazy
-        return _apply_element(img, _element(spatial_dims, self.index), self.get_transform_info(), lazy_)
+        return grid_symmetry(img, grid_symmetry_element(spatial_dims, self.index), lazy_, self.get_transform_info())
 
     def inverse(self, data: torch.Tensor) -> torch.Tensor:
-        return _undo_element(self, data)
+        return _undo_grid_symmetry(self, data)

@@ -14,7 +14,8 @@ from monai.transforms.inverse import InvertibleTransform
 from monai.transforms.transform import LazyTransform, MapTransform, RandomizableTransform
 from monai.utils import TraceKeys, convert_to_tensor, ensure_tuple_rep
 
-from monai_sre.transforms.array import GridSymmetry, RandGridSymmetry, RandSO3Rotate, _spatial_dims
+from monai_sre.transforms.array import GridSymmetry, RandGridSymmetry, RandSO3Rotate
+from monai_sre.transforms.functional import spatial_size
 
 __all__ = [
     "GridSymmetryD",
@@ -57,7 +58,7 @@ class _SharedDraw(RandomizableTransform, MapTransform, InvertibleTransform, Lazy
         self.randomize(None)
         first = next(self.key_iterator(d), None)
         if first is not None:
-            self.inner.randomize(_spatial_dims(d[first]))
+            self.inner.randomize(len(spatial_size(d[first])))
         lazy_ = self.lazy if lazy is None else lazy
         for index, key in enumerate(self.key_iterator(d)):
             if self._do_transform:

@@ -1,97 +1,47 @@
 # Copyright (c) monai_sre contributors
 # Licensed under the Apache License, Version 2.0
-"""Pure functions on rotations and on the symmetries of the voxel grid (no MONAI transform state).
+"""Functional transforms: rotation maths, and the grid symmetries applied to images with their metadata.
 
-The lossless symmetries of a cubic grid are the signed axis permutations: 48 in 3D (6 permutations times 8
-flip patterns: all 24 rotations by multiples of 90 degrees and their 24 mirror images), 8 in 2D and 2 in 1D.
-They act on the last ``spatial_dims`` axes of a tensor, so the same element applies to ``(C, *spatial)``
-images and ``(N, C, *spatial)`` batches.
+As in MONAI's ``monai/transforms/spatial/functional.py``, the maths and the ``MetaTensor`` bookkeeping (affine,
+applied operations, lazy execution) live here, and the transform classes in :mod:`~monai_sre.transforms.array`
+and :mod:`~monai_sre.transforms.dictionary` hold only their parameters and random state.
+
+The lossless symmetries of a cubic grid (the signed axis permutations: 48 in 3D, 8 in 2D, 2 in 1D) are defined
+once, in :mod:`monai_sre.groups`, and re-exported here for the transforms. They act on the last ``spatial_dims``
+axes of a tensor, so the same element applies to ``(C, *spatial)`` images and ``(N, C, *spatial)`` batches.
 """
 
 from __future__ import annotations
 
-import itertools
-from dataclasses import dataclass
-from functools import cache
+from collections.abc import Sequence
 
 import numpy as np
 import torch
+from monai.data import MetaTensor
+from monai.data.meta_obj import get_track_meta
+from monai.transforms import CenterSpatialCrop
+from monai.transforms.inverse import TraceableTransform
+from monai.utils import convert_to_tensor, ensure_tuple_rep
+
+from monai_sre.groups import GridSymmetryElement, apply_grid_symmetry, grid_symmetries
 
 __all__ = [
     "AXES",
     "GridSymmetryElement",
     "apply_grid_symmetry",
     "axis_rotation_matrix",
+    "centre_crop",
     "euler_xyz_from_matrix",
     "grid_symmetries",
+    "grid_symmetry",
+    "grid_symmetry_element",
+    "grid_symmetry_from_info",
+    "grid_symmetry_index_map",
+    "planar_rotation_matrix",
     "random_rotation_matrix",
     "rotation_angle",
+    "spatial_size",
 ]
-
-
-@dataclass(frozen=True)
-class GridSymmetryElement:
-    """A signed permutation of the spatial axes: output axis ``i`` is input axis ``permutation[i]``, then
-    output axis ``i`` is reversed where ``flips[i]`` is true."""
-
-    permutation: tuple[int, ...]
-    flips: tuple[bool, ...]
-
-    @property
-    def spatial_dims(self) -> int:
-        return len(self.permutation)
-
-    @property
-    def is_identity(self) -> bool:
-        return self.permutation == tuple(range(self.spatial_dims)) and not any(self.flips)
-
-    @property
-    def is_rotation(self) -> bool:
-        """True for proper rotations (determinant +1), false for reflections."""
-        inversions = sum(
-            1
-            for i, j in itertools.combinations(range(self.spatial_dims), 2)
-            if self.permutation[i] > self.permutation[j]
-        )
-        return (inversions + sum(self.flips)) % 2 == 0
-
-    def __str__(self) -> str:
-        return "".join(("-" if f else "+") + "xyz"[p] for p, f in zip(self.permutation, self.flips))
-
-
-@cache
-def grid_symmetries(spatial_dims: int) -> tuple[GridSymmetryElement, ...]:
-    """All lossless symmetries of the ``spatial_dims``-D grid, identity first (48 in 3D, 8 in 2D, 2 in 1D)."""
-    if spatial_dims not in (1, 2, 3):
-        raise ValueError(f"spatial_dims must be 1, 2 or 3, got {spatial_dims}.")
-    return tuple(
-        GridSymmetryElement(tuple(perm), tuple(flips))
-        for perm in itertools.permutations(range(spatial_dims))
-        for flips in itertools.product((False, True), repeat=spatial_dims)
-    )
-
-
-def apply_grid_symmetry(tensor: torch.Tensor, element: GridSymmetryElement) -> torch.Tensor:
-    """Apply ``element`` to the last ``element.spatial_dims`` axes of ``tensor`` (exact, no interpolation).
-
-    Raises:
-        ValueError: when the tensor has fewer axes than the element acts on, or when a permutation would
-            map spatial axes of different sizes onto each other.
-    """
-    dims = element.spatial_dims
-    lead = tensor.dim() - dims
-    if lead < 0:
-        raise ValueError(
-            f"a {dims}-D grid symmetry needs a tensor with at least {dims} axes, got shape {tuple(tensor.shape)}."
-        )
-    spatial = tensor.shape[lead:]
-    if any(spatial[p] != spatial[i] for i, p in enumerate(element.permutation)):
-        raise ValueError(
-            f"grid symmetry {element} maps spatial axes of different sizes onto each other: {tuple(spatial)}."
-        )
-    out = tensor.permute(*range(lead), *(lead + p for p in element.permutation))
-    flip_axes = [lead + i for i, f in enumerate(element.flips) if f]
-    return out.flip(flip_axes) if flip_axes else out
 
 
 # rotations ------------------------------------------------------------------------------------------------
@@ -103,16 +53,21 @@ def apply_grid_symmetry(tensor: torch.Tensor, element: GridSymmetryElement) -> t
 AXES = ("x", "y", "z")
 
 
+def planar_rotation_matrix(angle: float) -> np.ndarray:
+    """The 2D rotation by ``angle`` radians: ``[[cos, -sin], [sin, cos]]`` (as MONAI's ``create_rotate(2, angle)``)."""
+    c, s = np.cos(angle), np.sin(angle)
+    return np.array([[c, -s], [s, c]])
+
+
 def axis_rotation_matrix(axis: str | int, angle: float) -> np.ndarray:
     """The 3D rotation by ``angle`` radians about spatial axis ``axis`` (``"x"``/0, ``"y"``/1, ``"z"``/2)."""
     index = AXES.index(axis) if isinstance(axis, str) else int(axis)
     if index not in (0, 1, 2):
         raise ValueError(f"axis must be one of 'x', 'y', 'z' or 0, 1, 2, got {axis!r}.")
-    c, s = np.cos(angle), np.sin(angle)
-    i, j = [a for a in range(3) if a != index]
-    matrix = np.eye(3)
+    plane = [a for a in range(3) if a != index]
     sign = -1.0 if index == 1 else 1.0  # y follows MONAI's create_rotate: [[c, s], [-s, c]] in the (x, z) plane
-    matrix[i, i], matrix[i, j], matrix[j, i], matrix[j, j] = c, -sign * s, sign * s, c
+    matrix = np.eye(3)
+    matrix[np.ix_(plane, plane)] = planar_rotation_matrix(sign * angle)
     return matrix
 
 
@@ -149,8 +104,7 @@ def random_rotation_matrix(
         raise ValueError(f"max_angle must be in (0, pi] radians or None, got {max_angle}.")
     limit = np.pi if max_angle is None else float(max_angle)
     if spatial_dims == 2:
-        t = rng.uniform(-limit, limit)
-        return np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]])
+        return planar_rotation_matrix(rng.uniform(-limit, limit))
     if spatial_dims != 3:
         raise ValueError(f"spatial_dims must be 2 or 3, got {spatial_dims}.")
     if max_angle is None:
@@ -183,3 +137,109 @@ def _solve_increasing(f, target: float, low: float, high: float) -> float:
         mid = (low + high) / 2
         low, high = (mid, high) if f(mid) < target else (low, mid)
     return (low + high) / 2
+
+
+# grid symmetries of channel-first images, with their metadata ------------------------------------------------
+
+
+def spatial_size(img: torch.Tensor) -> list[int]:
+    """The spatial size of a channel-first image ``(C, *spatial)``, after any pending (lazy) operations."""
+    return [int(s) for s in (img.peek_pending_shape() if isinstance(img, MetaTensor) else img.shape[1:])]
+
+
+def grid_symmetry_element(spatial_dims: int, index: int) -> GridSymmetryElement:
+    """Element ``index`` of :func:`grid_symmetries` ``(spatial_dims)``, with the valid range in the error.
+
+    Raises:
+        ValueError: ``index`` is not below the group's order (48 in 3D, 8 in 2D, 2 in 1D).
+    """
+    elements = grid_symmetries(spatial_dims)
+    if index >= len(elements):
+        raise ValueError(f"index must be below {len(elements)} for {spatial_dims} spatial dims, got {index}.")
+    return elements[index]
+
+
+def grid_symmetry_index_map(element: GridSymmetryElement, size: Sequence[int]) -> torch.Tensor:
+    """The homogeneous map from output voxel indices to input voxel indices of ``element`` on a grid of ``size``.
+
+    This is what MONAI records in the affine of a spatial transform (as for ``Flip``): composed with the input
+    affine, voxel ``v`` of the output sits where its source voxel sat.
+    """
+    dims = element.spatial_dims
+    xform = torch.zeros(dims + 1, dims + 1, dtype=torch.float64)
+    xform[dims, dims] = 1.0
+    for out_axis, (in_axis, flip) in enumerate(zip(element.permutation, element.flips)):
+        xform[in_axis, out_axis] = -1.0 if flip else 1.0
+        xform[in_axis, dims] = size[in_axis] - 1 if flip else 0.0
+    return xform
+
+
+def grid_symmetry(img: torch.Tensor, element: GridSymmetryElement, lazy: bool, transform_info: dict) -> torch.Tensor:
+    """Functional implementation of the grid symmetries, eager or lazy, in the manner of MONAI's ``flip``.
+
+    Args:
+        img: channel-first image ``(C, *spatial)``; a ``MetaTensor`` gets the operation recorded (affine, applied
+            operations, with ``extra_info`` ``{"permutation", "flips"}`` for the inverse).
+        element: the symmetry, acting on the spatial axes.
+        lazy: record the operation as pending instead of executing it.
+        transform_info: the calling transform's ``get_transform_info()``.
+
+    Raises:
+        ValueError: the element maps spatial axes of different sizes onto each other.
+    """
+    img = convert_to_tensor(img, track_meta=get_track_meta())
+    size = spatial_size(img)
+    if any(size[p] != size[i] for i, p in enumerate(element.permutation)):
+        raise ValueError(f"grid symmetry {element} maps spatial axes of different sizes onto each other: {size}.")
+    meta_info = TraceableTransform.track_transform_meta(
+        img,
+        sp_size=[size[p] for p in element.permutation],
+        affine=grid_symmetry_index_map(element, size),
+        extra_info={"permutation": list(element.permutation), "flips": [int(f) for f in element.flips]},
+        orig_size=size,
+        transform_info=transform_info,
+        lazy=lazy,
+    )
+    out = img
+    if isinstance(img, MetaTensor):  # a new MetaTensor: the caller's keeps its own metadata
+        out = MetaTensor(img.as_tensor(), meta=img.meta, applied_operations=list(img.applied_operations))
+    if lazy:
+        return out.copy_meta_from(meta_info) if isinstance(out, MetaTensor) else meta_info
+    out = apply_grid_symmetry(out, element)
+    return out.copy_meta_from(meta_info) if isinstance(out, MetaTensor) else out
+
+
+def grid_symmetry_from_info(extra_info: dict) -> GridSymmetryElement:
+    """The element that :func:`grid_symmetry` recorded in a trace's ``extra_info``."""
+    return GridSymmetryElement(tuple(extra_info["permutation"]), tuple(bool(f) for f in extra_info["flips"]))
+
+
+# crops of batches -------------------------------------------------------------------------------------------
+
+
+def centre_crop(images: torch.Tensor, size: Sequence[int] | int) -> torch.Tensor:
+    """The central ``size`` region of the spatial axes of a batch ``(N, C, *spatial)`` (a view, no copy).
+
+    The region is the one MONAI's ``CenterSpatialCrop(size)`` cuts from each image (start ``n // 2 - s // 2``
+    on an axis of ``n`` voxels), so a crop here matches a ``CenterSpatialCropd`` in a pipeline.
+
+    Args:
+        images: the batch.
+        size: the spatial size of the crop, one int for every axis or one per axis.
+
+    Raises:
+        ValueError: ``size`` has the wrong number of axes or exceeds the images.
+
+    Example::
+
+        >>> centre_crop(torch.zeros(2, 1, 30, 30, 30), 16).shape
+        torch.Size([2, 1, 16, 16, 16])
+    """
+    spatial = tuple(images.shape[2:])
+    try:
+        size = tuple(int(s) for s in ensure_tuple_rep(size, len(spatial)))
+    except ValueError:  # a sequence of the wrong length
+        size = tuple(size)  # type: ignore[arg-type]
+    if len(size) != len(spatial) or any(s > n for s, n in zip(size, spatial)):
+        raise ValueError(f"crop_size {size} does not fit images of spatial shape {spatial}.")
+    return images[(slice(None), slice(None), *CenterSpatialCrop(size).compute_slices(spatial))]

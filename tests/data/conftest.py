@@ -3,7 +3,10 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+from monai_sre.data import medmnist_path
 
 
 def _package_dir(name: str) -> Path | None:
@@ -24,3 +27,21 @@ def ct_series() -> Path:
     if folder is None:
         pytest.skip("pydicom is not installed (it ships the DICOM test series)")
     return folder / "data" / "test_files" / "dicomdirtests" / "98892001" / "CT5N"
+
+
+@pytest.fixture
+def write_medmnist(tmp_path):
+    """Write a small npz in the MedMNIST layout into ``tmp_path``; returns ``(path, arrays)``."""
+
+    def write(flag="nodulemnist3d", size=28, counts=(6, 3, 4), classes=2, **overrides):
+        rng = np.random.default_rng(0)
+        arrays = {}
+        for split, n in zip(("train", "val", "test"), counts):
+            arrays[f"{split}_images"] = rng.integers(0, 256, (n, size, size, size), dtype=np.uint8)
+            arrays[f"{split}_labels"] = rng.integers(0, classes, (n, 1)).astype(np.int64)
+        arrays.update(overrides)
+        path = medmnist_path(tmp_path, flag, size)
+        np.savez_compressed(path, **arrays)
+        return path, arrays
+
+    return write

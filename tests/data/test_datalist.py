@@ -5,7 +5,8 @@ import shutil
 
 import pytest
 
-from monai_sre.data import load_classification_datalist
+from monai_sre.data import list_volumes, load_classification_datalist
+from monai_sre.data.readers import IMAGE_SUFFIXES
 
 
 def test_json_and_csv_datalists_resolve_and_check_real_files(tmp_path, anatomical_nii, ct_series):
@@ -51,3 +52,24 @@ def test_malformed_datalists(tmp_path):
         load_classification_datalist(tmp_path / "c.csv")
     with pytest.raises(FileNotFoundError, match="datalist not found"):
         load_classification_datalist(tmp_path / "none.json")
+
+
+def test_list_volumes_finds_readable_images_and_series_in_a_folder(tmp_path, anatomical_nii, ct_series):
+    folder = tmp_path / "inputs"
+    folder.mkdir()
+    shutil.copy(anatomical_nii, folder / "b.nii")
+    shutil.copytree(ct_series, folder / "series")
+    (folder / "notes.txt").write_text("not an image")
+    items = list_volumes(folder)
+    assert [item["image"] for item in items] == [str(folder / "b.nii"), str(folder / "series")]
+    assert ".nii.gz" in IMAGE_SUFFIXES and ".nrrd" in IMAGE_SUFFIXES and ".mha" in IMAGE_SUFFIXES
+    (tmp_path / "list.csv").write_text("image\ninputs/b.nii\n")
+    assert list_volumes(tmp_path / "list.csv")[0]["image"] == str(folder / "b.nii")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match=r"no volumes in '.*empty' \(looked for .nii, .nii.gz"):
+        list_volumes(tmp_path / "empty")
+    with pytest.raises(FileNotFoundError, match="inference input not found"):
+        list_volumes(tmp_path / "nowhere")
+    (tmp_path / "bad.csv").write_text("path\ninputs/b.nii\n")
+    with pytest.raises(ValueError, match=r"needs 'image' column, got \['path'\]"):
+        list_volumes(tmp_path / "bad.csv")

@@ -3,30 +3,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from monai_sre.data import MedMNIST3DDataset, load_medmnist_npz, medmnist3d_info, medmnist_path
+from monai_sre.data import load_medmnist_npz, medmnist3d_info, medmnist_path
 
 
-def _write(folder, flag="nodulemnist3d", size=28, counts=(6, 3, 4), classes=2, **overrides):
-    rng = np.random.default_rng(0)
-    arrays = {}
-    for split, n in zip(("train", "val", "test"), counts):
-        arrays[f"{split}_images"] = rng.integers(0, 256, (n, size, size, size), dtype=np.uint8)
-        arrays[f"{split}_labels"] = rng.integers(0, classes, (n, 1)).astype(np.int64)
-    arrays.update(overrides)
-    path = medmnist_path(folder, flag, size)
-    np.savez_compressed(path, **arrays)
-    return path, arrays
-
-
-def test_fixture_with_the_medmnist_layout_loads_into_monai_dicts(tmp_path):
-    _, arrays = _write(tmp_path)
-    dataset = MedMNIST3DDataset(tmp_path, "nodulemnist3d", "val")
-    assert len(dataset) == 3 and dataset.task == "binary-class" and dataset.class_names == ("benign", "malignant")
-    item = dataset[1]
-    assert item["image"].shape == (1, 28, 28, 28) and item["image"].dtype == np.float32
-    np.testing.assert_array_equal(item["image"][0], arrays["val_images"][1])
-    assert item["label"] == arrays["val_labels"][1, 0]
-    _write(tmp_path, "organmnist3d", size=64, classes=11)
+def test_fixture_with_the_medmnist_layout_loads_and_validates(tmp_path, write_medmnist):
+    _, arrays = write_medmnist()
+    loaded = load_medmnist_npz(tmp_path, "nodulemnist3d")
+    assert sorted(loaded) == sorted(arrays) and loaded["val_labels"].dtype == np.int64
+    np.testing.assert_array_equal(loaded["test_images"], arrays["test_images"])
+    write_medmnist("organmnist3d", size=64, classes=11)
     assert load_medmnist_npz(tmp_path, "organmnist3d", 64)["train_images"].shape == (6, 64, 64, 64)
 
 
@@ -63,8 +48,8 @@ def test_missing_file_names_the_path_and_where_to_get_it(tmp_path):
         ({"train_labels": np.zeros(6, np.int64)}, r"'train_labels' must be integer \(6, 1\)"),
     ],
 )
-def test_malformed_files_are_refused_with_the_key_named(tmp_path, overrides, message):
-    _write(tmp_path, **overrides)
+def test_malformed_files_are_refused_with_the_key_named(tmp_path, write_medmnist, overrides, message):
+    write_medmnist(**overrides)
     with pytest.raises(ValueError, match=message):
         load_medmnist_npz(tmp_path, "nodulemnist3d")
 

@@ -38,3 +38,37 @@ def test_handler_runs_protocols_after_an_evaluator_and_publishes_metrics(tmp_pat
 def test_handler_rejects_unknown_events():
     with pytest.raises(ValueError, match="event must be 'COMPLETED' or 'EPOCH_COMPLETED', got 'ITERATION'"):
         RotationRobustnessHandler(event="ITERATION")
+
+
+class _Tiny(torch.nn.Module):
+    def __init__(self, fail: bool = False) -> None:
+        super().__init__()
+        self.linear, self.fail = torch.nn.Linear(1, 2), fail
+
+    def forward(self, x):
+        if self.fail and not self.training:
+            raise RuntimeError("failing on purpose")
+        return self.linear(x.mean((2, 3, 4)))
+
+
+def _engine(epoch: int = 3):
+    import logging
+    from types import SimpleNamespace
+
+    return SimpleNamespace(state=SimpleNamespace(epoch=epoch, metrics={}), logger=logging.getLogger("test"))
+
+
+def test_per_epoch_reports_go_to_epoch_folders_and_the_mode_is_restored_on_failure(tmp_path):
+    handler = RotationRobustnessHandler(
+        ["flips"], tmp_path, network=_Tiny(), data_loader=_loader(), event="EPOCH_COMPLETED", crop_size=8
+    )
+    engine = _engine()
+    handler(engine)
+    assert (tmp_path / "epoch_3" / "robustness_flips.csv").exists() and "flips_accuracy_mean" in engine.state.metrics
+    assert "flips_accuracy_upright" not in engine.state.metrics and handler.reports["flips"].num_samples == 8
+    failing = _Tiny(fail=True)
+    with pytest.raises(RuntimeError, match="failing on purpose"):
+        RotationRobustnessHandler(["flips"], tmp_path, network=failing, data_loader=_loader())(_engine())
+    assert failing.training
+    with pytest.raises(ValueError, match="needs a network and data"):
+        RotationRobustnessHandler(["flips"], tmp_path)(_engine())

@@ -6,8 +6,7 @@ from monai.networks import nets
 from torch import nn
 
 from monai_sre.networks import convert_to_sre
-from monai_sre.networks.blocks import SymmetricPool
-from monai_sre.networks.layers import SREConv, SREConvTranspose
+from monai_sre.networks.layers import SREConv, SREConvTranspose, SymmetricPool
 from monai_sre.transforms import apply_grid_symmetry, grid_symmetries
 
 # small 3D versions of the MONAI networks the converter supports: (builder, input size, output is a volume)
@@ -169,3 +168,39 @@ def test_growing_the_kernel_keeps_a_symmetric_kernel_s_function():
     assert converted[0].kernel_size == (5, 5, 5)
     x = torch.randn(1, 2, 7, 7, 7, dtype=torch.float64)
     torch.testing.assert_close(converted(x), conv(x))
+
+
+def test_subclasses_of_torch_pools_convert():
+    """The pool's dimension came from its class name: `MyPool` failed with "invalid literal for int(): 'o'"."""
+
+    class MyPool(nn.MaxPool3d):
+        pass
+
+    class Downsample(nn.AvgPool2d):
+        pass
+
+    converted, report = convert_to_sre(nn.Sequential(MyPool(2), Downsample(3, 2, 1)))
+    assert isinstance(converted[0], SymmetricPool) and converted[0].spatial_dims == 3
+    assert (converted[0].mode, converted[0].ceil) == ("max", False)
+    assert isinstance(converted[1], SymmetricPool) and converted[1].spatial_dims == 2
+    assert (converted[1].mode, converted[1].ceil) == ("avg", True)
+    assert [name for name, _, _ in report.replaced] == ["0", "1"]
+    x = torch.randn(1, 1, 9, 9, 9)
+    assert converted[0](x).shape == MyPool(2)(x).shape
+
+
+def test_same_padding_and_even_kernels_keep_their_behaviour():
+    model = nn.Sequential(
+        nn.Conv3d(1, 2, 3, padding="same", dilation=2),
+        nn.Conv3d(2, 2, 4, padding="same"),  # even kernel: kept, with its reason
+        nn.Conv1d(2, 2, (2,), padding="same", dilation=3),
+    )
+    converted, report = convert_to_sre(model)
+    assert isinstance(converted[0], SREConv) and converted[0].padding == (2, 2, 2)
+    assert type(converted[1]) is nn.Conv3d and type(converted[2]) is nn.Conv1d
+    assert "even kernel (4, 4, 4) has no centre tap" in dict(report.skipped)["1"]
+
+
+def test_kernel_size_of_the_wrong_length_names_the_layer_and_the_value():
+    with pytest.raises(ValueError, match=r"kernel_size must be an odd int or 2 odd ints for '0', got \(3, 5, 7\)"):
+        convert_to_sre(nn.Sequential(nn.Conv2d(1, 1, 3, padding=1)), kernel_size=(3, 5, 7))

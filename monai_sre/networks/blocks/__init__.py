@@ -2,7 +2,7 @@
 # Licensed under the Apache License, Version 2.0
 from __future__ import annotations
 
+from .group_residual import GroupBasicBlock
 from .sre_residual import SREBasicBlock, SREBottleneckBlock
-from .symmetric_pool import SymmetricPool
 
-__all__ = ["SREBasicBlock", "SREBottleneckBlock", "SymmetricPool"]
+__all__ = ["GroupBasicBlock", "SREBasicBlock", "SREBottleneckBlock"]

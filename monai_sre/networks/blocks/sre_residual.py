@@ -9,8 +9,8 @@ from monai.networks.layers.factories import Conv
 from monai.networks.layers.utils import get_act_layer, get_norm_layer
 from torch import nn
 
-from monai_sre.networks.blocks.symmetric_pool import SymmetricPool
 from monai_sre.networks.layers.sre_conv import SREConv
+from monai_sre.networks.layers.symmetric_pool import SymmetricPool
 
 __all__ = ["SREBasicBlock", "SREBottleneckBlock"]
 

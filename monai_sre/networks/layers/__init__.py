@@ -5,6 +5,9 @@ from __future__ import annotations
 from .bands import BAND_LAYOUTS, BandLayout
 from .checkpoints import convert_authors_state_dict, load_authors_state_dict
 from .factories import register_layer_factories
+from .group_conv import GroupConv
+from .group_norm import GroupBatchNorm
+from .group_pool import GroupPool
 from .sre_conv import (
     SREConv,
     SREConv1d,
@@ -15,10 +18,14 @@ from .sre_conv import (
     SREConvTranspose2d,
     SREConvTranspose3d,
 )
+from .symmetric_pool import SymmetricPool
 
 __all__ = [
     "BAND_LAYOUTS",
     "BandLayout",
+    "GroupBatchNorm",
+    "GroupConv",
+    "GroupPool",
     "SREConv",
     "SREConv1d",
     "SREConv2d",
@@ -27,6 +34,7 @@ __all__ = [
     "SREConvTranspose1d",
     "SREConvTranspose2d",
     "SREConvTranspose3d",
+    "SymmetricPool",
     "convert_authors_state_dict",
     "load_authors_state_dict",
     "register_layer_factories",

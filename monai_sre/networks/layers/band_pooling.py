@@ -8,10 +8,14 @@ the ``in_channels * num_bands`` band maps into ``out_channels`` with a 1x1 convo
 never materialised and the multiply-adds drop from ``k^d * C_in * C_out`` to about ``taps * C_in +
 num_bands * C_in * C_out`` per voxel.
 
-Band pooling is self-adjoint under zero padding (every band holds both ``o`` and ``-o``), so its backward is the
-same pooling applied to the incoming gradient; autograd through hundreds of slices would be several times
-slower. Measured on the project's 2-core CPU (``scripts/benchmark_layers.py``) it beats the dense convolution
-from k=5 on, forward and backward; ``SREConv`` selects it automatically there (``path="auto"``).
+Band pooling ``P`` maps ``(N, C, *spatial)`` to ``(N, C, num_bands, *spatial)``; its adjoint ``P^T``
+("band unpooling", :func:`band_unpool`) maps band maps back and sums them. Under zero padding every band holds
+both ``o`` and ``-o``, so ``P^T`` applies the same shift-and-add to each band map: the backward of
+:class:`BandPooling` is :class:`BandUnpooling` and vice versa. Each backward is itself differentiable, so
+second derivatives (gradient penalties, double backward) work and match the dense path; autograd through
+hundreds of slices would be several times slower. Measured on the project's 2-core CPU
+(``scripts/benchmark_layers.py``) the band path beats the dense convolution from k=5 on, forward and backward;
+``SREConv`` selects it automatically there (``path="auto"``).
 """
 
 from __future__ import annotations
@@ -20,11 +24,10 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
-from torch.autograd.function import once_differentiable
 
 from monai_sre.networks.layers.bands import BandLayout
 
-__all__ = ["BandPooling", "band_offsets", "band_pool"]
+__all__ = ["BandPooling", "BandUnpooling", "band_offsets", "band_pool", "band_unpool"]
 
 
 def band_offsets(bands: BandLayout, dilation: Sequence[int]) -> list[list[tuple[int, ...]]]:
@@ -41,24 +44,54 @@ def band_offsets(bands: BandLayout, dilation: Sequence[int]) -> list[list[tuple[
     ]
 
 
+def _pad(x: torch.Tensor, padding: Sequence[int]) -> torch.Tensor:
+    """Zero-pad the last ``len(padding)`` axes by ``padding`` voxels on both sides."""
+    return F.pad(x, [p for p in reversed(padding) for _ in range(2)])
+
+
+def _window(padding: Sequence[int], offset: Sequence[int], spatial: Sequence[int]) -> tuple:
+    """Index of the padded input shifted by ``offset``, cropped back to ``spatial``."""
+    return (..., *(slice(p + o, p + o + n) for p, o, n in zip(padding, offset, spatial)))
+
+
 def band_pool(x: torch.Tensor, offsets: list[list[tuple[int, ...]]], padding: Sequence[int]) -> torch.Tensor:
-    """Sum ``x`` ``(N, C, *spatial)`` over each band's offsets (zero outside): ``(N, C, num_bands, *spatial)``."""
+    """Sum ``x`` ``(N, C, *spatial)`` over each band's offsets (zero outside): ``(N, C, num_bands, *spatial)``.
+
+    ``padding`` (per axis) must be at least the largest offset along that axis.
+    """
     spatial = x.shape[2:]
-    padded = F.pad(x, [p for p in reversed(padding) for _ in range(2)])
+    padded = _pad(x, padding)
     out = x.new_empty(x.shape[0], x.shape[1], len(offsets), *spatial)
-    for band, band_offsets_ in enumerate(offsets):
+    for band, offsets_of_band in enumerate(offsets):
         target = out[:, :, band]
-        for i, offset in enumerate(band_offsets_):
-            window = (..., *(slice(p + o, p + o + n) for p, o, n in zip(padding, offset, spatial)))
+        for i, offset in enumerate(offsets_of_band):
+            window = padded[_window(padding, offset, spatial)]
             if i == 0:
-                target.copy_(padded[window])
+                target.copy_(window)
             else:
-                target.add_(padded[window])
+                target.add_(window)
+    return out
+
+
+def band_unpool(y: torch.Tensor, offsets: list[list[tuple[int, ...]]], padding: Sequence[int]) -> torch.Tensor:
+    """The adjoint of :func:`band_pool`: ``(N, C, num_bands, *spatial)`` to ``(N, C, *spatial)``.
+
+    Shifts every band map back over the band's offsets and sums over bands and offsets, so that
+    ``<band_pool(x), y> == <x, band_unpool(y)>``. For bands symmetric under ``o -> -o`` (every SRE band) this is
+    :func:`band_pool` applied to each band map, summed.
+    """
+    spatial = y.shape[3:]
+    padded = _pad(y, padding)
+    out = y.new_zeros(y.shape[0], y.shape[1], *spatial)
+    for band, offsets_of_band in enumerate(offsets):
+        band_map = padded[:, :, band]
+        for offset in offsets_of_band:
+            out.add_(band_map[_window(padding, [-o for o in offset], spatial)])
     return out
 
 
 class BandPooling(torch.autograd.Function):
-    """:func:`band_pool` with a self-adjoint backward (the same pooling applied to the gradient)."""
+    """:func:`band_pool`, whose backward is :class:`BandUnpooling` (differentiable to any order)."""
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, offsets: list, padding: Sequence[int]) -> torch.Tensor:
@@ -66,12 +99,22 @@ class BandPooling(torch.autograd.Function):
         return band_pool(x, offsets, padding)
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, grad: torch.Tensor):
         if not ctx.needs_input_grad[0]:
             return None, None, None
-        grad_input = None
-        for band, band_offsets_ in enumerate(ctx.offsets):
-            pooled = band_pool(grad[:, :, band], [band_offsets_], ctx.padding)[:, :, 0]
-            grad_input = pooled if grad_input is None else grad_input.add_(pooled)
-        return grad_input, None, None
+        return BandUnpooling.apply(grad, ctx.offsets, ctx.padding), None, None
+
+
+class BandUnpooling(torch.autograd.Function):
+    """:func:`band_unpool`, whose backward is :class:`BandPooling` (differentiable to any order)."""
+
+    @staticmethod
+    def forward(ctx, y: torch.Tensor, offsets: list, padding: Sequence[int]) -> torch.Tensor:
+        ctx.offsets, ctx.padding = offsets, padding
+        return band_unpool(y, offsets, padding)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        if not ctx.needs_input_grad[0]:
+            return None, None, None
+        return BandPooling.apply(grad, ctx.offsets, ctx.padding), None, None

@@ -24,12 +24,15 @@ kernels measure distance correctly along every axis.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
 from monai.utils import look_up_option
+
+from monai_sre.networks.layers.convutils import checked_tuple_rep
 
 __all__ = ["BAND_LAYOUTS", "BandLayout"]
 
@@ -39,15 +42,9 @@ BAND_LAYOUTS = ("linear", "integer", "shell")
 _DISTANCE_DECIMALS = 9
 
 
-def _as_tuple(value: Sequence[int] | int, length: int, name: str) -> tuple:
-    if isinstance(value, (int, float, np.integer, np.floating)):
-        return (value,) * length
-    value = tuple(value)
-    if len(value) != length:
-        raise ValueError(
-            f"{name} must be a number or a sequence of {length} numbers (one per spatial dim), got {value}."
-        )
-    return value
+def _as_tuple(value: Sequence[float] | float, length: int, name: str) -> tuple:
+    expected = f"a number or a sequence of {length} numbers (one per spatial dim)"
+    return checked_tuple_rep(value, length, name, expected, lambda v: isinstance(v, numbers.Real))
 
 
 @dataclass(frozen=True)

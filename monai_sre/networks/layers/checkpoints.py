@@ -7,22 +7,22 @@ Their layers (``SRE_Conv1d/2d/3d``, ``SRE_ConvTranspose2d``) store ``weight`` of
 shape ``(1, 1, n, prod(kernel_size))`` holding one-hot band masks. Our layers store the same ``weight`` and
 ``bias`` and derive the masks from their arguments, so a conversion checks every saved mask against the layer
 it is loaded into and then drops it.
+
+Nothing here imports or executes the authors' code: state dicts are plain tensors. Tests and benchmarks that
+compare with their layers load the authors' module themselves (``scripts/authors_sre_conv.py``).
 """
 
 from __future__ import annotations
 
-import importlib.util
 from collections import OrderedDict
 from collections.abc import Mapping
-from pathlib import Path
-from types import ModuleType
 
 import torch
 from torch import nn
 
 from monai_sre.networks.layers.sre_conv import SREConv, SREConvTranspose
 
-__all__ = ["AUTHORS_BAND_MASK_KEY", "authors_sre_conv_module", "convert_authors_state_dict", "load_authors_state_dict"]
+__all__ = ["AUTHORS_BAND_MASK_KEY", "convert_authors_state_dict", "load_authors_state_dict"]
 
 AUTHORS_BAND_MASK_KEY = "weight_index_mat"
 
@@ -78,19 +78,3 @@ def load_authors_state_dict(model: nn.Module, state_dict: Mapping[str, torch.Ten
         what ``model.load_state_dict`` returns (missing and unexpected keys).
     """
     return model.load_state_dict(convert_authors_state_dict(state_dict, model), strict=strict)
-
-
-def authors_sre_conv_module() -> ModuleType | None:
-    """The authors' ``SRE_Conv/sre_conv.py`` when the ``SRE-Conv`` wheel is installed, else ``None``.
-
-    Only that file is loaded (it needs torch, numpy and scipy): the package's ``__init__`` imports torchvision,
-    which does not import beside the CPU torch wheel. Used to compare with their layers in tests and benchmarks.
-    """
-    spec = importlib.util.find_spec("SRE_Conv")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = Path(list(spec.submodule_search_locations)[0]) / "sre_conv.py"
-    module_spec = importlib.util.spec_from_file_location("_authors_sre_conv", path)
-    module = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
-    return module

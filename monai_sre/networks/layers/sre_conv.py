@@ -8,21 +8,27 @@ Every kernel tap belongs to a band by its distance from the kernel centre (see
 ``(in_channels, out_channels // groups, num_bands)``). Two paths compute the same function: the dense path
 expands the weights into the dense kernel on every call (``dense = weight @ band_basis``, well under 1 % of the
 convolution's time); the band path (:mod:`~monai_sre.networks.layers.band_pooling`) never builds it. ``path``
-chooses; the default takes the band path on CPU from k=5 on, where it was measured faster. Nothing is cached, so
-the output always reflects the current weights, in train and eval mode, after ``load_state_dict``, ``.to()`` or
-an optimizer step.
+chooses (at construction or later, by assigning ``layer.path``); the default takes the band path on CPU from k=5
+on, where it was measured faster. Both paths give the same outputs and derivatives of every order. Nothing is
+cached, so the output always reflects the current weights, in train and eval mode, after ``load_state_dict``,
+``.to()`` or an optimizer step.
 
 Where equivariance holds: with stride 1, "same" zero padding (or any symmetric padding mode), a cubic
 kernel and isotropic spacing, the layer commutes exactly with the 48 axis permutations and flips of the 3D
 voxel grid (8 in 2D, 2 in 1D). Other rotation angles are equivariant only up to interpolation error;
 stride > 1 breaks equivariance (use symmetric pooling and a stride-1 SRE conv instead); a non-cubic kernel
 or anisotropic spacing keeps only the symmetries that map the kernel onto itself.
+
+``SREConv``/``SREConvTranspose`` take ``spatial_dims`` first, as MONAI layers do; ``SREConv1d/2d/3d`` and
+``SREConvTranspose1d/2d/3d`` are short subclasses that fix it and are called like ``nn.Conv3d`` /
+``nn.ConvTranspose3d`` (MONAI's ``Conv["sre", 3]`` and ``Conv["sretrans", 3]``).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -31,6 +37,7 @@ from torch import nn
 
 from monai_sre.networks.layers.band_pooling import BandPooling, band_offsets
 from monai_sre.networks.layers.bands import BandLayout
+from monai_sre.networks.layers.convutils import checked_tuple_rep, same_padding
 
 __all__ = [
     "SREConv",
@@ -52,16 +59,23 @@ _DENSE_CONV_TRANSPOSE = {1: nn.ConvTranspose1d, 2: nn.ConvTranspose2d, 3: nn.Con
 
 
 def _per_axis(value: Sequence[int] | int, spatial_dims: int, name: str, minimum: int) -> tuple[int, ...]:
-    values = (value,) * spatial_dims if isinstance(value, int) else tuple(value)
-    if len(values) != spatial_dims or any(not isinstance(v, int) or v < minimum for v in values):
-        raise ValueError(f"{name} must be an int >= {minimum} or {spatial_dims} such ints, got {value!r}.")
-    return values
+    def valid(v) -> bool:
+        return isinstance(v, int) and v >= minimum
+
+    return checked_tuple_rep(value, spatial_dims, name, f"an int >= {minimum} or {spatial_dims} such ints", valid)
+
+
+SREConvType = TypeVar("SREConvType", bound="_SREConvBase")
 
 
 class _SREConvBase(nn.Module):
     """Validation, parameters, band expansion, forward and export shared by SREConv and SREConvTranspose."""
 
     transposed: bool = False
+    # set by the fixed-dimension subclasses (SREConv3d, ...), whose constructors take no spatial_dims
+    _fixed_spatial_dims: int | None = None
+    # the setter validates with Python-only code; TorchScript never reads the path (it runs the dense path)
+    __jit_unused_properties__ = ["path"]
 
     __constants__ = [
         "spatial_dims",
@@ -130,19 +144,7 @@ class _SREConvBase(nn.Module):
         # F.pad wants the padding per side, last axis first; the convolution itself then pads nothing
         self._reversed_padding = [p for p in reversed(self.padding) for _ in range(2)]
         self._conv_padding = self.padding if self.padding_mode == "zeros" else (0,) * spatial_dims
-        self.path = look_up_option(path, PATHS)
-        same = tuple(d * (k // 2) for k, d in zip(layout.kernel_size, self.dilation))
-        band_path_ok = (
-            not self.transposed and set(self.stride) == {1} and self.padding == same and self.padding_mode == "zeros"
-        )
-        if self.path == "bands" and not band_path_ok:
-            raise ValueError(
-                f"path='bands' needs a non-transposed conv with stride 1 and 'same' zero padding, got "
-                f"{type(self).__name__} stride={self.stride}, padding={self.padding}, "
-                f"padding_mode='{self.padding_mode}'."
-            )
-        # tap offsets of every band, for the band path (None where only the dense path applies)
-        self._band_offsets = band_offsets(layout, self.dilation) if band_path_ok and self.path != "dense" else None
+        self.path = path  # validated by the property; sets the band offsets
 
         factory_kwargs = {"device": device, "dtype": dtype}
         leading = (in_channels, out_channels // groups) if self.transposed else (out_channels, in_channels // groups)
@@ -157,14 +159,49 @@ class _SREConvBase(nn.Module):
     def _resolve_padding(
         padding: Sequence[int] | int | str | None, kernel_size: tuple[int, ...], dilation: tuple[int, ...]
     ) -> tuple[int, ...]:
-        same = tuple(d * (k - 1) // 2 for k, d in zip(kernel_size, dilation))
         if padding is None or padding == "same":
-            return same
+            return same_padding(kernel_size, dilation)
         if padding == "valid":
             return (0,) * len(kernel_size)
         if isinstance(padding, str):
             raise ValueError(f"padding must be None, 'same', 'valid', an int or one int per axis, got '{padding}'.")
         return _per_axis(padding, len(kernel_size), "padding", 0)
+
+    @property
+    def path(self) -> str:
+        """How :meth:`forward` computes: ``"auto"``, ``"dense"`` or ``"bands"`` (see :class:`SREConv`).
+
+        Assigning it switches the path of a built layer (for example ``conv.path = "bands"``), with the same
+        validation as the constructor argument.
+
+        Raises:
+            ValueError: on an unknown path, or ``"bands"`` on a layer the band path cannot serve (transposed,
+                strided, not "same" zero padding); the message names the value.
+        """
+        return self._path
+
+    @path.setter
+    def path(self, value: str) -> None:
+        path = look_up_option(value, PATHS)
+        eligible = self._band_path_eligible()
+        if path == "bands" and not eligible:
+            raise ValueError(
+                f"path='bands' needs a non-transposed conv with stride 1 and 'same' zero padding, got "
+                f"{type(self).__name__} stride={self.stride}, padding={self.padding}, "
+                f"padding_mode='{self.padding_mode}'."
+            )
+        self._path = path
+        # tap offsets of every band, for the band path (None where only the dense path applies)
+        self._band_offsets = band_offsets(self.bands, self.dilation) if eligible and path != "dense" else None
+
+    def _band_path_eligible(self) -> bool:
+        """Whether the band path computes this layer: stride 1, "same" zero padding, not transposed."""
+        return (
+            not self.transposed
+            and set(self.stride) == {1}
+            and self.padding == same_padding(self.kernel_size, self.dilation)
+            and self.padding_mode == "zeros"
+        )
 
     def reset_parameters(self) -> None:
         """Initialise as ``torch.nn.ConvNd`` initialises a dense kernel of the same shape.
@@ -304,15 +341,47 @@ class _SREConvBase(nn.Module):
         return (flat @ projection).reshape(self.weight.shape).to(self.weight.dtype)
 
     @classmethod
-    def _from_dense_module(cls, conv: nn.Module, project: bool, **overrides):
-        expected = tuple(_DENSE_CONV_TRANSPOSE.values()) if cls.transposed else tuple(_DENSE_CONV.values())
-        if not isinstance(conv, expected):
-            names = ", ".join(t.__name__ for t in expected)
-            raise ValueError(f"{cls.__name__}.from_conv expects one of {names}, got {type(conv).__name__}.")
+    def from_conv(cls: type[SREConvType], conv: nn.Module, project: bool = True, **overrides) -> SREConvType:
+        """Build an SRE layer with the geometry of a dense convolution.
+
+        ``SREConv`` takes an ``nn.Conv1d/2d/3d``, ``SREConvTranspose`` an ``nn.ConvTranspose1d/2d/3d`` (the
+        dimension is the dense layer's); the fixed-dimension classes take the dense class of their dimension
+        (``SREConv3d.from_conv(nn.Conv3d(...))``).
+
+        Args:
+            conv: the dense convolution (odd kernel).
+            project: copy the bias and replace the kernel by its least-squares projection onto the band space
+                (the mean over each band); otherwise keep a fresh initialisation.
+            overrides: constructor arguments that replace the dense layer's (``num_bands``, ``band_layout``,
+                ``spacing``, ``path`` for the non-transposed classes, or geometry such as ``stride``).
+
+        Raises:
+            ValueError: ``conv`` is not a dense convolution of the kind and dimension this class builds,
+                ``overrides`` holds ``spatial_dims``, or ``project=True`` with an overridden kernel size.
+
+        Example::
+
+            >>> SREConv3d.from_conv(nn.Conv3d(2, 4, 3, padding=1)).weight.shape
+            torch.Size([4, 2, 2])
+        """
+        dense_types = _DENSE_CONV_TRANSPOSE if cls.transposed else _DENSE_CONV
+        dims = [d for d in dense_types if cls._fixed_spatial_dims in (None, d)]
+        spatial_dims = next((d for d in dims if isinstance(conv, dense_types[d])), None)
+        if spatial_dims is None:
+            names = ", ".join(dense_types[d].__name__ for d in dims)
+            expected = names if len(dims) == 1 else f"one of {names}"
+            raise ValueError(f"{cls.__name__}.from_conv expects {expected}, got {type(conv).__name__}.")
+        if "spatial_dims" in overrides:
+            raise ValueError(
+                f"{cls.__name__}.from_conv takes spatial_dims from the dense layer ({spatial_dims}), got the "
+                f"override spatial_dims={overrides['spatial_dims']!r}."
+            )
         padding = conv.padding
         if isinstance(padding, str):  # nn.Conv accepts "same" and "valid"
             padding = None if padding == "same" else 0
         kwargs = dict(
+            in_channels=conv.in_channels,
+            out_channels=conv.out_channels,
             kernel_size=conv.kernel_size,
             stride=conv.stride,
             padding=padding,
@@ -325,8 +394,10 @@ class _SREConvBase(nn.Module):
         )
         if cls.transposed:
             kwargs["output_padding"] = conv.output_padding
+        if cls._fixed_spatial_dims is None:
+            kwargs["spatial_dims"] = spatial_dims
         kwargs.update(overrides)
-        layer = cls(len(conv.kernel_size), conv.in_channels, conv.out_channels, **kwargs)
+        layer = cls(**kwargs)
         if project:
             if tuple(layer.kernel_size) != tuple(conv.kernel_size):
                 raise ValueError(
@@ -366,12 +437,16 @@ class SREConv(_SREConvBase):
         path: how to compute: ``"dense"`` (expand the kernel, one ordinary convolution), ``"bands"`` (band
             pooling + 1x1 mixing, :mod:`~monai_sre.networks.layers.band_pooling`; stride 1, "same" zero padding
             only) or ``"auto"`` (the band path on CPU for k >= 5, where it measured faster, else dense). Both
-            compute the same function; the parameters and state dict do not depend on it.
+            compute the same function, and its derivatives of every order; the parameters and state dict do not
+            depend on it. The ``path`` attribute can be reassigned later, with the same validation.
 
     Raises:
         ValueError: on an even kernel, bad channels/groups/stride/padding/dilation, an unknown padding_mode,
             band_layout or path, a bad spacing, an impossible num_bands, or ``path="bands"`` on a layer it cannot
             serve; the message names the value.
+
+    :class:`SREConv1d`, :class:`SREConv2d` and :class:`SREConv3d` fix ``spatial_dims`` and are called like
+    ``nn.Conv1d/2d/3d``; :meth:`from_conv` builds any of them from a dense convolution.
 
     Example::
 
@@ -423,19 +498,6 @@ class SREConv(_SREConvBase):
             dtype=dtype,
         )
 
-    @classmethod
-    def from_conv(cls, conv: nn.Module, project: bool = True, **overrides) -> SREConv:
-        """Build an SRE layer with the geometry of a dense ``nn.Conv1d/2d/3d``.
-
-        Args:
-            conv: the dense convolution (odd kernel).
-            project: copy the bias and replace the kernel by its least-squares projection onto the band space
-                (the mean over each band); otherwise keep a fresh initialisation.
-            overrides: constructor arguments that replace the dense layer's (``num_bands``, ``band_layout``,
-                ``spacing``, or geometry such as ``stride``).
-        """
-        return cls._from_dense_module(conv, project, **overrides)
-
 
 class SREConvTranspose(_SREConvBase):
     """Transposed SRE convolution for 1, 2 or 3 spatial dims.
@@ -444,7 +506,8 @@ class SREConvTranspose(_SREConvBase):
     ``padding_mode="zeros"`` exists. ``padding=None`` gives ``dilation * (k - 1) // 2`` per side, so that at
     stride ``s`` the output size is ``(n - 1) * s + 1 + output_padding``. The weight has shape
     ``(in_channels, out_channels // groups, num_bands)``. With stride 1 the layer is exactly equivariant
-    under the grid symmetries, like :class:`SREConv`.
+    under the grid symmetries, like :class:`SREConv`. :class:`SREConvTranspose1d`, :class:`SREConvTranspose2d`
+    and :class:`SREConvTranspose3d` fix ``spatial_dims`` and are called like ``nn.ConvTranspose1d/2d/3d``.
 
     Example::
 
@@ -493,28 +556,126 @@ class SREConvTranspose(_SREConvBase):
             dtype=dtype,
         )
 
-    @classmethod
-    def from_conv(cls, conv: nn.Module, project: bool = True, **overrides) -> SREConvTranspose:
-        """Build a transposed SRE layer from a dense ``nn.ConvTranspose1d/2d/3d``; see :meth:`SREConv.from_conv`."""
-        return cls._from_dense_module(conv, project, **overrides)
+
+class _SREConvNd(SREConv):
+    """:class:`SREConv` with ``spatial_dims`` fixed by the subclass: called like ``nn.Conv1d/2d/3d``."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: Sequence[int] | int,
+        stride: Sequence[int] | int = 1,
+        padding: Sequence[int] | int | str | None = None,
+        dilation: Sequence[int] | int = 1,
+        groups: int = 1,
+        bias: bool = True,
+        padding_mode: str = "zeros",
+        num_bands: int | None = None,
+        band_layout: str = "linear",
+        spacing: Sequence[float] | float | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        path: str = "auto",
+    ) -> None:
+        super().__init__(
+            self._fixed_spatial_dims,
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride=stride,
+            padding=padding,
+            dilation=dilation,
+            groups=groups,
+            bias=bias,
+            padding_mode=padding_mode,
+            num_bands=num_bands,
+            band_layout=band_layout,
+            spacing=spacing,
+            device=device,
+            dtype=dtype,
+            path=path,
+        )
 
 
-def _fixed_dims(base: type, spatial_dims: int) -> type:
-    """A subclass of ``base`` with ``spatial_dims`` bound, so it is called like ``nn.Conv3d`` (for MONAI factories)."""
+class _SREConvTransposeNd(SREConvTranspose):
+    """:class:`SREConvTranspose` with ``spatial_dims`` fixed by the subclass: called like ``nn.ConvTranspose3d``."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: Sequence[int] | int, **kwargs) -> None:
-        base.__init__(self, spatial_dims, in_channels, out_channels, kernel_size, **kwargs)
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: Sequence[int] | int,
+        stride: Sequence[int] | int = 1,
+        padding: Sequence[int] | int | str | None = None,
+        output_padding: Sequence[int] | int = 0,
+        dilation: Sequence[int] | int = 1,
+        groups: int = 1,
+        bias: bool = True,
+        padding_mode: str = "zeros",
+        num_bands: int | None = None,
+        band_layout: str = "linear",
+        spacing: Sequence[float] | float | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__(
+            self._fixed_spatial_dims,
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride=stride,
+            padding=padding,
+            output_padding=output_padding,
+            dilation=dilation,
+            groups=groups,
+            bias=bias,
+            padding_mode=padding_mode,
+            num_bands=num_bands,
+            band_layout=band_layout,
+            spacing=spacing,
+            device=device,
+            dtype=dtype,
+        )
 
-    name = f"{base.__name__}{spatial_dims}d"
-    doc = (
-        f"{base.__name__} with ``spatial_dims={spatial_dims}``, called like ``nn.{base.__name__[3:]}{spatial_dims}d``."
-    )
-    return type(name, (base,), {"__init__": __init__, "__doc__": doc, "__module__": __name__, "__qualname__": name})
+
+class SREConv1d(_SREConvNd):
+    """:class:`SREConv` with ``spatial_dims=1``, called like ``nn.Conv1d``: ``SREConv1d(2, 4, kernel_size=5)``."""
+
+    _fixed_spatial_dims = 1
 
 
-SREConv1d = _fixed_dims(SREConv, 1)
-SREConv2d = _fixed_dims(SREConv, 2)
-SREConv3d = _fixed_dims(SREConv, 3)
-SREConvTranspose1d = _fixed_dims(SREConvTranspose, 1)
-SREConvTranspose2d = _fixed_dims(SREConvTranspose, 2)
-SREConvTranspose3d = _fixed_dims(SREConvTranspose, 3)
+class SREConv2d(_SREConvNd):
+    """:class:`SREConv` with ``spatial_dims=2``, called like ``nn.Conv2d``: ``SREConv2d(2, 4, kernel_size=5)``."""
+
+    _fixed_spatial_dims = 2
+
+
+class SREConv3d(_SREConvNd):
+    """:class:`SREConv` with ``spatial_dims=3``, called like ``nn.Conv3d``: ``SREConv3d(2, 4, kernel_size=5)``.
+
+    ``Conv["sre", 3]`` in MONAI's layer factory.
+    """
+
+    _fixed_spatial_dims = 3
+
+
+class SREConvTranspose1d(_SREConvTransposeNd):
+    """:class:`SREConvTranspose` with ``spatial_dims=1``, called like ``nn.ConvTranspose1d``."""
+
+    _fixed_spatial_dims = 1
+
+
+class SREConvTranspose2d(_SREConvTransposeNd):
+    """:class:`SREConvTranspose` with ``spatial_dims=2``, called like ``nn.ConvTranspose2d``."""
+
+    _fixed_spatial_dims = 2
+
+
+class SREConvTranspose3d(_SREConvTransposeNd):
+    """:class:`SREConvTranspose` with ``spatial_dims=3``, called like ``nn.ConvTranspose3d``.
+
+    ``Conv["sretrans", 3]`` in MONAI's layer factory.
+    """
+
+    _fixed_spatial_dims = 3

@@ -2,6 +2,8 @@
 # Licensed under the Apache License, Version 2.0
 from __future__ import annotations
 
+from .grid_average import GridAveraged
+from .group_resnet import GroupResNet, group_resnet18, group_resnet_light
 from .registry import create_model, list_models, register_model
 from .sre_resnet import (
     SREResNet,
@@ -14,6 +16,10 @@ from .sre_resnet import (
 )
 
 __all__ = [
+    "GridAveraged",
+    "GroupResNet",
+    "group_resnet18",
+    "group_resnet_light",
     "SREResNet",
     "create_model",
     "list_models",

@@ -3,7 +3,7 @@
 """SRE ResNets: ResNets whose spatial kernels are SRE convolutions, invariant to the grid symmetries.
 
 Every piece keeps the symmetry: the stem is a stride-1 SRE convolution, downsampling is
-:class:`~monai_sre.networks.blocks.SymmetricPool` (never a stride), and the head averages over all of space
+:class:`~monai_sre.networks.layers.SymmetricPool` (never a stride), and the head averages over all of space
 before the linear classifier. In eval mode (BatchNorm on running statistics) the logits are therefore exactly
 invariant, up to float round-off, to the 48 axis permutations and flips of any cubic input, whatever its size
 (16, 27, 28, 33, ...), and to the flips of any input. Under other rotation angles invariance holds up to the
@@ -20,8 +20,9 @@ from monai.utils import look_up_option
 from torch import nn
 
 from monai_sre.networks.blocks.sre_residual import SREBasicBlock, SREBottleneckBlock
-from monai_sre.networks.blocks.symmetric_pool import SymmetricPool
+from monai_sre.networks.layers.convutils import checked_tuple_rep
 from monai_sre.networks.layers.sre_conv import SREConv
+from monai_sre.networks.layers.symmetric_pool import SymmetricPool
 from monai_sre.networks.nets.registry import register_model
 
 __all__ = [
@@ -38,11 +39,8 @@ BLOCKS = {"basic": SREBasicBlock, "bottleneck": SREBottleneckBlock}
 GLOBAL_AVERAGE_POOL = {1: nn.AdaptiveAvgPool1d, 2: nn.AdaptiveAvgPool2d, 3: nn.AdaptiveAvgPool3d}
 
 
-def _per_stage(value, num_stages: int, name: str) -> list:
-    values = list(value) if isinstance(value, Sequence) else [value] * num_stages
-    if len(values) != num_stages:
-        raise ValueError(f"{name} must be one value or one per stage ({num_stages}), got {value!r}.")
-    return values
+def _per_stage(value, num_stages: int, name: str) -> tuple:
+    return checked_tuple_rep(value, num_stages, name, f"one value or one per stage ({num_stages})")
 
 
 class SREResNet(nn.Module):

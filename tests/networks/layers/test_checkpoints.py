@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import importlib.util
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,8 +9,24 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from monai_sre.networks.layers import SREConv, SREConvTranspose, convert_authors_state_dict, load_authors_state_dict
-from monai_sre.networks.layers.checkpoints import authors_sre_conv_module
+from monai_sre.networks.layers import (
+    SREConv,
+    SREConvTranspose,
+    checkpoints,
+    convert_authors_state_dict,
+    load_authors_state_dict,
+)
+
+# the loader of the authors' module executes their file, so it lives beside the benchmarks, not in the package
+AUTHORS_LOADER = Path(__file__).resolve().parents[3] / "scripts" / "authors_sre_conv.py"
+
+
+def authors_sre_conv_module():
+    """``scripts/authors_sre_conv.py``'s loader (``scripts/`` is not a package: load the file by path)."""
+    spec = importlib.util.spec_from_file_location("authors_sre_conv", AUTHORS_LOADER)
+    loader = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(loader)
+    return loader.authors_sre_conv_module()
 
 
 def _authors_state_dict(spatial_dims: int, cin: int, cout: int, k: int, num_bands: int | None = None) -> dict:
@@ -98,3 +115,10 @@ def test_transposed_state_dict_shape():
     state["bias"] = torch.randn(2)  # the authors' transposed weight is (in, out / groups, n), bias (out,)
     load_authors_state_dict(layer, state)
     assert layer.weight.shape == (4, 2, 2)
+
+
+def test_the_library_never_loads_the_authors_code():
+    assert not hasattr(checkpoints, "authors_sre_conv_module")
+    assert AUTHORS_LOADER.is_file()
+    if importlib.util.find_spec("SRE_Conv") is None:
+        assert authors_sre_conv_module() is None

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import inspect
 import io
 import math
 
 import numpy as np
 import pytest
 import torch
+from monai.networks.layers import Conv
 from torch import nn
 
 from monai_sre.networks.layers import (
@@ -14,6 +16,7 @@ from monai_sre.networks.layers import (
     SREConv2d,
     SREConv3d,
     SREConvTranspose,
+    SREConvTranspose1d,
     SREConvTranspose2d,
     SREConvTranspose3d,
 )
@@ -384,3 +387,155 @@ def test_band_path_refuses_layers_it_cannot_serve():
         SREConv(3, 2, 2, 5, padding_mode="circular", path="bands")
     with pytest.raises(ValueError, match="sparse"):
         SREConv(3, 2, 2, 5, path="sparse")
+
+
+# from_conv on every class: (SRE class, dense convolution it takes)
+FROM_CONV_CASES = [
+    (SREConv, nn.Conv1d(2, 4, 5, padding=2)),
+    (SREConv, nn.Conv2d(2, 4, 3, padding="same", dilation=2)),
+    (SREConv, nn.Conv3d(2, 4, 3)),
+    (SREConvTranspose, nn.ConvTranspose3d(2, 4, 3, stride=2, output_padding=1)),
+    (SREConv1d, nn.Conv1d(2, 4, 3, stride=2)),
+    (SREConv2d, nn.Conv2d(2, 4, 5, padding=2, groups=2, bias=False)),
+    (SREConv3d, nn.Conv3d(2, 4, 3)),  # raised "got multiple values for argument 'kernel_size'"
+    (SREConvTranspose1d, nn.ConvTranspose1d(2, 4, 3)),
+    (SREConvTranspose2d, nn.ConvTranspose2d(2, 4, 3, stride=2, padding=1, output_padding=1)),
+    (SREConvTranspose3d, nn.ConvTranspose3d(2, 4, 5, padding=2)),
+]
+
+
+@pytest.mark.parametrize(
+    "cls, conv", FROM_CONV_CASES, ids=lambda v: type(v).__name__ if isinstance(v, nn.Module) else v.__name__
+)
+def test_from_conv_builds_every_class_with_the_dense_geometry(cls, conv):
+    layer = cls.from_conv(conv)
+    spatial_dims = len(conv.kernel_size)
+    assert type(layer) is cls and layer.spatial_dims == spatial_dims
+    assert (layer.kernel_size, layer.stride, layer.dilation, layer.groups) == (
+        conv.kernel_size,
+        conv.stride,
+        conv.dilation,
+        conv.groups,
+    )
+    torch.testing.assert_close(layer.weight, layer.project_dense_weight(conv.weight))
+    # lossless round trip through the dense layer, on the same class
+    rebuilt = cls.from_conv(layer.to_dense())
+    assert type(rebuilt) is cls
+    x = torch.randn(1, 2, *SIZES[spatial_dims])
+    torch.testing.assert_close(rebuilt(x), layer(x))
+    torch.testing.assert_close(layer(x), layer.to_dense()(x), **TOLERANCES[torch.float32])
+
+
+@pytest.mark.parametrize(
+    "cls, conv, message",
+    [
+        (SREConv3d, nn.Conv2d(2, 4, 3), "SREConv3d.from_conv expects Conv3d, got Conv2d"),
+        (SREConv1d, nn.Conv3d(2, 4, 3), "SREConv1d.from_conv expects Conv1d, got Conv3d"),
+        (SREConvTranspose2d, nn.ConvTranspose3d(2, 4, 3), "expects ConvTranspose2d, got ConvTranspose3d"),
+        (SREConvTranspose3d, nn.Conv3d(2, 4, 3), "expects ConvTranspose3d, got Conv3d"),
+        (SREConv, nn.ConvTranspose2d(2, 4, 3), "expects one of Conv1d, Conv2d, Conv3d, got ConvTranspose2d"),
+    ],
+)
+def test_from_conv_rejects_a_dense_conv_of_the_wrong_dimension_or_kind(cls, conv, message):
+    with pytest.raises(ValueError, match=message):
+        cls.from_conv(conv)
+
+
+def test_from_conv_takes_spatial_dims_from_the_dense_layer():
+    with pytest.raises(ValueError, match=r"spatial_dims from the dense layer \(3\), got the override spatial_dims=2"):
+        SREConv.from_conv(nn.Conv3d(2, 4, 3), spatial_dims=2)
+    with pytest.raises(ValueError, match="spatial_dims=3"):
+        SREConv3d.from_conv(nn.Conv3d(2, 4, 3), spatial_dims=3)
+
+
+def test_from_conv_of_a_subclass_of_a_torch_conv():
+    class MyConv(nn.Conv3d):
+        pass
+
+    assert type(SREConv3d.from_conv(MyConv(2, 4, 3))) is SREConv3d
+    assert SREConv.from_conv(MyConv(2, 4, 3)).spatial_dims == 3
+
+
+CONV_PARAMETERS = ["in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups", "bias"]
+
+
+@pytest.mark.parametrize(
+    "cls", [SREConv1d, SREConv2d, SREConv3d, SREConvTranspose1d, SREConvTranspose2d, SREConvTranspose3d]
+)
+def test_fixed_dimension_classes_have_real_signatures(cls):
+    parameters = inspect.signature(cls).parameters
+    assert all(p.kind is not inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+    assert "spatial_dims" not in parameters
+    expected = list(CONV_PARAMETERS)
+    if issubclass(cls, SREConvTranspose):
+        expected.insert(5, "output_padding")  # where nn.ConvTranspose3d has it
+    assert [name for name in parameters if name in expected] == expected
+    assert list(parameters)[:3] == ["in_channels", "out_channels", "kernel_size"]
+    dims = int(cls.__name__[-2])
+    assert Conv["sretrans" if issubclass(cls, SREConvTranspose) else "sre", dims] is cls
+    assert cls.__doc__ and f"spatial_dims={dims}" in cls.__doc__
+    layer = cls(2, 4, 3, stride=1, padding=1)
+    assert layer.spatial_dims == dims and isinstance(
+        layer, SREConvTranspose if "Transpose" in cls.__name__ else SREConv
+    )
+    x = torch.randn(1, 2, *SIZES[dims])
+    torch.testing.assert_close(torch.jit.script(layer)(x), layer(x))
+
+
+def test_generic_classes_take_spatial_dims_first():
+    for cls in (SREConv, SREConvTranspose):
+        assert list(inspect.signature(cls).parameters)[:4] == [
+            "spatial_dims",
+            "in_channels",
+            "out_channels",
+            "kernel_size",
+        ]
+
+
+@pytest.mark.parametrize("spatial_dims, kwargs", BAND_PATH_CASES)
+def test_second_derivatives_of_the_band_path_equal_the_dense_path(spatial_dims, kwargs):
+    """A gradient penalty (double backward) through the band path; band pooling was once_differentiable."""
+    bands = SREConv(spatial_dims, 2, 4, path="bands", dtype=torch.float64, **kwargs)
+    dense = SREConv(spatial_dims, 2, 4, path="dense", dtype=torch.float64, **kwargs)
+    dense.load_state_dict(bands.state_dict())
+    x = torch.randn(1, 2, *SIZES[spatial_dims], dtype=torch.float64, requires_grad=True)
+    results = []
+    for layer in (bands, dense):
+        (grad_x,) = torch.autograd.grad(layer(x).square().sum(), x, create_graph=True)
+        penalty = grad_x.square().sum()
+        results.append((penalty, *torch.autograd.grad(penalty, [x, *layer.parameters()])))
+    for a, b in zip(*results):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-9)
+
+
+def test_path_can_be_switched_after_construction():
+    x = torch.randn(1, 2, 7, 7, 7, dtype=torch.float64)
+    layer = SREConv(3, 2, 3, 3, path="dense", dtype=torch.float64)
+    expected = layer(x)
+    layer.path = "bands"  # was silently ignored: the band offsets were only computed at construction
+    assert layer.path == "bands" and layer.uses_band_path(x)
+    assert "path='bands'" in repr(layer)
+    torch.testing.assert_close(layer(x), expected, **TOLERANCES[torch.float64])
+    layer.path = "dense"
+    assert not layer.uses_band_path(x)
+    auto = SREConv(3, 2, 3, 5)
+    assert auto.uses_band_path(x)
+    auto.path = "dense"
+    assert not auto.uses_band_path(x)
+    auto.path = "auto"
+    assert auto.uses_band_path(x)
+
+
+def test_path_assignment_is_validated_like_the_constructor_argument():
+    layer = SREConv(3, 2, 2, 5)
+    with pytest.raises(ValueError, match="sparse"):
+        layer.path = "sparse"
+    strided = SREConv(3, 2, 2, 5, stride=2, path="dense")
+    with pytest.raises(ValueError, match=r"path='bands' needs .* got SREConv stride=\(2, 2, 2\)"):
+        strided.path = "bands"
+    assert strided.path == "dense"
+    transposed = SREConvTranspose3d(2, 2, 3)
+    with pytest.raises(ValueError, match="path='bands' needs a non-transposed conv"):
+        transposed.path = "bands"
+    transposed.path = "auto"
+    assert not transposed.uses_band_path(torch.randn(1, 2, 5, 5, 5))

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from monai_sre.networks.blocks import SymmetricPool
+from monai_sre.networks.layers import SymmetricPool
 from monai_sre.transforms import apply_grid_symmetry, grid_symmetries
 
 
@@ -44,3 +44,13 @@ def test_torchscript_and_bad_input():
         pool(torch.randn(1, 7, 8))
     with pytest.raises(ValueError, match="spatial_dims must be 1, 2 or 3, got 4"):
         SymmetricPool(4)
+
+
+def test_symmetric_pool_is_a_layer():
+    import monai_sre
+    from monai_sre.networks import blocks, layers
+
+    assert monai_sre.SymmetricPool is layers.SymmetricPool is SymmetricPool
+    assert SymmetricPool.__module__ == "monai_sre.networks.layers.symmetric_pool"
+    assert not hasattr(blocks, "SymmetricPool") and "SymmetricPool" not in blocks.__all__
+    assert not list(SymmetricPool(3).parameters())  # no weights: a layer, not a block

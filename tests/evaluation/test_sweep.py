@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from monai_sre.transforms import RotationSweep, apply_grid_symmetry, grid_symmetries
+from monai_sre.evaluation import RotationSweep
+from monai_sre.transforms import apply_grid_symmetry, grid_symmetries, planar_rotation_matrix
 
 
 def test_paper_protocol_layout():
@@ -15,6 +16,10 @@ def test_paper_protocol_layout():
     assert sweep.cases[0].is_identity and sweep.cases[12].is_identity  # 0 and 360 degrees
     planar = RotationSweep("paper", spatial_dims=2)
     assert len(planar) == 37 and planar.cases[1].angle == 10.0
+    np.testing.assert_allclose(planar.cases[1].matrix, planar_rotation_matrix(np.deg2rad(10.0)))
+    quarter = next(c for c in planar if c.name == "xy+090")
+    image = torch.randn(2, 1, 6, 6)
+    assert torch.equal(quarter.apply(image), torch.rot90(image, 1, (3, 2)))  # as z+090 in the (x, y) plane
     assert {c.mode for c in RotationSweep("paper-trilinear")} == {"bilinear"}
 
 
@@ -55,3 +60,6 @@ def test_unknown_protocol_lists_the_valid_ones():
         RotationSweep("paper3")
     with pytest.raises(ValueError, match="haar-N needs N >= 1"):
         RotationSweep("haar-0")
+    with pytest.raises(ValueError, match="spatial_dims must be 2 or 3, got 1"):
+        RotationSweep("paper", spatial_dims=1)
+    assert repr(RotationSweep("flips", 2)) == "RotationSweep('flips', spatial_dims=2, seed=0, cases=2)"

@@ -3,20 +3,30 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from monai.transforms import RandRotate
+from monai.data import MetaTensor
+from monai.transforms import Compose, RandRotate
 from monai.transforms.utils import create_rotate
 from scipy import stats
 
 from monai_sre.transforms import (
+    GridSymmetry,
+    RandGridSymmetry,
     RandSO3Rotate,
+    apply_grid_symmetry,
     axis_rotation_matrix,
-    euler_xyz_from_matrix,
-    random_rotation_matrix,
+    grid_symmetries,
     rotate_by_matrix,
     rotation_angle,
 )
 
 SAMPLES = 3000
+
+
+def _image(size=(5, 5, 5)):
+    return MetaTensor(torch.randn(2, *size), affine=torch.diag(torch.tensor([1.0, 2.0, 3.0, 1.0])))
+
+
+# RandSO3Rotate and rotate_by_matrix ---------------------------------------------------------------------------
 
 
 def _haar_angle_cdf(t):
@@ -78,25 +88,6 @@ def test_max_angle_restricts_the_haar_measure():
         RandSO3Rotate(max_angle=4)
 
 
-def test_two_dimensional_draws_are_uniform_planar_angles():
-    rng = np.random.RandomState(0)
-    angles = [np.arctan2(m[1, 0], m[0, 0]) for m in (random_rotation_matrix(rng, 2) for _ in range(SAMPLES))]
-    assert stats.kstest(angles, stats.uniform(-np.pi, 2 * np.pi).cdf).pvalue > 0.01
-
-
-def test_euler_decomposition_matches_monai_create_rotate():
-    rng = np.random.RandomState(1)
-    for matrix in [random_rotation_matrix(rng) for _ in range(50)] + [axis_rotation_matrix("y", np.pi / 2)]:
-        angles = euler_xyz_from_matrix(matrix)
-        np.testing.assert_allclose(np.asarray(create_rotate(3, angles))[:3, :3], matrix, atol=1e-12)
-    for axis in range(3):
-        angles = [0.0, 0.0, 0.0]
-        angles[axis] = 0.7
-        np.testing.assert_allclose(
-            np.asarray(create_rotate(3, angles))[:3, :3], axis_rotation_matrix(axis, 0.7), atol=1e-12
-        )
-
-
 @pytest.mark.parametrize("size", [5, 6])
 def test_quarter_turns_with_nearest_equal_rot90_exactly(size):
     x = torch.randn(2, size, size, size)
@@ -107,9 +98,12 @@ def test_quarter_turns_with_nearest_equal_rot90_exactly(size):
             assert torch.equal(torch.as_tensor(rotated), torch.rot90(x, turns, dims)), (axis, turns)
 
 
-def test_rand_so3_rotate_applies_its_drawn_matrix_and_inverts():
-    from monai.data import MetaTensor
+def test_rotate_by_matrix_refuses_other_shapes():
+    with pytest.raises(ValueError, match=r"2x2 or 3x3 rotation, got shape \(4, 4\)"):
+        rotate_by_matrix(torch.zeros(1, 4, 4, 4), np.eye(4))
 
+
+def test_rand_so3_rotate_applies_its_drawn_matrix_and_inverts():
     grid = torch.stack(torch.meshgrid(*[torch.arange(9.0) - 4] * 3, indexing="ij"))
     blob = torch.exp(-(grid**2).sum(0) / 8)[None]  # smooth, so two resamplings change it little
     image = MetaTensor(blob, affine=torch.diag(torch.tensor([1.5, 1.5, 2.0, 1.0])))
@@ -134,3 +128,58 @@ def test_prob_zero_and_2d_and_bad_input():
     assert all(s >= 8 for s in grown.shape[1:])
     with pytest.raises(ValueError, match=r"needs 2 or 3 spatial dims .* got shape \(1, 8\)"):
         RandSO3Rotate()(torch.rand(1, 8))
+
+
+# GridSymmetry and RandGridSymmetry ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("index", range(48))
+def test_every_element_is_exact_records_its_affine_inverts_and_runs_lazily(index):
+    image = _image()
+    element = grid_symmetries(3)[index]
+    symmetry = GridSymmetry(index)
+    assert symmetry.element(3) == element
+    out = symmetry(image)
+    assert torch.equal(out.as_tensor(), apply_grid_symmetry(image.as_tensor(), element))
+    # the affine follows the voxels: voxel v of the output sits where its source voxel sat
+    src = torch.tensor([1.0, 3.0, 4.0, 1.0], dtype=torch.float64)
+    dst = [0, 0, 0]
+    for out_axis, (in_axis, flip) in enumerate(zip(element.permutation, element.flips)):
+        dst[out_axis] = 4 - src[in_axis] if flip else src[in_axis]
+    assert out.as_tensor()[(0, *[int(d) for d in dst])] == image.as_tensor()[(0, 1, 3, 4)]
+    torch.testing.assert_close(out.affine @ torch.tensor([*dst, 1.0], dtype=torch.float64), image.affine.double() @ src)
+    restored = symmetry.inverse(out)  # MONAI checks that the instance that applied a transform inverts it
+    assert torch.equal(restored.as_tensor(), image.as_tensor())
+    torch.testing.assert_close(restored.affine, image.affine)
+    assert not restored.applied_operations
+    lazy = Compose([GridSymmetry(index)], lazy=True)(image)
+    assert torch.equal(lazy.as_tensor(), out.as_tensor())
+
+
+def test_plain_tensors_pass_through_without_metadata():
+    x = torch.randn(1, 4, 4)
+    out = GridSymmetry(5)(x)
+    assert torch.equal(torch.as_tensor(out), apply_grid_symmetry(x, grid_symmetries(2)[5]))
+
+
+def test_random_symmetry_draws_every_element_and_inverts():
+    transform = RandGridSymmetry().set_random_state(0)
+    image = _image((4, 4, 4))
+    seen = set()
+    for _ in range(400):
+        out = transform(image)
+        seen.add(transform.index)
+        assert torch.equal(transform.inverse(out).as_tensor(), image.as_tensor())
+    assert seen == set(range(48))
+    assert RandGridSymmetry(prob=0.0)(image).as_tensor().equal(image.as_tensor())
+    planar = RandGridSymmetry().set_random_state(0)
+    assert {(planar(torch.randn(1, 3, 3)), planar.index)[1] for _ in range(100)} == set(range(8))
+
+
+def test_non_cubic_shapes_and_bad_index_are_refused():
+    with pytest.raises(ValueError, match=r"different sizes.*\[4, 5, 5\]"):
+        GridSymmetry(2 * 8)(torch.randn(1, 4, 5, 5))  # permutation (0, 2, 1) is fine, (1, 0, 2) is not
+    with pytest.raises(ValueError, match="index must be below 8 for 2 spatial dims, got 9"):
+        GridSymmetry(9)(torch.randn(1, 4, 4))
+    with pytest.raises(ValueError, match="index must be a non-negative int, got -1"):
+        GridSymmetry(-1)

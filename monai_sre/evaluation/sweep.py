@@ -1,6 +1,6 @@
 # Copyright (c) monai_sre contributors
 # Licensed under the Apache License, Version 2.0
-"""Named, deterministic rotation protocols for evaluating rotation robustness.
+"""Named, deterministic rotation protocols for evaluating rotation robustness and equivariance.
 
 Protocols (``RotationSweep(name)``):
 
@@ -14,7 +14,8 @@ Protocols (``RotationSweep(name)``):
 - ``"flips"``: a flip along each spatial axis, exact.
 
 Every case knows how to transform a batch ``(N, C, *spatial)``: rotations resample through MONAI's
-``Rotate`` (all images and channels at once), grid symmetries permute and flip axes.
+``Rotate`` (all images and channels at once), grid symmetries permute and flip axes. The sweeps act on batches,
+so they belong to evaluation; the per-image transforms they use live in :mod:`monai_sre.transforms`.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from monai_sre.transforms.functional import (
     apply_grid_symmetry,
     axis_rotation_matrix,
     grid_symmetries,
+    planar_rotation_matrix,
     random_rotation_matrix,
 )
 
@@ -140,7 +142,10 @@ class RotationSweep:
         step = 30 if self.spatial_dims == 3 else 10
         angles = range(0, 361, step)
         if self.spatial_dims == 2:
-            return [RotationCase(f"xy{a:+04d}", "xy", float(a), _planar(np.deg2rad(a)), mode=mode) for a in angles]
+            return [
+                RotationCase(f"xy{a:+04d}", "xy", float(a), planar_rotation_matrix(np.deg2rad(a)), mode=mode)
+                for a in angles
+            ]
         return [
             RotationCase(f"{axis}{a:+04d}", axis, float(a), axis_rotation_matrix(axis, np.deg2rad(a)), mode=mode)
             for axis in AXES
@@ -157,7 +162,3 @@ class RotationSweep:
         return (
             f"RotationSweep('{self.protocol}', spatial_dims={self.spatial_dims}, seed={self.seed}, cases={len(self)})"
         )
-
-
-def _planar(angle: float) -> np.ndarray:
-    return np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])

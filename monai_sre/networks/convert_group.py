@@ -1,0 +1,161 @@
+# Copyright (c) monai_sre contributors
+# Licensed under the Apache License, Version 2.0
+"""Turn an existing PyTorch/MONAI CNN into a group-equivariant network that keeps orientation.
+
+:func:`convert_to_group` replaces, after construction, every convolution by a
+:class:`~monai_sre.networks.layers.GroupConv` over an orientation set of a group of grid symmetries, with the
+same total width (``C`` channels become ``C / |X|`` channels on each of the ``|X|`` orientations), so the cost
+stays about that of the original network while the parameters drop:
+
+===========================================  ================================================================
+module                                       replacement
+===========================================  ================================================================
+first convolution (or the one named          lifting ``GroupConv`` from the plain image (``"trivial"``) to
+``lifting``)                                 ``space``
+other convolutions, 1x1 included             ``GroupConv`` from ``space`` to ``space`` (a 1x1 one mixes
+                                             orientations equivariantly)
+strided convolution / pool, stride 2         ``SymmetricPool`` + stride-1 layer (as :func:`convert_to_sre`)
+transposed convolution, stride s             ``Upsample(s, nearest)`` + ``GroupConv``
+``BatchNorm1d/2d/3d(C)``                     :class:`~monai_sre.networks.layers.GroupBatchNorm` (statistics
+                                             shared over orientations)
+first ``nn.Linear`` (the classifier head)    :class:`~monai_sre.networks.layers.GroupPool` (mean over
+                                             orientations) + ``Linear(C / |X|, out)``: invariant logits
+===========================================  ================================================================
+
+Pointwise activations, global average pooling and flattening are equivariant as they are. Anything else is kept
+and listed in the report; a network whose widths are not multiples of ``|X|`` is refused, naming the layer.
+Weights are freshly initialised (a dense kernel has no meaningful projection onto orientation-shared kernels).
+With the default ``Oh`` group the converted classifier's logits are exactly invariant to the 48 grid symmetries.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+
+from monai.utils import look_up_option
+from torch import nn
+
+from monai_sre.groups import GRID_GROUPS, GROUP_SPACES, grid_group
+from monai_sre.networks.convert import ConversionReport, ModuleConverter, count_parameters
+from monai_sre.networks.layers.group_conv import GroupConv
+from monai_sre.networks.layers.group_norm import GroupBatchNorm
+from monai_sre.networks.layers.group_pool import GroupPool
+from monai_sre.networks.layers.symmetric_pool import SymmetricPool
+
+__all__ = ["convert_to_group"]
+
+_BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
+
+
+class _GroupConverter(ModuleConverter):
+    def __init__(self, group: str, space: str, lifting: str | None, skip: Sequence[str]) -> None:
+        super().__init__(stride_policy="pool", skip=skip)
+        self.group = group
+        self.space = space
+        self.points = grid_group(group).space_size(space)
+        self.lifting = lifting
+        self.lifted = False
+        self.pooled = False
+
+    def per_point(self, channels: int, name: str, what: str) -> int:
+        if channels % self.points:
+            raise ValueError(
+                f"{what} of '{name}' is {channels}, not a multiple of the {self.points} '{self.space}' orientations "
+                f"of {self.group}; widen the network or pick another space."
+            )
+        return channels // self.points
+
+    def convert(self, module: nn.Module, name: str) -> nn.Module | None:
+        if isinstance(module, self.conv_types + self.conv_transpose_types):
+            return self.convert_any_conv(module, name)
+        if isinstance(module, _BATCH_NORMS):
+            norm = GroupBatchNorm(self.per_point(module.num_features, name, "num_features"), self.points,
+                                  eps=module.eps, momentum=module.momentum, affine=module.affine,
+                                  track_running_stats=module.track_running_stats)  # fmt: skip
+            return norm
+        if isinstance(module, nn.Linear) and not self.pooled:
+            self.pooled = True
+            features = self.per_point(module.in_features, name, "in_features")
+            return nn.Sequential(
+                GroupPool(self.points, "mean"), nn.Linear(features, module.out_features, bias=module.bias is not None)
+            )
+        if isinstance(module, self.pool_types):
+            return self.convert_pool(module, name)
+        return None
+
+    def convert_any_conv(self, conv: nn.Module, name: str) -> nn.Module:
+        dims = len(conv.kernel_size)
+        kernel = set(conv.kernel_size)
+        transposed = isinstance(conv, self.conv_transpose_types)
+        stride = set(conv.stride)
+        if len(kernel) != 1 or (kernel.pop() % 2 == 0 and not transposed):
+            raise ValueError(f"'{name}' has kernel {tuple(conv.kernel_size)}: a group conv needs an odd cubic kernel.")
+        if conv.groups != 1 or len(set(conv.dilation)) != 1:
+            raise ValueError(f"'{name}': grouped or anisotropically dilated convolutions are not converted.")
+        lifting = (name == self.lifting) if self.lifting is not None else not self.lifted
+        self.lifted = self.lifted or lifting
+        in_space = "trivial" if lifting else self.space
+        in_channels = conv.in_channels if lifting else self.per_point(conv.in_channels, name, "in_channels")
+        size = conv.kernel_size[0] + (1 if transposed and conv.kernel_size[0] % 2 == 0 else 0)
+        layer = GroupConv(
+            dims, in_channels, self.per_point(conv.out_channels, name, "out_channels"), size, self.group, in_space,
+            self.space, dilation=conv.dilation[0], bias=conv.bias is not None,
+            device=conv.weight.device, dtype=conv.weight.dtype,
+        )  # fmt: skip
+        if stride == {1}:
+            return layer
+        if stride != {2} and not transposed:
+            raise ValueError(f"'{name}' has stride {tuple(conv.stride)}: only stride 1 or 2 convolutions convert.")
+        if transposed:
+            return nn.Sequential(nn.Upsample(scale_factor=conv.stride[0], mode="nearest"), layer)
+        return nn.Sequential(SymmetricPool(dims, "avg", "ceil"), layer)
+
+
+def convert_to_group(
+    model: nn.Module,
+    *,
+    group: str = "Oh",
+    space: str = "axes",
+    lifting: str | None = None,
+    skip: Sequence[str] = (),
+    inplace: bool = False,
+) -> tuple[nn.Module, ConversionReport]:
+    """Replace the convolutions, batch norms, pools and classifier head of ``model`` by group-equivariant ones.
+
+    Args:
+        model: any ``nn.Module`` (MONAI or plain torch) whose convolutions see the input image first.
+        group: ``"Oh"`` (48, default) or ``"O"`` in 3D; ``"D4"`` or ``"C4"`` in 2D.
+        space: orientation set of the features: ``"axes"`` (default), ``"diagonals"`` or ``"regular"``.
+        lifting: name of the convolution that reads the image (``named_modules`` name); ``None`` takes the first
+            convolution in module order.
+        skip: shell-style patterns of module names to leave untouched.
+        inplace: modify ``model`` itself instead of a deep copy.
+
+    Returns:
+        the converted model and a :class:`~monai_sre.networks.convert.ConversionReport`.
+
+    Raises:
+        ValueError: for an unknown group or space, or a layer whose width is not a multiple of the number of
+            orientations (the message names the layer).
+
+    Example::
+
+        >>> from monai.networks.nets import resnet18
+        >>> net, report = convert_to_group(resnet18(spatial_dims=3, n_input_channels=1, num_classes=2))
+    """
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}.")
+    look_up_option(group, GRID_GROUPS)
+    look_up_option(space, GROUP_SPACES)
+    converter = _GroupConverter(group, space, lifting, skip)
+    converter.report.params_before = count_parameters(model)
+    target = model if inplace else copy.deepcopy(model)
+    converter.visit(target, "")
+    if not converter.lifted:
+        raise ValueError(
+            f"no convolution found in {type(model).__name__}" + (f" named '{lifting}'." if lifting else ".")
+        )
+    converter.report.notes.append(("(model)", "group layers are freshly initialised"))
+    converter.report.params_after = count_parameters(target)
+    return target, converter.report

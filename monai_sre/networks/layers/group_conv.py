@@ -1,0 +1,220 @@
+# Copyright (c) monai_sre contributors
+# Licensed under the Apache License, Version 2.0
+"""Group convolution over the symmetry groups of the voxel grid: exact, orientation-keeping equivariance.
+
+An SRE kernel is invariant under every grid symmetry, so SRE features cannot tell directions apart. A group
+convolution keeps orientation: its features carry, besides the channel, a point of a small set ``X`` that the
+group permutes (an *orientation set*, :meth:`monai_sre.groups.GridGroup.action`):
+
+- ``"regular"``: ``X = G`` (24 for the cube's rotations O, 48 for Oh, 4 for C4, 8 for D4): the regular group
+  convolution of Cohen & Welling (2016) and CubeNet (Worrall & Brostow, 2018);
+- ``"axes"`` / ``"diagonals"``: the 3 coordinate axes or the 4 body diagonals (2 and 2 in 2D): quotients of the
+  group, far cheaper, whose kernels are symmetric about their axis/diagonal;
+- ``"trivial"``: one point (invariant features, e.g. the input image).
+
+The weight is shared over the orbits of the group acting on (output point, input point, kernel tap): every
+learnable value is one orbit, and the dense kernel ``W[c, x, c', x', u]`` takes the value of the orbit of
+``(x, x', u)``. That is exactly the condition ``W(g x, g x', g u) = W(x, x', u)`` for equivariance:
+
+    layer(g . f) == g . layer(f),  where (g . f)[c, x](p) = f[c, g^-1 x](g^-1 p).
+
+From ``"trivial"`` to ``"regular"`` this is the lifting convolution, from ``"regular"`` to ``"regular"`` the
+group convolution with the stored kernel ``(C_out, C_in, |G|, k^d)``, and from ``"trivial"`` to ``"trivial"`` a
+kernel invariant under the whole group (the finest SRE band layout). Every group element only re-indexes kernel
+taps, so equivariance is exact (no interpolation) under the grid symmetries of the group.
+
+Features are stored flat, ``(batch, channels * |X|, *spatial)`` with the point index fastest (channel ``c``,
+point ``x`` at ``c * |X| + x``), so the layer is one ordinary convolution with ``out_channels * |X_out|`` outputs
+and ``in_channels * |X_in|`` inputs: it costs what a plain convolution of those widths costs. The dense kernel
+is gathered from the weight on every call (no cache, so it never goes stale); ``to_dense()`` returns the
+equivalent ``nn.ConvNd`` for TorchScript/ONNX export.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import cache
+
+import numpy as np
+import torch
+from monai.networks.layers.convutils import same_padding
+from monai.utils import ensure_tuple_rep, look_up_option
+from torch import nn
+
+from monai_sre.groups import GRID_GROUPS, GROUP_SPACES, GridGroup, apply_grid_symmetry, grid_group
+
+__all__ = ["GroupConv", "kernel_orbits", "tap_action"]
+
+_DENSE_CONV = {2: nn.Conv2d, 3: nn.Conv3d}
+
+
+@cache
+def tap_action(group: GridGroup, kernel_size: int) -> np.ndarray:
+    """``table[g, t]``: the index of the tap ``g u_t`` in a flattened cubic kernel of odd size ``kernel_size``."""
+    taps = torch.arange(kernel_size**group.spatial_dims).reshape((kernel_size,) * group.spatial_dims)
+    # apply_grid_symmetry(taps, g)[u] = taps[g^-1 u]: the source of every tap under g^-1, so under g use the inverse
+    source = np.stack([apply_grid_symmetry(taps, e).flatten().numpy() for e in group.elements])
+    table = source[group.inverse]
+    table.setflags(write=False)  # cached
+    return table
+
+
+@cache
+def kernel_orbits(group: GridGroup, out_space: str, in_space: str, kernel_size: int) -> np.ndarray:
+    """Orbit id of every ``(output point, input point, tap)`` under the group: shape ``(|X_out|, |X_in|, k^d)``.
+
+    Ids run from 0 to the number of orbits - 1 (the learnable values per channel pair), in order of first
+    appearance.
+    """
+    act_out, act_in = group.action(out_space), group.action(in_space)
+    act_tap = tap_action(group, kernel_size)
+    n, m, t = act_out.shape[1], act_in.shape[1], act_tap.shape[1]
+    canonical = None
+    for g in range(len(group)):
+        flat = act_out[g][:, None, None] * (m * t) + act_in[g][None, :, None] * t + act_tap[g][None, None, :]
+        canonical = flat if canonical is None else np.minimum(canonical, flat)
+    _, first, ids = np.unique(canonical.ravel(), return_index=True, return_inverse=True)
+    order = np.argsort(np.argsort(first))  # renumber by first appearance, so the identity's taps come first
+    orbits = order[ids].reshape(n, m, t)
+    orbits.setflags(write=False)  # cached: shared by every layer of this shape
+    return orbits
+
+
+class GroupConv(nn.Module):
+    """Convolution equivariant to a group of grid symmetries, between features on orientation sets.
+
+    Args:
+        spatial_dims: 2 or 3 (the group must act on that many dims).
+        in_channels: channels per point of ``in_space`` (the input has ``in_channels * |X_in|`` channels).
+        out_channels: channels per point of ``out_space``.
+        kernel_size: odd int (a cubic kernel: only cubic kernels map onto themselves).
+        group: ``"O"`` (24 rotations of the cube, default) or ``"Oh"`` (48 symmetries) in 3D; ``"C4"`` or
+            ``"D4"`` in 2D.
+        in_space: orientation set of the input: ``"trivial"`` (a plain image: lifting), ``"regular"``,
+            ``"axes"`` or ``"diagonals"``.
+        out_space: orientation set of the output (same choices).
+        dilation: kernel dilation.
+        bias: a learnable bias per output channel, shared over the output points (so it stays equivariant).
+        device: device of the parameters.
+        dtype: dtype of the parameters.
+
+    Padding is "same" with zeros and the stride is 1: both keep exact equivariance (downsample with
+    :class:`~monai_sre.networks.layers.SymmetricPool`).
+
+    Raises:
+        ValueError: on an unknown group or space, a group of the wrong dimension, an even kernel or bad
+            channels; the message names the value.
+
+    Example::
+
+        >>> lift = GroupConv(3, 1, 4, 3, group="O", in_space="trivial", out_space="regular")
+        >>> lift(torch.randn(2, 1, 9, 9, 9)).shape   # 4 channels x 24 rotations
+        torch.Size([2, 96, 9, 9, 9])
+    """
+
+    __constants__ = ["spatial_dims", "in_channels", "out_channels", "kernel_size", "dilation", "padding"]
+
+    def __init__(
+        self,
+        spatial_dims: int,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int = 3,
+        group: str = "O",
+        in_space: str = "regular",
+        out_space: str = "regular",
+        dilation: int = 1,
+        bias: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        group_dims, _ = look_up_option(group, GRID_GROUPS)
+        if spatial_dims != group_dims:
+            raise ValueError(f"group '{group}' acts on {group_dims} spatial dims, got spatial_dims={spatial_dims}.")
+        for name, value in (("in_channels", in_channels), ("out_channels", out_channels), ("dilation", dilation)):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}.")
+        if not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:
+            raise ValueError(f"kernel_size must be an odd positive int (a cubic kernel), got {kernel_size!r}.")
+        self.group = grid_group(group)
+        self.in_space = look_up_option(in_space, GROUP_SPACES)
+        self.out_space = look_up_option(out_space, GROUP_SPACES)
+        self.spatial_dims = spatial_dims
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.in_points = self.group.space_size(self.in_space)
+        self.out_points = self.group.space_size(self.out_space)
+        self.kernel_size = ensure_tuple_rep(kernel_size, spatial_dims)
+        self.dilation = ensure_tuple_rep(dilation, spatial_dims)
+        self.padding = ensure_tuple_rep(same_padding(kernel_size, dilation), spatial_dims)
+        orbits = kernel_orbits(self.group, self.out_space, self.in_space, kernel_size)
+        self.num_orbits = int(orbits.max()) + 1
+        factory = {"device": device, "dtype": dtype}
+        self.weight = nn.Parameter(torch.empty(out_channels, in_channels, self.num_orbits, **factory))
+        self.bias = nn.Parameter(torch.empty(out_channels, **factory)) if bias else None
+        # derived from the arguments: never saved in state dicts
+        self.register_buffer("orbit_index", torch.tensor(orbits, dtype=torch.long, device=device), persistent=False)
+        self.reset_parameters()
+
+    @property
+    def fan_in(self) -> int:
+        return self.in_channels * self.in_points * math.prod(self.kernel_size)
+
+    def reset_parameters(self) -> None:
+        """``uniform(-1/sqrt(fan_in), 1/sqrt(fan_in))`` as ``nn.ConvNd`` initialises a dense kernel of this shape."""
+        bound = 1.0 / math.sqrt(self.fan_in)
+        nn.init.uniform_(self.weight, -bound, bound)
+        if self.bias is not None:
+            nn.init.uniform_(self.bias, -bound, bound)
+
+    def dense_weight(self) -> torch.Tensor:
+        """The kernel of the equivalent plain convolution: ``(out_channels * |X_out|, in_channels * |X_in|, *k)``."""
+        dense = self.weight[:, :, self.orbit_index]  # (C_out, C_in, n, m, T)
+        dense = dense.permute(0, 2, 1, 3, 4)
+        return dense.reshape(self.out_channels * self.out_points, self.in_channels * self.in_points, *self.kernel_size)
+
+    def dense_bias(self) -> torch.Tensor | None:
+        return None if self.bias is None else self.bias.repeat_interleave(self.out_points)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        expected = self.in_channels * self.in_points
+        if x.dim() != self.spatial_dims + 2 or x.shape[1] != expected:
+            raise ValueError(
+                f"expected input of shape (batch, {expected}, {self.spatial_dims} spatial dims) "
+                f"({self.in_channels} channels x {self.in_points} '{self.in_space}' points), got {list(x.shape)}."
+            )
+        ones = [1] * self.spatial_dims
+        return torch.convolution(
+            x, self.dense_weight(), self.dense_bias(), ones, self.padding, self.dilation, False, [0] * len(ones), 1
+        )
+
+    def to_dense(self) -> nn.Module:
+        """An equivalent plain ``nn.Conv2d``/``nn.Conv3d`` holding the dense kernel (for TorchScript/ONNX export)."""
+        conv = _DENSE_CONV[self.spatial_dims](
+            self.in_channels * self.in_points,
+            self.out_channels * self.out_points,
+            self.kernel_size,
+            padding=self.padding,
+            dilation=self.dilation,
+            bias=self.bias is not None,
+            device=self.weight.device,
+            dtype=self.weight.dtype,
+        )
+        with torch.no_grad():
+            conv.weight.copy_(self.dense_weight())
+            if self.bias is not None:
+                conv.bias.copy_(self.dense_bias())
+        return conv
+
+    def extra_repr(self) -> str:
+        text = (
+            f"spatial_dims={self.spatial_dims}, {self.in_channels}, {self.out_channels}, "
+            f"kernel_size={self.kernel_size[0]}, group='{self.group.name}', "
+            f"{self.in_space}({self.in_points}) -> {self.out_space}({self.out_points}), orbits={self.num_orbits}"
+        )
+        if any(d != 1 for d in self.dilation):
+            text += f", dilation={self.dilation[0]}"
+        if self.bias is None:
+            text += ", bias=False"
+        return text

@@ -1,0 +1,117 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from monai_sre.groups import apply_group_element, grid_group
+from monai_sre.networks.layers.group_conv import GroupConv, kernel_orbits
+
+SPACES = ["trivial", "regular", "axes", "diagonals"]
+CASES = [(group, a, b) for group in ("C4", "D4", "O", "Oh") for a in SPACES for b in SPACES]
+
+
+def _max_equivariance_error(layer: torch.nn.Module, x: torch.Tensor, group, in_space, out_space) -> float:
+    y = layer(x)
+    error = 0.0
+    for g in range(len(group)):
+        moved = layer(apply_group_element(x, group, in_space, g))
+        error = max(error, (moved - apply_group_element(y, group, out_space, g)).abs().max().item())
+    return error
+
+
+@pytest.mark.parametrize("group_name, in_space, out_space", CASES)
+def test_exactly_equivariant_to_every_element_float64(group_name, in_space, out_space):
+    group = grid_group(group_name)
+    kernel = 3 if group.spatial_dims == 3 else 5
+    layer = GroupConv(group.spatial_dims, 2, 3, kernel, group_name, in_space, out_space).double()
+    x = torch.randn(2, 2 * layer.in_points, *(7,) * group.spatial_dims, dtype=torch.float64)
+    assert _max_equivariance_error(layer, x, group, in_space, out_space) < 1e-10
+
+
+def test_a_plain_conv_is_not_equivariant_so_the_check_can_fail():
+    group = grid_group("O")
+    plain = torch.nn.Conv3d(1, 24, 3, padding=1).double()
+    x = torch.randn(1, 1, 7, 7, 7, dtype=torch.float64)
+    assert _max_equivariance_error(plain, x, group, "trivial", "regular") > 1e-3
+
+
+@pytest.mark.parametrize(
+    "group_name, in_space, out_space, kernel, orbits",
+    [
+        ("O", "trivial", "regular", 3, 27),  # lifting: one free kernel, rotated
+        ("O", "regular", "regular", 3, 24 * 27),  # regular group conv: K[c, c', h](u)
+        ("Oh", "regular", "regular", 3, 48 * 27),
+        ("Oh", "trivial", "trivial", 3, 4),  # centre, faces, edges, corners
+        ("Oh", "trivial", "trivial", 5, 10),
+        ("D4", "trivial", "regular", 3, 9),
+    ],
+)
+def test_parameter_count_is_the_number_of_orbits(group_name, in_space, out_space, kernel, orbits):
+    group = grid_group(group_name)
+    layer = GroupConv(group.spatial_dims, 2, 5, kernel, group_name, in_space, out_space)
+    assert layer.num_orbits == orbits == kernel_orbits(group, out_space, in_space, kernel).max() + 1
+    assert layer.weight.shape == (5, 2, orbits)
+
+
+def test_lifting_applies_the_rotated_kernel_for_every_element():
+    group = grid_group("O")
+    layer = GroupConv(3, 1, 1, 3, "O", "trivial", "regular", bias=False).double()
+    dense = layer.dense_weight()  # (24, 1, 3, 3, 3)
+    from monai_sre.groups import apply_grid_symmetry
+
+    for g, element in enumerate(group.elements):
+        assert torch.equal(dense[g, 0], apply_grid_symmetry(dense[0, 0], element))
+
+
+@pytest.mark.parametrize("in_space, out_space", [("trivial", "regular"), ("axes", "axes"), ("regular", "trivial")])
+def test_to_dense_and_export_parity(in_space, out_space, tmp_path):
+    layer = GroupConv(3, 2, 3, 3, "O", in_space, out_space, dilation=2).eval()
+    x = torch.randn(2, 2 * layer.in_points, 9, 9, 9)
+    dense = layer.to_dense()
+    assert isinstance(dense, torch.nn.Conv3d)
+    torch.testing.assert_close(dense(x), layer(x), rtol=1e-5, atol=1e-6)
+    exported = torch.export.export(layer, (x,))
+    torch.testing.assert_close(exported.module()(x), layer(x), rtol=1e-5, atol=1e-6)
+    scripted = torch.jit.script(dense)
+    torch.testing.assert_close(scripted(x), layer(x), rtol=1e-5, atol=1e-6)
+
+
+def test_state_dict_holds_only_weight_and_bias_and_round_trips():
+    layer = GroupConv(3, 2, 3, 3, "Oh", "regular", "axes")
+    assert set(layer.state_dict()) == {"weight", "bias"}
+    other = GroupConv(3, 2, 3, 3, "Oh", "regular", "axes")
+    other.load_state_dict(layer.state_dict())
+    x = torch.randn(1, 2 * 48, 5, 5, 5)
+    assert torch.equal(other(x), layer(x))
+    with torch.no_grad():
+        layer.weight.add_(1.0)  # no cached kernel: the output follows the weight at once
+    assert not torch.equal(other(x), layer(x))
+
+
+def test_gradients_reach_every_orbit_and_second_order_works():
+    layer = GroupConv(2, 1, 2, 3, "D4", "trivial", "regular").double()
+    x = torch.randn(1, 1, 6, 6, dtype=torch.float64, requires_grad=True)
+    torch.autograd.gradcheck(layer, (x,))
+    torch.autograd.gradgradcheck(layer, (x,))
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(group="Oq"), "Oq"),
+        (dict(group="C4"), "spatial_dims=3"),
+        (dict(in_space="spheres"), "spheres"),
+        (dict(kernel_size=4), "4"),
+        (dict(in_channels=0), "in_channels"),
+    ],
+)
+def test_bad_arguments_raise_naming_the_value(kwargs, match):
+    args = dict(spatial_dims=3, in_channels=2, out_channels=2, kernel_size=3) | kwargs
+    with pytest.raises(ValueError, match=match):
+        GroupConv(**args)
+
+
+def test_wrong_input_channels_raise_with_the_expected_layout():
+    layer = GroupConv(3, 2, 2, 3, "O", "axes", "axes")
+    with pytest.raises(ValueError, match="2 channels x 3 'axes' points"):
+        layer(torch.randn(1, 4, 5, 5, 5))

@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from monai_sre.groups import apply_grid_symmetry, apply_group_element, grid_group
+from monai_sre.networks.layers.group_pool import GroupPool
+
+
+@pytest.mark.parametrize("mode", ["mean", "max"])
+def test_pooled_features_are_invariant_in_orientation_and_equivariant_in_space(mode):
+    group = grid_group("Oh")
+    pool = GroupPool(48, mode)
+    x = torch.randn(2, 3 * 48, 4, 4, 4, dtype=torch.float64)
+    y = pool(x)
+    assert y.shape == (2, 3, 4, 4, 4)
+    for g in range(len(group)):
+        moved = pool(apply_group_element(x, group, "regular", g))
+        torch.testing.assert_close(moved, apply_grid_symmetry(y, group.elements[g]), rtol=0, atol=1e-12)
+
+
+def test_mean_and_max_values():
+    x = torch.arange(6.0).reshape(1, 6, 1)  # 2 channels x 3 points
+    assert GroupPool(3, "mean")(x).flatten().tolist() == [1.0, 4.0]
+    assert GroupPool(3, "max")(x).flatten().tolist() == [2.0, 5.0]
+
+
+def test_bad_arguments_raise():
+    with pytest.raises(ValueError, match="median"):
+        GroupPool(3, "median")
+    with pytest.raises(ValueError, match="channels \\* 3"):
+        GroupPool(3)(torch.randn(1, 4, 2, 2))

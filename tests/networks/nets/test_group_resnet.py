@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from monai_sre.groups import apply_grid_symmetry, grid_group, grid_symmetries
+from monai_sre.networks.nets.group_resnet import GroupResNet, group_resnet18, group_resnet_light
+
+SIZES = (16, 17)  # one even, one odd
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("group, space", [("Oh", "axes"), ("O", "regular"), ("Oh", "diagonals")])
+def test_logits_exactly_invariant_to_the_group_at_odd_and_even_sizes(group, space, size):
+    net = GroupResNet([1, 1], [2, 3], group=group, space=space, num_classes=3)
+    net.train()(torch.randn(4, 1, size, size, size))
+    net.eval()
+    x = torch.randn(2, 1, size, size, size)
+    with torch.no_grad():
+        y = net(x)
+        errors = [(net(apply_grid_symmetry(x, e)) - y).abs().max().item() for e in grid_group(group).elements]
+    assert max(errors) <= 1e-4 * max(1.0, y.abs().max().item())
+
+
+def test_rotation_group_network_is_not_mirror_invariant():
+    """O holds rotations only: a mirror image may change the logits (the check above can fail)."""
+    net = GroupResNet([1], [3], group="O", space="regular", num_classes=3).double().eval()
+    x = torch.randn(1, 1, 9, 9, 9, dtype=torch.float64)
+    mirror = next(e for e in grid_symmetries(3) if not e.is_rotation)
+    assert (net(apply_grid_symmetry(x, mirror)) - net(x)).abs().max() > 1e-6
+
+
+def test_2d_network_is_invariant_to_d4():
+    net = GroupResNet([1, 1], [2, 2], spatial_dims=2, group="D4", space="regular", num_classes=2).double().eval()
+    x = torch.randn(2, 1, 13, 13, dtype=torch.float64)
+    for element in grid_group("D4").elements:
+        torch.testing.assert_close(net(apply_grid_symmetry(x, element)), net(x), rtol=0, atol=1e-10)
+
+
+def test_registered_builders_fit_the_cost_limits_in_parameters():
+    light = group_resnet_light(n_input_channels=1, num_classes=4)
+    assert sum(p.numel() for p in light.parameters()) <= 898_100  # plain light (MONAI ResNet, 16-128)
+    big = group_resnet18(n_input_channels=1, num_classes=4, widen_factor=0.125)
+    assert big(torch.randn(1, 1, 16, 16, 16)).shape == (1, 4)
+
+
+def test_bad_arguments_raise():
+    with pytest.raises(ValueError, match="layers"):
+        GroupResNet([], [4])
+    with pytest.raises(ValueError, match="num_classes"):
+        GroupResNet([1], [4], num_classes=0)
+    with pytest.raises(ValueError, match="spatial_dims=2"):
+        GroupResNet([1], [4], spatial_dims=2, group="Oh")

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import pytest
+import torch
+from monai.networks.nets import DenseNet121, ResNet
+
+from monai_sre.groups import apply_grid_symmetry, grid_group
+from monai_sre.networks.convert_group import convert_to_group
+from monai_sre.networks.layers.group_conv import GroupConv
+from monai_sre.networks.layers.group_pool import GroupPool
+
+
+def _plain_light(widths=(6, 12, 24, 48)) -> torch.nn.Module:
+    return ResNet("basic", [1, 1, 1, 1], list(widths), n_input_channels=1, num_classes=3)
+
+
+@pytest.mark.parametrize("size", [16, 17])
+def test_converted_monai_resnet_is_exactly_invariant(size):
+    net, report = convert_to_group(_plain_light())
+    assert isinstance(net.conv1, GroupConv) and net.conv1.in_space == "trivial"
+    assert isinstance(net.fc[0], GroupPool)
+    assert report.params_after < report.params_before
+    net.train()(torch.randn(4, 1, size, size, size))
+    net.eval()
+    x = torch.randn(2, 1, size, size, size)
+    with torch.no_grad():
+        y = net(x)
+        error = max((net(apply_grid_symmetry(x, e)) - y).abs().max().item() for e in grid_group("Oh").elements)
+    assert error <= 1e-4 * max(1.0, y.abs().max().item())
+
+
+def test_unconverted_network_is_not_invariant_so_the_check_can_fail():
+    net = _plain_light().eval()
+    x = torch.randn(2, 1, 16, 16, 16)
+    mirror = grid_group("Oh").elements[1]
+    with torch.no_grad():
+        assert (net(apply_grid_symmetry(x, mirror)) - net(x)).abs().max() > 1e-4
+
+
+def test_densenet_with_regular_o_features():
+    model = DenseNet121(3, 1, 2, init_features=24, growth_rate=24, block_config=(1, 1))
+    net, _ = convert_to_group(model, group="O", space="regular")
+    net.eval()
+    x = torch.randn(1, 1, 12, 12, 12, dtype=torch.float32)
+    with torch.no_grad():
+        y = net(x)
+        for element in grid_group("O").elements[::4]:
+            torch.testing.assert_close(net(apply_grid_symmetry(x, element)), y, rtol=1e-4, atol=1e-4)
+
+
+def test_widths_that_do_not_split_over_orientations_are_refused_naming_the_layer():
+    with pytest.raises(ValueError, match="conv1.*not a multiple of the 3 'axes'"):
+        convert_to_group(_plain_light((8, 16, 32, 64)))
+    with pytest.raises(ValueError, match="Oq"):
+        convert_to_group(_plain_light(), group="Oq")
+    with pytest.raises(ValueError, match="no convolution"):
+        convert_to_group(torch.nn.Linear(3, 3))

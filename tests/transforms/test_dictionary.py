@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import pytest
+import torch
+from monai.data import MetaTensor
+from monai.transforms import Compose
+
+from monai_sre.transforms import (
+    GridSymmetryD,
+    GridSymmetryd,
+    GridSymmetryDict,
+    RandGridSymmetryD,
+    RandGridSymmetryd,
+    RandGridSymmetryDict,
+    RandSO3RotateD,
+    RandSO3Rotated,
+    RandSO3RotateDict,
+    apply_grid_symmetry,
+    grid_symmetries,
+)
+
+
+def _data(size=6):
+    image = MetaTensor(torch.randn(2, size, size, size), affine=torch.diag(torch.tensor([1.0, 2.0, 3.0, 1.0])))
+    return {"image": image, "label": MetaTensor(torch.randint(0, 3, (1, size, size, size)).float())}
+
+
+def test_aliases_follow_monai():
+    assert RandSO3RotateD is RandSO3RotateDict is RandSO3Rotated
+    assert RandGridSymmetryD is RandGridSymmetryDict is RandGridSymmetryd
+    assert GridSymmetryD is GridSymmetryDict is GridSymmetryd
+
+
+def test_random_symmetry_shares_one_draw_across_keys_and_inverts():
+    data = _data()
+    symmetric = RandGridSymmetryd(["image", "label"]).set_random_state(1)
+    out = symmetric(data)
+    element = grid_symmetries(3)[symmetric.inner.index]
+    assert torch.equal(out["label"].as_tensor(), apply_grid_symmetry(data["label"].as_tensor(), element))
+    assert torch.equal(out["image"].as_tensor(), apply_grid_symmetry(data["image"].as_tensor(), element))
+    back = symmetric.inverse(out)
+    assert torch.equal(back["image"].as_tensor(), data["image"].as_tensor())
+    assert torch.equal(back["label"].as_tensor(), data["label"].as_tensor())
+
+
+def test_fixed_symmetry_applies_to_every_key_and_inverts():
+    data = _data()
+    fixed = GridSymmetryd(["image", "label"], index=7)
+    out = fixed(data)
+    for key in ("image", "label"):
+        assert torch.equal(out[key].as_tensor(), apply_grid_symmetry(data[key].as_tensor(), grid_symmetries(3)[7]))
+    assert torch.equal(fixed.inverse(out)["label"].as_tensor(), data["label"].as_tensor())
+
+
+def test_rotation_per_key_modes_and_inverse():
+    data = _data()
+    rotate = RandSO3Rotated(["image", "label"], mode=["bilinear", "nearest"]).set_random_state(2)
+    out = rotate(data)
+    assert set(out["label"].as_tensor().unique().tolist()) <= {0.0, 1.0, 2.0}  # nearest keeps labels
+    assert [op["class"] for op in out["image"].applied_operations] == ["RandSO3Rotated"]
+    back = rotate.inverse(out)
+    assert back["image"].shape == data["image"].shape and not back["image"].applied_operations
+
+
+def test_prob_zero_and_missing_keys():
+    data = _data()
+    out = RandSO3Rotated(["image"], prob=0.0)(data)
+    assert torch.equal(out["image"].as_tensor(), data["image"].as_tensor())
+    assert RandGridSymmetryd(["image", "other"], allow_missing_keys=True)(data)["image"].shape == (2, 6, 6, 6)
+    with pytest.raises(KeyError):
+        GridSymmetryd(["other"], index=1)(data)
+
+
+def test_lazy_compose_fuses_rotation_and_symmetry_into_one_resample():
+    image = _data()["image"]
+    transforms = lambda: [RandSO3Rotated("image"), GridSymmetryd("image", 9), RandGridSymmetryd("image")]  # noqa: E731
+    overrides = {"image": {"padding_mode": "zeros"}}  # per key for dictionary data
+    lazy = Compose(transforms(), lazy=True, overrides=overrides).set_random_state(1)({"image": image})
+    eager = Compose(transforms(), lazy=False).set_random_state(1)({"image": image})
+    torch.testing.assert_close(lazy["image"].as_tensor(), eager["image"].as_tensor(), atol=1e-4, rtol=0)
+    torch.testing.assert_close(lazy["image"].affine, eager["image"].affine)
