@@ -49,20 +49,23 @@ _BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
 
 
 class _GroupConverter(ModuleConverter):
-    def __init__(self, group: str, space: str, lifting: str | None, skip: Sequence[str]) -> None:
+    def __init__(self, group: str, space: str, lifting: str | None, widths: str, skip: Sequence[str]) -> None:
         super().__init__(stride_policy="pool", skip=skip)
         self.group = group
         self.space = space
         self.points = grid_group(group).space_size(space)
         self.lifting = lifting
+        self.divide = widths == "keep"
         self.lifted = False
         self.pooled = False
 
     def per_point(self, channels: int, name: str, what: str) -> int:
+        if not self.divide:
+            return channels
         if channels % self.points:
             raise ValueError(
                 f"{what} of '{name}' is {channels}, not a multiple of the {self.points} '{self.space}' orientations "
-                f"of {self.group}; widen the network or pick another space."
+                f"of {self.group}; widen the network, pick another space or pass widths='per_orientation'."
             )
         return channels // self.points
 
@@ -118,6 +121,7 @@ def convert_to_group(
     group: str = "Oh",
     space: str = "axes",
     lifting: str | None = None,
+    widths: str = "keep",
     skip: Sequence[str] = (),
     inplace: bool = False,
 ) -> tuple[nn.Module, ConversionReport]:
@@ -129,6 +133,9 @@ def convert_to_group(
         space: orientation set of the features: ``"axes"`` (default), ``"diagonals"`` or ``"regular"``.
         lifting: name of the convolution that reads the image (``named_modules`` name); ``None`` takes the first
             convolution in module order.
+        widths: ``"keep"`` (default) keeps every layer's total width, ``C / |X|`` channels per orientation (about
+            the original cost; widths must be multiples of ``|X|``); ``"per_orientation"`` gives every orientation
+            the original ``C`` channels (any width; ``|X|^2`` times the cost of the original).
         skip: shell-style patterns of module names to leave untouched.
         inplace: modify ``model`` itself instead of a deep copy.
 
@@ -142,13 +149,14 @@ def convert_to_group(
     Example::
 
         >>> from monai.networks.nets import resnet18
-        >>> net, report = convert_to_group(resnet18(spatial_dims=3, n_input_channels=1, num_classes=2))
+        >>> net, report = convert_to_group(resnet18(spatial_dims=3, n_input_channels=1, num_classes=2),
+        ...                                space="diagonals")  # 64-512 channels split over 4 diagonals
     """
     if not isinstance(model, nn.Module):
         raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}.")
     look_up_option(group, GRID_GROUPS)
     look_up_option(space, GROUP_SPACES)
-    converter = _GroupConverter(group, space, lifting, skip)
+    converter = _GroupConverter(group, space, lifting, look_up_option(widths, ("keep", "per_orientation")), skip)
     converter.report.params_before = count_parameters(model)
     target = model if inplace else copy.deepcopy(model)
     converter.visit(target, "")

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import csv
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -28,7 +31,7 @@ def medmnist_dir(tmp_path_factory):
     return folder
 
 
-def test_metadata_and_properties(medmnist_dir):
+def test_metadata_and_properties(medmnist_dir, tmp_path):
     verify_metadata(meta_file=str(META), filepath=str(SCHEMA))
     workflow = ConfigWorkflow(
         config_file=bundle_config(BUNDLE, "train"),
@@ -36,6 +39,8 @@ def test_metadata_and_properties(medmnist_dir):
         meta_file=str(META),
         dataset_dir=str(medmnist_dir),
         flag="nodulemnist3d",
+        output_dir=str(tmp_path / "train"),
+        ckpt_dir=str(tmp_path / "models"),
     )
     workflow.initialize()
     assert not workflow.check_properties()
@@ -68,6 +73,37 @@ def test_train_and_evaluate_a_flag_from_overrides(medmnist_dir, tmp_path):
     grid = json.loads((tmp_path / "eval" / "robustness_grid48.json").read_text())
     assert grid["num_samples"] == 8 and len({round(c["auc"], 9) for c in grid["cases"]}) == 1
     assert (tmp_path / "eval" / "robustness_paper.png").exists()
+    # inference.json takes scaling, resize, network and postprocessing from train.json (macros), and its
+    # StateDictLoader handler loads the trained weights
+    volumes = tmp_path / "volumes"
+    subprocess.run(
+        [sys.executable, "scripts/export_tissue_patches.py", "--count", "3", "--output", str(volumes)], check=True
+    )
+    run_workflow(
+        BUNDLE,
+        ("inference",),
+        workflow_type="infer",
+        dataset_dir=str(volumes),
+        flag="nodulemnist3d",
+        model_name="sre_resnet_light",
+        ckpt_path=str(tmp_path / "models" / "model.pt"),
+        output_dir=str(tmp_path / "out"),
+    )
+    rows = list(csv.reader((tmp_path / "out" / "predictions.csv").open()))
+    assert len(rows) == 3 and all(len(row) == 3 for row in rows)  # file name and 2 class probabilities
+    assert_fails_with(
+        FileNotFoundError,
+        "weights file not found: '.*missing.pt'",
+        run_workflow,
+        BUNDLE,
+        ("train", "evaluate"),
+        dataset_dir=str(medmnist_dir),
+        flag="nodulemnist3d",
+        ckpt_path=str(tmp_path / "missing.pt"),
+        eval_dir=str(tmp_path / "eval_missing"),
+        **LIGHT,
+    )
+    assert not (tmp_path / "eval_missing").exists()
 
 
 def test_missing_data_and_unknown_flag_fail_early(tmp_path, medmnist_dir):

@@ -39,9 +39,14 @@ def samples(tmp_path_factory):
     return folder
 
 
-@pytest.mark.parametrize("names, workflow_type", [(("train",), "train"), (("inference",), "infer")])
-def test_standard_properties_are_all_present(names, workflow_type, samples):
-    overrides = {"dataset_dir": str(samples)} if workflow_type == "infer" else {}
+@pytest.mark.parametrize(
+    "names, workflow_type", [(("train",), "train"), (("train", "evaluate"), "train"), (("inference",), "infer")]
+)
+def test_standard_properties_are_all_present(names, workflow_type, samples, tmp_path):
+    # the handlers are built (not run) by the check: their folders go to tmp_path, not the bundle's runs/
+    overrides = {"output_dir": str(tmp_path / "out"), "ckpt_dir": str(tmp_path / "models")}
+    if workflow_type == "infer":
+        overrides = {"dataset_dir": str(samples), "output_dir": str(tmp_path / "out")}
     workflow = ConfigWorkflow(
         config_file=bundle_config(BUNDLE, *names), workflow_type=workflow_type, meta_file=str(META), **overrides
     )
@@ -144,17 +149,6 @@ def test_bad_overrides_fail_before_training(tmp_path):
         **TINY,
     )
     assert not (tmp_path / "m").exists()  # nothing trained, no checkpoint written
-    corrupt = tmp_path / "corrupt.pt"
-    corrupt.write_bytes(WEIGHTS.read_bytes()[:1000])
-    assert_fails_with(
-        ValueError,
-        "cannot load weights from '.*corrupt.pt'",
-        run_workflow,
-        BUNDLE,
-        ("train", "evaluate"),
-        ckpt_path=str(corrupt),
-        eval_dir=str(tmp_path),
-    )
     (tmp_path / "empty").mkdir()
     assert_fails_with(
         ValueError,
@@ -166,6 +160,50 @@ def test_bad_overrides_fail_before_training(tmp_path):
         dataset_dir=str(tmp_path / "empty"),
         output_dir=str(tmp_path),
     )
+
+
+def _bad_weights(kind: str, folder) -> tuple[str, type, str]:
+    """A bad weights file of the given kind, the error type it must raise, and a pattern naming the file."""
+    path = folder / f"{kind}.pt"
+    if kind == "corrupt":
+        path.write_bytes(WEIGHTS.read_bytes()[:1000])
+        return str(path), ValueError, "cannot load weights from '.*corrupt.pt'"
+    if kind == "not_a_state_dict":
+        torch.save([torch.zeros(3)], path)
+        return str(path), ValueError, "'.*not_a_state_dict.pt' does not hold a state dict"
+    if kind == "other_network":
+        torch.save(torch.nn.Linear(2, 2).state_dict(), path)
+        return str(path), ValueError, "weights in '.*other_network.pt' do not fit SREResNet"
+    return str(path), FileNotFoundError, "weights file not found: '.*missing.pt'"
+
+
+@pytest.mark.parametrize("kind", ["missing", "corrupt", "not_a_state_dict", "other_network"])
+def test_bad_weights_stop_evaluation_and_inference_naming_the_file(tmp_path, samples, kind):
+    """The StateDictLoader handler loads ckpt_path when the evaluator starts: nothing is evaluated or written."""
+    ckpt_path, error_type, pattern = _bad_weights(kind, tmp_path)
+    assert_fails_with(
+        error_type,
+        pattern,
+        run_workflow,
+        BUNDLE,
+        ("train", "evaluate"),
+        ckpt_path=ckpt_path,
+        eval_dir=str(tmp_path / "eval"),
+        num_test_samples=8,
+    )
+    assert not list((tmp_path / "eval").glob("robustness_*")) and not (tmp_path / "eval" / "metrics.csv").exists()
+    assert_fails_with(
+        error_type,
+        pattern,
+        run_workflow,
+        BUNDLE,
+        ("inference",),
+        workflow_type="infer",
+        ckpt_path=ckpt_path,
+        dataset_dir=str(samples),
+        output_dir=str(tmp_path / "out"),
+    )
+    assert not (tmp_path / "out" / "predictions.csv").exists()
 
 
 class _Payload:  # a checkpoint that would run code when unpickled without weights_only

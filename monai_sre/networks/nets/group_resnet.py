@@ -10,7 +10,11 @@ round-off) to every element of the group at every cubic input size, odd or even.
 
 Cost: a group convolution with ``C`` channels per orientation costs a plain convolution with ``C * |X|``
 channels. With ``space="regular"`` that is ``|G|`` (24 for O) times wider; the quotient spaces ``"axes"`` (3) and
-``"diagonals"`` (4) are the cheap choices. ``scripts/benchmark_networks.py`` measures them.
+``"diagonals"`` (4) are cheaper but measured less accurate on the tissue task (README).
+``scripts/benchmark_networks.py --set light`` measures the costs.
+
+:attr:`GroupResNet.symmetry_group` names the group the logits are exactly invariant to (``"O"``: the 24
+rotations of the grid; mirror images need ``group="Oh"``).
 """
 
 from __future__ import annotations
@@ -44,11 +48,11 @@ class GroupResNet(nn.Module):
         n_input_channels: input channels (plain images).
         num_classes: output logits.
         widen_factor: multiplies every channel count.
-        group: ``"Oh"`` (all 48 grid symmetries, default) or ``"O"`` (the 24 rotations) in 3D; ``"D4"``,
-            ``"C4"`` in 2D.
-        space: orientation set of the hidden features: ``"axes"`` (default: the 3 coordinate axes, kernels
-            symmetric about their axis), ``"diagonals"`` (the 4 body diagonals) or ``"regular"`` (one copy per
-            group element: the most expressive, ``|G|`` times wider).
+        group: ``"O"`` (the 24 rotations of the cube, default) or ``"Oh"`` (all 48 grid symmetries, mirror
+            images included, at twice the width) in 3D; ``"C4"``, ``"D4"`` in 2D.
+        space: orientation set of the hidden features: ``"regular"`` (default: one copy per group element, the
+            most expressive, ``|G|`` times wider), ``"axes"`` (the 3 coordinate axes, kernels symmetric about
+            their axis) or ``"diagonals"`` (the 4 body diagonals): cheap quotients.
         kernel_size: odd kernel size of every group convolution (stem included).
         stem_pool: halve the resolution after the stem with a symmetric max pool.
         orientation_pool: ``"mean"`` or ``"max"`` over orientations before the spatial average.
@@ -70,8 +74,8 @@ class GroupResNet(nn.Module):
         n_input_channels: int = 1,
         num_classes: int = 2,
         widen_factor: float = 1.0,
-        group: str = "Oh",
-        space: str = "axes",
+        group: str = "O",
+        space: str = "regular",
         kernel_size: int = 3,
         stem_pool: bool = True,
         orientation_pool: str = "mean",
@@ -93,6 +97,7 @@ class GroupResNet(nn.Module):
             get_act_layer(act),
             SymmetricPool(spatial_dims, "max") if stem_pool else nn.Identity(),
         )
+        self.symmetry_group = group
         stages, in_planes = [], planes[0]
         for index, (count, width) in enumerate(zip(layers, planes)):
             blocks = []
@@ -119,14 +124,15 @@ class GroupResNet(nn.Module):
 
 @register_model
 def group_resnet_light(**kwargs) -> GroupResNet:
-    """Light group ResNet at the default bundle's scale: ``[1, 1, 1, 1]`` basic blocks, 8-64 channels on each of
-    the 3 axes (24-192 in all), equivariant to the 48 grid symmetries (kwargs override)."""
-    kwargs.setdefault("block_inplanes", [8, 16, 32, 64])
+    """Light group ResNet at the default bundle's scale: ``[1, 1, 1, 1]`` basic blocks over the 24 rotations of
+    the cube (O, regular), 1-8 channels per rotation (24-192 in all), 84 k parameters (kwargs override)."""
+    kwargs.setdefault("block_inplanes", [1, 2, 4, 8])
     return GroupResNet([1, 1, 1, 1], **kwargs)
 
 
 @register_model
 def group_resnet18(**kwargs) -> GroupResNet:
-    """Group ResNet-18 layout: ``[2, 2, 2, 2]`` basic blocks, 32-256 channels on each of the 3 axes, Oh."""
-    kwargs.setdefault("block_inplanes", [32, 64, 128, 256])
+    """Group ResNet-18 layout: ``[2, 2, 2, 2]`` basic blocks over O (regular), 4-32 channels per rotation
+    (96-768 in all)."""
+    kwargs.setdefault("block_inplanes", [4, 8, 16, 32])
     return GroupResNet([2, 2, 2, 2], **kwargs)

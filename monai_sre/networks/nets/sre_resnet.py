@@ -75,6 +75,8 @@ class SREResNet(nn.Module):
         torch.Size([2, 4])
     """
 
+    symmetry_group = "Oh"  # the logits are exactly invariant to all 48 grid symmetries
+
     def __init__(
         self,
         block: str,
