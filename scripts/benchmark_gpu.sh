@@ -17,8 +17,8 @@
 #   python scripts/benchmark_robustness.py --report-only --output FOLDER
 #
 # Usage: bash scripts/benchmark_gpu.sh [OUTPUT] [all|benchmarks|robustness]
-# Environment: DEVICE (default cuda), ROBUSTNESS_TIMEOUT (seconds per run, default 420), SMOKE=1 (tiny sizes,
-# to check this script on a CPU).
+# Environment: DEVICE (default cuda; every benchmark and every robustness run uses it), ROBUSTNESS_TIMEOUT
+# (seconds per run, default 420), SMOKE=1 (tiny sizes; with DEVICE=cpu, to check this script on a CPU).
 set -u
 out=${1:-runs/gpu}
 mkdir -p "$out"
@@ -66,7 +66,7 @@ first_traceback() {  # the root cause of a failed run: its first traceback, then
 }
 echo "## robustness smoke run (1 epoch, 64 patches)" | tee -a "$log"
 python3 scripts/benchmark_robustness.py --seeds 0 --epochs 1 --num-train 64 --num-val 32 --num-test 32 \
-    --models "SRE light, no" --output "$work/smoke" >"$work/smoke.log" 2>&1 || {
+    --models "SRE light, no" --device "$device" --output "$work/smoke" >"$work/smoke.log" 2>&1 || {
     first_traceback "$work/smoke.log" | tee -a "$log"
     exit 1
 }
@@ -79,7 +79,7 @@ for seed in "${seeds[@]}"; do
         run="m${index}_s${seed}"
         runs+=("$run")
         OMP_NUM_THREADS=1 timeout "${ROBUSTNESS_TIMEOUT:-420}" python3 scripts/benchmark_robustness.py \
-            "${robustness_args[@]}" --seeds "$seed" --models "${models[$index]}" --with-paper \
+            "${robustness_args[@]}" --seeds "$seed" --models "${models[$index]}" --with-paper --device "$device" \
             --output "$work/$run" >"$work/$run.log" 2>&1 &
     done
 done

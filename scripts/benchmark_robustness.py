@@ -2,15 +2,20 @@
 # Licensed under the Apache License, Version 2.0
 """Rotation robustness and cost of SRE networks against plain CNNs on the embedded tissue dataset.
 
-Every model is trained and evaluated by the default bundle's own configs (``bundles/sre_resnet3d_tissue``),
-so pipeline, budget (epochs, optimiser, schedule) and checkpoint selection (best validation accuracy) are the
-same; only the network and the rotation-augmentation switch change. For each model and seed it records:
+Every model is trained and evaluated by the default bundle's own configs (``bundles/sre_resnet3d_tissue``:
+``train.json``, then ``train.json`` + ``evaluate.json``, parsed by MONAI's ``ConfigWorkflow`` and run as
+``python -m monai.bundle run`` runs them), so preprocessing, budget (epochs, optimiser, schedule), checkpoint
+selection (best validation accuracy), weight loading and evaluation are the bundle's; the script overrides only
+the network (``network_def``; the SRE rows keep the bundle's own), the seed, the rotation-augmentation switch,
+the sample counts, the device and the output folders. The inputs of the throughput and invariance measurements
+are the bundle's preprocessed test batches (``validate#dataloader`` of the evaluation config). For each model
+and seed it records:
 parameters, training wall time, inference throughput (volumes/s, eval mode), upright and rotated accuracy and AUC
 (protocols ``paper``, ``haar-64``, ``grid48`` on the test split) and the invariance error of the logits under
 the grid symmetries and under 8 random rotations. It prints a markdown table (mean +- sd over seeds) and writes
 ``results.json``, ``table.md`` and ``robustness.png`` into ``--output`` (checkpoints and logs go to
-``--work-dir``, by default the same folder). The bundle picks the device (the first GPU when there is one); each
-row records it.
+``--work-dir``, by default the same folder). The bundle picks the device (the first GPU when there is one) unless
+``--device`` names one; each row records it.
 
 Usage::
 
@@ -32,23 +37,25 @@ from pathlib import Path
 import torch
 from monai.bundle import ConfigWorkflow
 
-from monai_sre.data import TissuePatchDataset
 from monai_sre.evaluation import invariance_error
-from monai_sre.evaluation.robustness import centre_crop
 
 REPO = Path(__file__).resolve().parents[1]
 BUNDLE = REPO / "bundles" / "sre_resnet3d_tissue"
 CONFIGS = BUNDLE / "configs"
 PROTOCOLS = ("paper", "haar-64", "grid48")
 
-SRE_LIGHT = {"_target_": "monai_sre.networks.nets.sre_resnet_light", "n_input_channels": 1, "num_classes": 4}
+SRE_LIGHT = None  # the bundle's own network_def (monai_sre.networks.nets.sre_resnet_light)
 MONAI_RESNET18 = {
     "_target_": "monai.networks.nets.resnet18",
     "spatial_dims": 3,
     "n_input_channels": 1,
-    "num_classes": 4,
+    "num_classes": "@num_classes",
 }
-SRE_PAPER = {"_target_": "monai_sre.networks.nets.sre_resnet18_paper", "n_input_channels": 1, "num_classes": 4}
+SRE_PAPER = {
+    "_target_": "monai_sre.networks.nets.sre_resnet18_paper",
+    "n_input_channels": 1,
+    "num_classes": "@num_classes",
+}
 MODELS = {
     "SRE light, no augmentation": (SRE_LIGHT, False),
     "SRE light, SO(3) augmentation": (SRE_LIGHT, True),
@@ -59,6 +66,7 @@ PAPER_MODEL = {"SRE ResNet-18 paper preset (k=5), no augmentation": (SRE_PAPER, 
 
 
 def workflow(files: list[str], **overrides) -> ConfigWorkflow:
+    """The bundle's configs ``files`` (merged in order) with ``overrides``, parsed and initialised."""
     flow = ConfigWorkflow(
         config_file=[str(CONFIGS / f"{name}.json") for name in files],
         meta_file=str(CONFIGS / "metadata.json"),
@@ -100,15 +108,18 @@ def throughput(network: torch.nn.Module, images: torch.Tensor, repeats: int = 3)
     return len(images) / statistics.median(times)
 
 
-def run_one(name: str, network_def: dict, augment: bool, seed: int, args, folder: Path) -> dict:
+def run_one(name: str, network_def: dict | None, augment: bool, seed: int, args, folder: Path) -> dict:
     common = {
-        "network_def": network_def,
         "seed": seed,
         "augment_rotation": augment,
         "max_epochs": args.epochs,
         "num_train_samples": args.num_train,
         "num_val_samples": args.num_val,
     }
+    if network_def is not None:
+        common["network_def"] = network_def
+    if args.device is not None:
+        common["device"] = f"$torch.device({args.device!r})"
     if args.num_workers is not None:
         common["num_workers"] = args.num_workers
         common["train#dataloader#persistent_workers"] = args.num_workers > 0
@@ -128,11 +139,10 @@ def run_one(name: str, network_def: dict, augment: bool, seed: int, args, folder
     )
     evaluate.run()
     evaluate.finalize()
-    network = evaluate.parser.get_parsed_content("network").eval()
-    test = TissuePatchDataset("test", num_samples=args.num_test)
-    patches = torch.stack([torch.as_tensor(item["image"]) for item in test]) / 127.5 - 1.0
+    network = evaluate.parser.get_parsed_content("network").eval()  # holds the weights its evaluation loaded
     device = next(network.parameters()).device
-    inputs = centre_crop(patches, (16, 16, 16)).to(device)
+    test_batches = evaluate.parser.get_parsed_content("validate#dataloader")  # test split, bundle preprocessing
+    inputs = torch.cat([batch["image"] for batch in test_batches]).to(device)
     row = {
         "model": name,
         "seed": seed,
@@ -221,10 +231,16 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=REPO / "runs" / "robustness")
     parser.add_argument("--work-dir", type=Path, default=None, help="checkpoints and logs (default: --output)")
     parser.add_argument("--num-workers", type=int, default=None, help="data-loader workers (bundle default: 0)")
+    parser.add_argument("--device", default=None, help="'cpu', 'cuda', 'cuda:1'... (default: the bundle's choice)")
     parser.add_argument("--report-only", action="store_true", help="table and plot of --output/results.json only")
     parser.add_argument("--resume", action="store_true", help="keep the (model, seed) rows already in results.json")
     parser.add_argument("--models", nargs="+", default=None, help="only models whose name contains one of these")
     args = parser.parse_args()
+    if args.device is not None:
+        try:
+            torch.device(args.device)
+        except RuntimeError as error:
+            parser.error(f"--device {args.device!r} is not a torch device: {error}")
     models = {**MODELS, **(PAPER_MODEL if args.with_paper else {})}
     if args.models:
         models = {name: spec for name, spec in models.items() if any(word in name for word in args.models)}
