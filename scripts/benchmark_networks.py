@@ -51,16 +51,19 @@ NETWORK_SETS = {
     "resnet18": {
         "MONAI resnet18": lambda classes: resnet18(spatial_dims=3, n_input_channels=1, num_classes=classes),
         "sre_resnet18 (k=3)": lambda classes: create_model("sre_resnet18", num_classes=classes),
-        "group_resnet18 (Oh, axes)": lambda classes: create_model("group_resnet18", num_classes=classes),
+        "group_resnet18 (O, regular)": lambda classes: create_model("group_resnet18", num_classes=classes),
         "sre_resnet_light": lambda classes: create_model("sre_resnet_light", num_classes=classes),
         "sre_resnet18_paper (k=5)": lambda classes: create_model("sre_resnet18_paper", num_classes=classes),
     },
     "light": {
         "plain light": plain_light,
         "sre_resnet_light": lambda classes: create_model("sre_resnet_light", num_classes=classes),
-        "group_resnet_light (Oh, axes, 8-64)": lambda classes: create_model("group_resnet_light", num_classes=classes),
-        "group_resnet_light (O, regular, 1-8)": lambda classes: create_model(
-            "group_resnet_light", num_classes=classes, group="O", space="regular", block_inplanes=[1, 2, 4, 8]
+        "group_resnet_light (O, regular, 1-8)": lambda classes: create_model("group_resnet_light", num_classes=classes),
+        "group_resnet_light (Oh, regular, 1-8)": lambda classes: create_model(
+            "group_resnet_light", num_classes=classes, group="Oh"
+        ),
+        "group_resnet_light (Oh, axes, 8-64)": lambda classes: create_model(
+            "group_resnet_light", num_classes=classes, group="Oh", space="axes", block_inplanes=[8, 16, 32, 64]
         ),
         "plain light, grid-averaged (48 passes)": lambda classes: GridAveraged(plain_light(classes)),
     },

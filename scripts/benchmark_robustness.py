@@ -19,7 +19,8 @@ the grid symmetries and under 8 random rotations. It prints a markdown table (me
 
 Usage::
 
-    python scripts/benchmark_robustness.py --seeds 0 1 2                 # the four default models
+    python scripts/benchmark_robustness.py --seeds 0 1 2                 # the nine default models
+    python scripts/benchmark_robustness.py --models "group light" "plain light" --seeds 0 1 2 --num-train 120
     python scripts/benchmark_robustness.py --seeds 0 --epochs 1 --num-train 64 --num-test 64   # smoke test
     python scripts/benchmark_robustness.py --resume          # continue an interrupted run (rows are saved one by one)
     python scripts/benchmark_robustness.py --models "MONAI" --seeds 0 --resume   # split the work across runs
@@ -56,11 +57,20 @@ SRE_PAPER = {
     "n_input_channels": 1,
     "num_classes": "@num_classes",
 }
+PLAIN_LIGHT = json.loads((CONFIGS / "plain_resnet.json").read_text())["network_def"]  # SRE light's widths
+GROUP_LIGHT = json.loads((CONFIGS / "group_resnet.json").read_text())["network_def"]
+# trained with one random grid symmetry per step, evaluated as the mean over all 48 (48 forward passes)
+PLAIN_LIGHT_AVERAGED = {"_target_": "monai_sre.networks.nets.GridAveraged", "model": PLAIN_LIGHT, "train_samples": 1}
 MODELS = {
     "SRE light, no augmentation": (SRE_LIGHT, False),
     "SRE light, SO(3) augmentation": (SRE_LIGHT, True),
     "MONAI resnet18, no augmentation": (MONAI_RESNET18, False),
     "MONAI resnet18, SO(3) augmentation": (MONAI_RESNET18, True),
+    "plain light, no augmentation": (PLAIN_LIGHT, False),
+    "plain light, SO(3) augmentation": (PLAIN_LIGHT, True),
+    "group light (O, regular), no augmentation": (GROUP_LIGHT, False),
+    "group light (O, regular), SO(3) augmentation": (GROUP_LIGHT, True),
+    "plain light + grid averaging, SO(3) augmentation": (PLAIN_LIGHT_AVERAGED, True),
 }
 PAPER_MODEL = {"SRE ResNet-18 paper preset (k=5), no augmentation": (SRE_PAPER, False)}
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 from monai.bundle import ConfigWorkflow, ckpt_export, onnx_export, verify_metadata, verify_net_in_out
 
-from monai_sre.networks.nets import sre_resnet_light
+from monai_sre.networks.nets import GridAveraged, group_resnet_light, sre_resnet_light
 from monai_sre.utils import load_weights
 from tests.bundles.conftest import REPO, SCHEMA, assert_fails_with, bundle_config, run_workflow
 
@@ -54,7 +54,7 @@ def test_standard_properties_are_all_present(names, workflow_type, samples, tmp_
     assert not workflow.check_properties()
 
 
-@pytest.mark.parametrize("extra", [(), ("plain_resnet",)])
+@pytest.mark.parametrize("extra", [(), ("plain_resnet",), ("group_resnet",)])
 def test_one_tiny_epoch_trains_and_saves_the_best_checkpoint(tmp_path, extra):
     run_workflow(
         BUNDLE,
@@ -69,6 +69,19 @@ def test_one_tiny_epoch_trains_and_saves_the_best_checkpoint(tmp_path, extra):
     assert list((tmp_path / "train").glob("events.out.tfevents.*"))
     if not extra:
         sre_resnet_light(n_input_channels=1, num_classes=4).load_state_dict(state)
+    if extra == ("group_resnet",):
+        group_resnet_light(n_input_channels=1, num_classes=4).load_state_dict(state)
+
+
+def test_grid_average_switch_wraps_the_network_and_keeps_exact_grid48_scores(tmp_path):
+    """``--grid_average true``: the shipped weights load into the wrapped network; 48 passes, same (invariant) scores."""
+    workflow = run_workflow(
+        BUNDLE, ("train", "evaluate"), eval_dir=str(tmp_path), grid_average=True, num_test_samples=16,
+        rotation_protocols=["grid48"],
+    )  # fmt: skip
+    assert isinstance(workflow.parser.get_parsed_content("network"), GridAveraged)
+    report = json.loads((tmp_path / "robustness_grid48.json").read_text())
+    assert {round(case["accuracy"], 9) for case in report["cases"]} == {round(report["summary"]["accuracy_upright"], 9)}
 
 
 def test_shipped_weights_reproduce_the_documented_metrics(tmp_path):
