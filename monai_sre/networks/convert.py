@@ -27,6 +27,7 @@ and pools are left alone. Output shapes never change. Pretrained kernels are pro
 
 from __future__ import annotations
 
+import abc
 import copy
 import fnmatch
 from collections.abc import Sequence
@@ -138,7 +139,7 @@ def _transpose_kernel_to_conv(weight: torch.Tensor, groups: int) -> torch.Tensor
     return grouped.reshape(groups * out_per_group, in_channels // groups, *spatial).flip(list(range(2, weight.dim())))
 
 
-class ModuleConverter:
+class ModuleConverter(abc.ABC):
     """Walks a model and replaces modules: the traversal, the report and symmetric pooling shared by converters.
 
     Subclasses define :meth:`convert` (a replacement for one module, or ``None`` to descend into it).
@@ -169,8 +170,9 @@ class ModuleConverter:
     def keep(self, name: str, reason: str) -> None:
         self.report.skipped.append((name, reason))
 
+    @abc.abstractmethod
     def convert(self, module: nn.Module, name: str) -> nn.Module | None:
-        raise NotImplementedError(f"{type(self).__name__} must define convert().")
+        """The replacement of ``module`` (called ``name``), or ``None`` to keep it and visit its children."""
 
     def convert_pool(self, pool: nn.Module, name: str) -> nn.Module | None:
         """A strided max/avg pool as :class:`SymmetricPool` with the same output size, or kept with the reason."""
