@@ -17,7 +17,8 @@ Conventions (checked by ``tests/test_groups.py``):
   Cayley table (``product[a, b]`` is the index of ``g_a g_b``, i.e. ``g_b`` applied first), inverses, and
   its action on the small sets that orientation-aware features live on (:meth:`GridGroup.action`): the group
   itself (``"regular"``), one point (``"trivial"``), the coordinate axes (``"axes"``) and the body diagonals
-  (``"diagonals"``), all taken without sign.
+  (``"diagonals"``), all taken without sign, and, for Oh, the 24 rotations (``"rotations"``) on which a mirror
+  image ``g`` acts as the rotation ``-g`` (``Oh = O x {I, -I}``, and ``g -> det(g) g`` maps it onto ``O``).
 """
 
 from __future__ import annotations
@@ -138,7 +139,7 @@ def apply_grid_symmetry(tensor: torch.Tensor, element: GridSymmetryElement) -> t
 
 # name -> (spatial dims, rotations only)
 GRID_GROUPS = {"C4": (2, True), "D4": (2, False), "O": (3, True), "Oh": (3, False)}
-GROUP_SPACES = ("trivial", "regular", "axes", "diagonals")
+GROUP_SPACES = ("trivial", "regular", "axes", "diagonals", "rotations")
 
 
 class GridGroup:
@@ -188,8 +189,15 @@ class GridGroup:
 
         Args:
             space: ``"trivial"`` (one point: invariant features), ``"regular"`` (the group itself, ``g h``),
-                ``"axes"`` (the coordinate axes without sign: 3 in 3D, 2 in 2D) or ``"diagonals"`` (the body
-                diagonals without sign: 4 in 3D, 2 in 2D).
+                ``"axes"`` (the coordinate axes without sign: 3 in 3D, 2 in 2D), ``"diagonals"`` (the body
+                diagonals without sign: 4 in 3D, 2 in 2D) or ``"rotations"`` (the rotations of the group, on which
+                an element acts by left multiplication with its rotation part ``det(g) g``: the regular space
+                of a rotation group; for Oh the 24 rotations of the cube, the point reflection ``-I`` acting
+                trivially, so features over it cost what O's regular features cost while a network built on
+                them is invariant to all 48 symmetries. D4 has no such action: ``-I`` is a rotation in 2D).
+
+        Raises:
+            ValueError: ``"rotations"`` for D4.
         """
         space = look_up_option(space, GROUP_SPACES)
         if space not in self._actions:
@@ -203,6 +211,8 @@ class GridGroup:
             return np.zeros((len(self), 1), dtype=np.int64)
         if space == "regular":
             return self.product.copy()
+        if space == "rotations":
+            return self._rotations_table()
         dims = self.spatial_dims
         if space == "axes":
             points = [np.eye(dims, dtype=np.int64)[i] for i in range(dims)]
@@ -215,6 +225,23 @@ class GridGroup:
             return keys[tuple(int(c) for c in v)]
 
         return np.array([[find(e.matrix @ p) for p in points] for e in self.elements], dtype=np.int64)
+
+    def _rotations_table(self) -> np.ndarray:
+        rotations = [e for e in self.elements if e.is_rotation]
+        if len(rotations) == len(self):
+            return self.product.copy()
+        if self.spatial_dims % 2 == 0:
+            raise ValueError(
+                f"the 'rotations' space needs the point reflection -I to be a mirror image (odd spatial dims); "
+                f"in {self.name} it is a rotation, so no action of {self.name} on its rotations extends theirs. "
+                "Use 'regular', 'axes' or 'diagonals'."
+            )
+        index = {e: i for i, e in enumerate(rotations)}
+
+        def rotation_part(e: GridSymmetryElement) -> GridSymmetryElement:
+            return e if e.is_rotation else GridSymmetryElement.from_matrix(-e.matrix)
+
+        return np.array([[index[rotation_part(e) @ r] for r in rotations] for e in self.elements], dtype=np.int64)
 
 
 @cache

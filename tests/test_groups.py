@@ -67,6 +67,27 @@ def test_action_is_a_homomorphism_onto_permutations(name, space, size3, size2):
             assert (table[group.product[a, b]] == table[a][table[b]]).all()
 
 
+@pytest.mark.parametrize("name", ["C4", "O", "Oh"])
+def test_rotations_space_is_a_homomorphism_that_fixes_the_point_reflection(name):
+    group = grid_group(name)
+    table = group.action("rotations")
+    rotations = [i for i, e in enumerate(group.elements) if e.is_rotation]
+    assert table.shape == (len(group), len(rotations))
+    for a in range(len(group)):
+        for b in range(len(group)):
+            assert (table[group.product[a, b]] == table[a][table[b]]).all()
+    # on the rotations themselves it is the regular action of the rotation subgroup
+    assert (table[rotations] == grid_group("O" if group.spatial_dims == 3 else "C4").product).all()
+    if name == "Oh":
+        point_reflection = group.index(GridSymmetryElement.from_matrix(-np.eye(3, dtype=np.int64)))
+        assert (table[point_reflection] == np.arange(24)).all()
+
+
+def test_rotations_space_of_d4_raises_naming_the_group():
+    with pytest.raises(ValueError, match="D4"):
+        grid_group("D4").action("rotations")
+
+
 def test_features_action_composes_and_inverts():
     group = grid_group("O")
     f = torch.randn(2, 3 * 24, 4, 4, 4)

@@ -2,8 +2,10 @@
 # Licensed under the Apache License, Version 2.0
 from __future__ import annotations
 
-from .datalist import list_volumes, load_classification_datalist
+from .checks import VolumeCheck, VolumeInfo, check_volume, check_volumes
+from .datalist import class_names, list_volumes, load_classification_datalist, split_readable_volumes
 from .datasets import MedMNIST3DDataset, MedMNISTLayoutDataset, TissuePatchDataset
+from .domain import raise_if_refused, refuse_outside_domain, training_extent_mm, volume_extent_mm
 from .medmnist import MEDMNIST3D_INFO, load_medmnist_npz, medmnist3d_info, medmnist_path
 from .preprocessing import MODALITIES, classification_preprocessing
 from .readers import SimpleITKReader, check_image_readable
@@ -18,7 +20,12 @@ __all__ = [
     "MedMNISTLayoutDataset",
     "SimpleITKReader",
     "TissuePatchDataset",
+    "VolumeCheck",
+    "VolumeInfo",
     "check_image_readable",
+    "check_volume",
+    "check_volumes",
+    "class_names",
     "classification_preprocessing",
     "list_volumes",
     "load_classification_datalist",
@@ -26,4 +33,9 @@ __all__ = [
     "load_tissue_arrays",
     "medmnist3d_info",
     "medmnist_path",
+    "raise_if_refused",
+    "refuse_outside_domain",
+    "split_readable_volumes",
+    "training_extent_mm",
+    "volume_extent_mm",
 ]

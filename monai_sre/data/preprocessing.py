@@ -40,7 +40,9 @@ def classification_preprocessing(
     mr_percentiles: tuple[float, float] = (1.0, 99.0),
     reader: ImageReader | str | None = None,
     random_rotation: bool = False,
+    crop_size: int | Sequence[int] | None = None,
     keys: Sequence[str] = ("image",),
+    track_meta: bool = False,
 ) -> Compose:
     """Load, orient (RAS), resample isotropically, normalise to [-1, 1], and pad/crop volumes for a classifier.
 
@@ -53,7 +55,11 @@ def classification_preprocessing(
         reader: a MONAI reader (e.g. ``SimpleITKReader()``, ``"ITKReader"``, ``"NibabelReader"``) or ``None``
             for MONAI's choice by file type.
         random_rotation: append a uniformly random 3D rotation (training augmentation).
+        crop_size: centre crop to this size after the rotation (the network's input size): with
+            ``spatial_size >= crop_size * sqrt(3)`` a rotated crop holds only real voxels, no zero fill.
+            ``None``: no crop.
         keys: image keys.
+        track_meta: keep MetaTensors (the file name and affine: needed by savers); else plain tensors.
     """
     modality = look_up_option(modality, MODALITIES)
     keys = list(keys)
@@ -74,5 +80,7 @@ def classification_preprocessing(
     transforms.append(ResizeWithPadOrCropd(keys, spatial_size=spatial_size))
     if random_rotation:
         transforms.append(RandSO3Rotated(keys, prob=1.0))
-    transforms.append(EnsureTyped(keys, track_meta=False))
+    if crop_size is not None:
+        transforms.append(ResizeWithPadOrCropd(keys, spatial_size=crop_size))
+    transforms.append(EnsureTyped(keys, track_meta=track_meta))
     return Compose(transforms)

@@ -15,13 +15,77 @@ from typing import TYPE_CHECKING
 from monai.utils import optional_import
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
     from monai_sre.evaluation.report import RobustnessReport
 
-__all__ = ["plot_robustness"]
+__all__ = ["legend_outside", "plot_robustness", "robustness_figure"]
+
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "*")  # with the 10 default colours: 100 distinct series
+
+
+def legend_outside(figure: Figure, handles: list | None = None, labels: list[str] | None = None, fontsize: int = 8):
+    """One legend for the whole figure, to the right of every panel, so that it never covers data.
+
+    The figure must use the constrained layout (``Figure(layout="constrained")``, ``plt.subplots(...,
+    layout="constrained")``): it shrinks the panels to make room for the legend, inside the figure. Long lists
+    wrap into more columns (at most 16 rows).
+
+    Args:
+        figure: the figure.
+        handles: the artists to list; default those of the first panel.
+        labels: their labels; default those of the first panel.
+        fontsize: font size of the entries.
+
+    Returns:
+        the ``matplotlib.legend.Legend``.
+
+    Raises:
+        ValueError: the figure does not use the constrained layout.
+    """
+    constrained, _ = optional_import("matplotlib.layout_engine", name="ConstrainedLayoutEngine")
+    if not isinstance(figure.get_layout_engine(), constrained):
+        raise ValueError("legend_outside needs a figure with layout='constrained' (it makes room for the legend).")
+    if handles is None or labels is None:
+        handles, labels = figure.axes[0].get_legend_handles_labels()
+    ncols = max(1, -(-len(labels) // 16))
+    return figure.legend(handles, labels, loc="outside right upper", fontsize=fontsize, ncols=ncols)
+
+
+def robustness_figure(report: RobustnessReport) -> Figure:
+    """The figure of :func:`plot_robustness`, not saved (its own Agg canvas; not in pyplot's registry).
+
+    Raises:
+        OptionalImportError: matplotlib is not installed.
+    """
+    figure_cls, _ = optional_import("matplotlib.figure", name="Figure")
+    canvas_cls, _ = optional_import("matplotlib.backends.backend_agg", name="FigureCanvasAgg")
+    groups = list(dict.fromkeys(case["group"] for case in report.cases))
+    width = 5 * len(report.metrics) + 1.5 * max(1, -(-len(groups) // 16))  # room for the legend's columns
+    figure = figure_cls(figsize=(width, 3.6), layout="constrained")
+    canvas_cls(figure)
+    axes = figure.subplots(1, len(report.metrics), squeeze=False)
+    by_angle = all(case["angle"] is not None for case in report.cases)
+    for axis, metric in zip(axes[0], report.metrics):
+        for g, group in enumerate(groups):
+            members = [(i, c) for i, c in enumerate(report.cases) if c["group"] == group]
+            xs = [c["angle"] if by_angle else i for i, c in members]
+            ys = [c[metric] for _, c in members]
+            axis.plot(xs, ys, marker=MARKERS[(g // 10) % len(MARKERS)], markersize=3, label=group)
+        axis.axhline(report.upright[metric], color="black", linestyle="--", linewidth=1, label="upright")
+        axis.set_xlabel("rotation angle (degrees)" if by_angle else "case")
+        axis.set_ylabel(metric)
+        axis.set_title(f"{metric} under '{report.protocol}'")
+        axis.grid(alpha=0.3)
+    legend_outside(figure)
+    return figure
 
 
 def plot_robustness(report: RobustnessReport, path: str | Path, dpi: int = 120) -> Path:
     """Draw one panel per metric: the metric per case, one line per group (axis), upright dashed; save it.
+
+    The legend sits outside the panels, to their right (:func:`legend_outside`), so it never covers a curve,
+    whatever the number of groups.
 
     Args:
         report: the report to draw.
@@ -34,24 +98,6 @@ def plot_robustness(report: RobustnessReport, path: str | Path, dpi: int = 120) 
     Raises:
         OptionalImportError: matplotlib is not installed.
     """
-    figure_cls, _ = optional_import("matplotlib.figure", name="Figure")
-    canvas_cls, _ = optional_import("matplotlib.backends.backend_agg", name="FigureCanvasAgg")
-    figure = figure_cls(figsize=(5 * len(report.metrics), 3.6))
-    canvas_cls(figure)
-    axes = figure.subplots(1, len(report.metrics), squeeze=False)
-    groups = list(dict.fromkeys(case["group"] for case in report.cases))
-    by_angle = all(case["angle"] is not None for case in report.cases)
-    for axis, metric in zip(axes[0], report.metrics):
-        for group in groups:
-            members = [(i, c) for i, c in enumerate(report.cases) if c["group"] == group]
-            xs = [c["angle"] if by_angle else i for i, c in members]
-            axis.plot(xs, [c[metric] for _, c in members], marker="o", markersize=3, label=group)
-        axis.axhline(report.upright[metric], color="black", linestyle="--", linewidth=1, label="upright")
-        axis.set_xlabel("rotation angle (degrees)" if by_angle else "case")
-        axis.set_ylabel(metric)
-        axis.set_title(f"{metric} under '{report.protocol}'")
-        axis.legend(fontsize=8)
-        axis.grid(alpha=0.3)
-    figure.tight_layout()
-    figure.savefig(path, dpi=dpi)
+    figure = robustness_figure(report)
+    figure.savefig(path, dpi=dpi, bbox_inches="tight")
     return Path(path)

@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from .outputs import pred_and_label, pred_and_onehot_label
+from .prediction_writer import PredictionWriter
 from .rotation_robustness import RotationRobustnessHandler
 from .state_dict_loader import StateDictLoader
+from .training_checkpoint import TrainingCheckpoint
 
-__all__ = ["RotationRobustnessHandler", "StateDictLoader", "pred_and_label", "pred_and_onehot_label"]
+__all__ = [
+    "PredictionWriter",
+    "RotationRobustnessHandler",
+    "StateDictLoader",
+    "TrainingCheckpoint",
+    "pred_and_label",
+    "pred_and_onehot_label",
+]

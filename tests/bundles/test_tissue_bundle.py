@@ -40,11 +40,12 @@ def samples(tmp_path_factory):
 
 
 @pytest.mark.parametrize(
-    "names, workflow_type", [(("train",), "train"), (("train", "evaluate"), "train"), (("inference",), "infer")]
+    "names, workflow_type",
+    [(("train",), "train"), (("train", "evaluate"), "train"), (("train", "inference"), "infer")],
 )
 def test_standard_properties_are_all_present(names, workflow_type, samples, tmp_path):
     # the handlers are built (not run) by the check: their folders go to tmp_path, not the bundle's runs/
-    overrides = {"output_dir": str(tmp_path / "out"), "ckpt_dir": str(tmp_path / "models")}
+    overrides = {"run_dir": str(tmp_path / "run"), "eval_dir": str(tmp_path / "eval")}
     if workflow_type == "infer":
         overrides = {"dataset_dir": str(samples), "output_dir": str(tmp_path / "out")}
     workflow = ConfigWorkflow(
@@ -54,23 +55,43 @@ def test_standard_properties_are_all_present(names, workflow_type, samples, tmp_
     assert not workflow.check_properties()
 
 
-@pytest.mark.parametrize("extra", [(), ("plain_resnet",), ("group_resnet",)])
+@pytest.mark.parametrize("extra", [(), ("plain_resnet",), ("sre_resnet",)])
 def test_one_tiny_epoch_trains_and_saves_the_best_checkpoint(tmp_path, extra):
-    run_workflow(
-        BUNDLE,
-        ("train", *extra),
-        ckpt_dir=str(tmp_path / "models"),
-        output_dir=str(tmp_path / "train"),
-        augment_rotation=True,
-        **TINY,
-    )
-    state = torch.load(tmp_path / "models" / "model.pt", weights_only=True)
+    run_workflow(BUNDLE, ("train", *extra), run_dir=str(tmp_path / "run"), augment_rotation=True, **TINY)
+    state = torch.load(tmp_path / "run" / "models" / "model.pt", weights_only=True)
     assert any(key.startswith("fc.") for key in state)
-    assert list((tmp_path / "train").glob("events.out.tfevents.*"))
+    assert list((tmp_path / "run").glob("events.out.tfevents.*"))
+    assert (tmp_path / "run" / "models" / "checkpoint_epoch=1.pt").exists()  # the full state, for --resume
     if not extra:
-        sre_resnet_light(n_input_channels=1, num_classes=4).load_state_dict(state)
-    if extra == ("group_resnet",):
         group_resnet_light(n_input_channels=1, num_classes=4).load_state_dict(state)
+    if extra == ("sre_resnet",):
+        sre_resnet_light(n_input_channels=1, num_classes=4).load_state_dict(state)
+
+
+def test_a_rerun_is_refused_resumes_or_overwrites_but_never_replaces_the_best_model_silently(tmp_path):
+    run = tmp_path / "run"
+    run_workflow(BUNDLE, ("train",), run_dir=str(run), **TINY)
+    best = (run / "models" / "model.pt").read_bytes()
+    # the same command again: refused, naming the folder and the ways on; nothing touched
+    assert_fails_with(ValueError, f"run folder '{run}' already holds an earlier run.*--resume true.*--overwrite true",
+                      run_workflow, BUNDLE, ("train",), run_dir=str(run), **TINY)  # fmt: skip
+    assert (run / "models" / "model.pt").read_bytes() == best
+    # a killed run resumes at its next epoch; a restored best score that no new epoch beats keeps the best model
+    checkpoint = run / "models" / "checkpoint_epoch=1.pt"
+    state = torch.load(checkpoint, weights_only=True)
+    assert state["trainer"]["iteration"] == 1 and state["validation"]["best_metric_epoch"] == 1
+    state["validation"]["best_metric"] = 2.0  # an accuracy no epoch can beat
+    torch.save(state, checkpoint)
+    workflow = run_workflow(BUNDLE, ("train",), run_dir=str(run), resume=True, **{**TINY, "max_epochs": 2})
+    trainer = workflow.parser.get_parsed_content("train#trainer")
+    assert trainer.state.epoch == 2 and trainer.state.iteration == 2  # one more epoch of one iteration
+    assert (run / "models" / "model.pt").read_bytes() == best
+    assert (run / "models" / "checkpoint_epoch=2.pt").exists()
+    # --overwrite starts afresh; --resume with nothing to resume says so
+    run_workflow(BUNDLE, ("train",), run_dir=str(run), overwrite=True, **TINY)
+    assert not (run / "models" / "checkpoint_epoch=2.pt").exists()
+    assert_fails_with(FileNotFoundError, "no checkpoint_epoch=N.pt in", run_workflow, BUNDLE, ("train",),
+                      run_dir=str(tmp_path / "new"), resume=True, **TINY)  # fmt: skip
 
 
 def test_grid_average_switch_wraps_the_network_and_keeps_exact_grid48_scores(tmp_path):
@@ -106,7 +127,11 @@ def test_shipped_weights_reproduce_the_documented_metrics(tmp_path):
 
 def test_inference_writes_class_probabilities_for_a_folder_of_nifti_volumes(tmp_path, samples):
     run_workflow(
-        BUNDLE, ("inference",), workflow_type="infer", dataset_dir=str(samples), output_dir=str(tmp_path / "out")
+        BUNDLE,
+        ("train", "inference"),
+        workflow_type="infer",
+        dataset_dir=str(samples),
+        output_dir=str(tmp_path / "out"),
     )
     rows = list(csv.reader((tmp_path / "out" / "predictions.csv").open()))
     assert len(rows) == 6
@@ -118,7 +143,7 @@ def test_inference_writes_class_probabilities_for_a_folder_of_nifti_volumes(tmp_
 
 
 def test_torchscript_and_onnx_exports_match_the_network(tmp_path):
-    config = bundle_config(BUNDLE, "inference")[0]
+    config = bundle_config(BUNDLE, "train", "inference")
     ckpt_export(
         net_id="network_def",
         filepath=str(tmp_path / "model.ts"),
@@ -136,7 +161,7 @@ def test_torchscript_and_onnx_exports_match_the_network(tmp_path):
         input_shape=[1, 1, 16, 16, 16],
         bundle_root=str(ROOT),
     )
-    network = load_weights(WEIGHTS, sre_resnet_light(n_input_channels=1, num_classes=4)).eval()
+    network = load_weights(WEIGHTS, group_resnet_light(n_input_channels=1, num_classes=4)).eval()
     x = torch.randn(2, 1, 16, 16, 16)
     with torch.no_grad():
         expected = network(x)
@@ -158,20 +183,20 @@ def test_bad_overrides_fail_before_training(tmp_path):
         BUNDLE,
         ("train",),
         dataset_dir=str(tmp_path),
-        ckpt_dir=str(tmp_path / "m"),
+        run_dir=str(tmp_path / "run"),
         **TINY,
     )
-    assert not (tmp_path / "m").exists()  # nothing trained, no checkpoint written
+    assert not (tmp_path / "run" / "models").exists()  # nothing trained, no checkpoint written
     (tmp_path / "empty").mkdir()
     assert_fails_with(
         ValueError,
         "no volumes in '.*empty'",
         run_workflow,
         BUNDLE,
-        ("inference",),
+        ("train", "inference"),
         workflow_type="infer",
         dataset_dir=str(tmp_path / "empty"),
-        output_dir=str(tmp_path),
+        output_dir=str(tmp_path / "out"),
     )
 
 
@@ -186,7 +211,7 @@ def _bad_weights(kind: str, folder) -> tuple[str, type, str]:
         return str(path), ValueError, "'.*not_a_state_dict.pt' does not hold a state dict"
     if kind == "other_network":
         torch.save(torch.nn.Linear(2, 2).state_dict(), path)
-        return str(path), ValueError, "weights in '.*other_network.pt' do not fit SREResNet"
+        return str(path), ValueError, "weights in '.*other_network.pt' do not fit GroupResNet"
     return str(path), FileNotFoundError, "weights file not found: '.*missing.pt'"
 
 
@@ -210,7 +235,7 @@ def test_bad_weights_stop_evaluation_and_inference_naming_the_file(tmp_path, sam
         pattern,
         run_workflow,
         BUNDLE,
-        ("inference",),
+        ("train", "inference"),
         workflow_type="infer",
         ckpt_path=ckpt_path,
         dataset_dir=str(samples),
@@ -252,11 +277,10 @@ def test_two_process_ddp_training_on_cpu(tmp_path):
         "32",
         "--num_val_samples",
         "16",
-        "--ckpt_dir",
-        str(tmp_path / "models"),
-        "--output_dir",
-        str(tmp_path / "train"),
+        "--run_dir",
+        str(tmp_path / "run"),
     ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert (tmp_path / "models" / "model.pt").exists()
+    assert (tmp_path / "run" / "models" / "model.pt").exists()
+    assert (tmp_path / "run" / "models" / "checkpoint_epoch=1.pt").exists()

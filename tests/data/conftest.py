@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gzip
 import importlib.util
 from pathlib import Path
 
@@ -21,12 +22,39 @@ def anatomical_nii() -> Path:
 
 
 @pytest.fixture(scope="session")
-def ct_series() -> Path:
-    """A real 5-slice CT DICOM series that pydicom ships."""
+def example4d_nii() -> Path:
+    """A real 4D NIfTI (128 x 96 x 24, 2 time points) that nibabel ships."""
+    return _package_dir("nibabel") / "tests" / "data" / "example4d.nii.gz"
+
+
+@pytest.fixture(scope="session")
+def dicom_files() -> Path:
+    """pydicom's folder of real DICOM test files (``CT_small.dcm``, ``dicomdirtests/...``)."""
     folder = _package_dir("pydicom")
     if folder is None:
-        pytest.skip("pydicom is not installed (it ships the DICOM test series)")
-    return folder / "data" / "test_files" / "dicomdirtests" / "98892001" / "CT5N"
+        pytest.skip("pydicom is not installed (it ships the DICOM test files)")
+    return folder / "data" / "test_files"
+
+
+@pytest.fixture(scope="session")
+def ct_series(dicom_files) -> Path:
+    """A real 5-slice CT DICOM series that pydicom ships."""
+    return dicom_files / "dicomdirtests" / "98892001" / "CT5N"
+
+
+@pytest.fixture
+def truncate():
+    """Copy a file to ``target`` keeping only the first ``fraction`` of its bytes (``.gz`` targets: of the
+    compressed stream); returns ``target``."""
+
+    def write(source: Path, target: Path, fraction: float = 0.5) -> Path:
+        data = Path(source).read_bytes()
+        if target.name.endswith(".gz") and not str(source).endswith(".gz"):
+            data = gzip.compress(data)
+        target.write_bytes(data[: int(len(data) * fraction)])
+        return target
+
+    return write
 
 
 @pytest.fixture

@@ -18,3 +18,11 @@ def test_ct_preset_windows_hounsfield_units_on_a_real_series(ct_series):
     out = preset({"image": str(ct_series)})["image"]
     assert out.shape == (1, 16, 16, 16) and isinstance(out, torch.Tensor)
     assert out.min() >= -1 and out.max() <= 1
+
+
+def test_crop_after_rotation_and_meta_for_savers(anatomical_nii):
+    preset = classification_preprocessing("mr", spacing=2.0, spatial_size=28, random_rotation=True, crop_size=16,
+                                          track_meta=True)  # fmt: skip
+    out = preset({"image": str(anatomical_nii)})["image"]
+    assert out.shape == (1, 16, 16, 16)
+    assert out.meta["filename_or_obj"].endswith("anatomical.nii")

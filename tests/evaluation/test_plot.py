@@ -7,6 +7,7 @@ import pytest
 from monai.utils import OptionalImportError
 
 from monai_sre.evaluation import RobustnessReport, plot_robustness
+from monai_sre.evaluation.plot import legend_outside, robustness_figure
 
 
 def _report(angle=True) -> RobustnessReport:
@@ -40,3 +41,39 @@ def test_missing_matplotlib_is_named(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)  # import fails as if not installed
     with pytest.raises(OptionalImportError, match="matplotlib.figure"):
         plot_robustness(_report(), tmp_path / "plot.png")
+
+
+def _many_groups(num_groups: int, metrics=("accuracy", "auc")) -> RobustnessReport:
+    cases = [
+        {"name": f"m{g}-{a}", "group": f"model {g} with a long name", "angle": float(a), **dict.fromkeys(metrics, 0.5)}
+        for g in range(num_groups)
+        for a in range(0, 360, 30)
+    ]
+    return RobustnessReport("paper", metrics, dict.fromkeys(metrics, 0.9), cases, 10)
+
+
+@pytest.mark.parametrize("num_groups, metrics", [(10, ("accuracy",)), (10, ("accuracy", "auc")), (40, ("accuracy",))])
+def test_legend_never_covers_a_panel(num_groups, metrics):
+    figure = robustness_figure(_many_groups(num_groups, metrics))
+    figure.canvas.draw()  # runs the constrained layout
+    renderer = figure.canvas.get_renderer()
+    (legend,) = figure.legends
+    box = legend.get_window_extent(renderer)
+    assert [t.get_text() for t in legend.get_texts()] == [f"model {g} with a long name" for g in range(num_groups)] + [
+        "upright"
+    ]
+    assert len(figure.axes) == len(metrics)
+    for axis in figure.axes:
+        assert not box.overlaps(axis.get_window_extent(renderer)), (box, axis.get_window_extent(renderer))
+        assert not box.overlaps(axis.get_tightbbox(renderer))  # nor its tick labels, labels and title
+    corners = box.get_points()
+    assert (corners >= figure.bbox.get_points()[0] - 1).all() and (corners <= figure.bbox.get_points()[1] + 1).all()
+
+
+def test_legend_outside_needs_the_constrained_layout():
+    from matplotlib.figure import Figure
+
+    figure = Figure()
+    figure.subplots().plot([0, 1], label="a")
+    with pytest.raises(ValueError, match="layout='constrained'"):
+        legend_outside(figure)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .grid_average import GridAveraged
 from .group_resnet import GroupResNet, group_resnet18, group_resnet_light
+from .plain_resnet import plain_resnet_light
 from .registry import create_model, list_models, register_model
 from .sre_resnet import (
     SREResNet,
@@ -23,6 +24,7 @@ __all__ = [
     "SREResNet",
     "create_model",
     "list_models",
+    "plain_resnet_light",
     "register_model",
     "sre_resnet10",
     "sre_resnet18",

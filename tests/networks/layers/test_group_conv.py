@@ -6,8 +6,14 @@ import torch
 from monai_sre.groups import apply_group_element, grid_group
 from monai_sre.networks.layers.group_conv import GroupConv, kernel_orbits
 
-SPACES = ["trivial", "regular", "axes", "diagonals"]
-CASES = [(group, a, b) for group in ("C4", "D4", "O", "Oh") for a in SPACES for b in SPACES]
+SPACES = ["trivial", "regular", "axes", "diagonals", "rotations"]
+CASES = [
+    (group, a, b)
+    for group in ("C4", "D4", "O", "Oh")
+    for a in SPACES
+    for b in SPACES
+    if not (group == "D4" and "rotations" in (a, b))  # D4 has no such action (tests/test_groups.py)
+]
 
 
 def _max_equivariance_error(layer: torch.nn.Module, x: torch.Tensor, group, in_space, out_space) -> float:

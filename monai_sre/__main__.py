@@ -1,0 +1,52 @@
+# Copyright (c) monai_sre contributors
+# Licensed under the Apache License, Version 2.0
+"""``python -m monai_sre run ...``: MONAI's bundle commands, with a failed run reported as its cause only.
+
+``python -m monai.bundle run`` shows an error raised while a config is evaluated (a missing datalist, a bad
+file, a wrong argument) at the end of a long traceback through the config machinery. This entry point takes
+the same commands and arguments (``run``, ``verify_metadata``, ``ckpt_export``, ``onnx_export``,
+``verify_net_in_out``) and, when one fails, prints only the innermost error's type and message, which names
+the value or file and what was expected, and exits with status 1. Set ``MONAI_SRE_TRACEBACK=1`` for the full
+traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+__all__ = ["main", "root_cause"]
+
+
+def root_cause(error: BaseException) -> BaseException:
+    """The innermost exception of ``error``'s chain (its ``__cause__``, else its ``__context__``)."""
+    seen = [error]
+    while (inner := error.__cause__ or error.__context__) is not None and inner not in seen:
+        seen.append(inner)
+        error = inner
+    return error
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run a MONAI bundle command; return the exit status."""
+    import fire
+    from monai.bundle import scripts
+
+    commands = {
+        name: getattr(scripts, name)
+        for name in ("run", "verify_metadata", "ckpt_export", "onnx_export", "verify_net_in_out")
+    }
+    try:
+        fire.Fire(commands, command=sys.argv[1:] if argv is None else argv, name="python -m monai_sre")
+    except Exception as error:  # noqa: BLE001 - reported below, or re-raised with MONAI_SRE_TRACEBACK=1
+        if os.environ.get("MONAI_SRE_TRACEBACK", "") not in ("", "0"):
+            raise
+        cause = root_cause(error)
+        print(f"error: {type(cause).__name__}: {cause}", file=sys.stderr)
+        print("(MONAI_SRE_TRACEBACK=1 shows the full traceback)", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,171 @@
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+import torch
+from monai.bundle import verify_metadata
+
+from monai_sre.networks.nets import group_resnet_light
+from tests.bundles.conftest import REPO, SCHEMA, assert_fails_with, bundle_config, run_workflow
+
+BUNDLE = "sre_classification"
+META = REPO / "bundles" / BUNDLE / "configs" / "metadata.json"
+CLASSES = ["cortical grey matter", "deep grey matter", "white matter", "internal CSF"]
+NIBABEL_DATA = Path(nib.__file__).parent / "tests" / "data"
+
+
+@pytest.fixture(scope="module")
+def example(tmp_path_factory) -> Path:
+    """The runnable example of real volumes (NIfTI crops of the MNI template), 6/2/2 per class, by its script."""
+    folder = tmp_path_factory.mktemp("example")
+    script = REPO / "scripts" / "build_classification_example.py"
+    subprocess.run([sys.executable, str(script), "--output", str(folder), "--per-class", "6", "2", "2"], check=True)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def trained(example, tmp_path_factory) -> Path:
+    """One short training run on the example's JSON datalist, with class names from its file."""
+    run = tmp_path_factory.mktemp("runs") / "run"
+    run_workflow(
+        BUNDLE, ("train",), datalist=str(example / "datalist.json"), num_classes=4,
+        class_names=str(example / "classes.json"), run_dir=str(run), max_epochs=2,
+    )  # fmt: skip
+    return run
+
+
+def test_metadata_verifies_against_the_local_schema():
+    verify_metadata(meta_file=str(META), filepath=str(SCHEMA))
+
+
+def test_training_writes_the_best_model_a_resumable_checkpoint_and_the_training_domain(trained):
+    group_resnet_light(n_input_channels=1, num_classes=4).load_state_dict(
+        torch.load(trained / "models" / "model.pt", weights_only=True)
+    )
+    assert (trained / "models" / "checkpoint_epoch=2.pt").exists()
+    domain = json.loads((trained / "training_domain.json").read_text())
+    assert domain["classes"] == CLASSES and domain["spacing"] == 2.0 and domain["input_size"] == 16
+    assert domain["extent_mm"] == [60.0, 60.0]  # 30^3 crops of the 2 mm template
+
+
+def test_a_csv_with_a_split_column_and_another_network_train_the_same_way(example, tmp_path):
+    rows = []
+    for split in ("train", "validation", "test"):
+        rows += [{**row, "split": split} for row in csv.DictReader((example / f"{split}.csv").open())]
+    with (example / "all.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    run_workflow(
+        BUNDLE, ("train", "plain_resnet"), datalist=str(example / "all.csv"), num_classes=4,
+        run_dir=str(tmp_path / "run"), max_epochs=1,
+    )  # fmt: skip
+    domain = json.loads((tmp_path / "run" / "training_domain.json").read_text())
+    assert domain["model_name"] == "plain_resnet_light" and domain["classes"] == [f"class_{i}" for i in range(4)]
+
+
+def test_evaluation_names_metrics_after_the_test_split_and_runs_the_rotation_protocols(trained):
+    run_workflow(BUNDLE, ("train", "evaluate"), run_dir=str(trained), rotation_protocols=["grid48", "haar-8"])
+    metrics = dict(line.split(",") for line in (trained / "eval" / "metrics.csv").read_text().splitlines() if line)
+    assert set(metrics) == {"test_accuracy", "test_auc"}
+    report = json.loads((trained / "eval" / "robustness_haar-8.json").read_text())
+    assert len(report["cases"]) == 8
+    assert report["summary"]["accuracy_upright"] == pytest.approx(float(metrics["test_accuracy"]))
+
+
+def _bad_and_out_of_domain_inputs(folder: Path, example: Path) -> dict[str, str]:
+    """Good test volumes plus one of each bad kind; returns {file name: pattern its refusal must match}."""
+    for name in sorted((example / "test").iterdir())[:3]:
+        shutil.copy(name, folder / name.name)
+    good = folder / sorted(p.name for p in folder.iterdir())[0]
+    (folder / "cut.nii.gz").write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    shutil.copy(NIBABEL_DATA / "example4d.nii.gz", folder / "four_d.nii.gz")
+    image = nib.load(good)
+    values = np.asarray(image.dataobj).astype(np.float32)
+    values[3, 4, 5] = np.nan
+    nib.save(nib.Nifti1Image(values, image.affine), folder / "nan.nii.gz")
+    big = np.zeros((100, 100, 100), np.float32)
+    big[20:80, 20:80, 20:80] = 1 + np.arange(60)[:, None, None]
+    nib.save(nib.Nifti1Image(big, np.diag([2.0, 2.0, 2.0, 1.0])), folder / "whole_head.nii.gz")  # 200 mm
+    (folder / "notes.nii").write_text("not an image\n")
+    return {
+        "cut.nii.gz": "truncated",
+        "four_d.nii.gz": "4D image",
+        "nan.nii.gz": "1 NaN",
+        "whole_head.nii.gz": "spans 200 mm, much larger than the volumes the model was trained on",
+        "notes.nii": "text, not image data",
+    }
+
+
+def test_inference_predicts_the_good_volumes_and_refuses_each_bad_one_naming_why(trained, example, tmp_path):
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    refusals = _bad_and_out_of_domain_inputs(inputs, example)
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as exit_info:  # the run ends with one message listing the refused inputs
+        run_workflow(
+            BUNDLE, ("train", "inference"), workflow_type="infer", run_dir=str(trained), dataset_dir=str(inputs),
+            output_dir=str(out),
+        )  # fmt: skip
+    message = str(exit_info.value.code)
+    assert message.startswith("5 of 8 inputs were refused; the other 3 were predicted")
+    rows = list(csv.DictReader((out / "predictions.csv").open()))
+    assert [c for c in rows[0] if c.startswith("prob_")] == [f"prob_{c}" for c in CLASSES]
+    by_name = {Path(row["image"]).name: row for row in rows}
+    for name, pattern in refusals.items():
+        assert pattern in by_name[name]["refused_reason"] and name in message
+    predicted = [row for row in rows if not row["refused_reason"]]
+    assert len(predicted) == 3
+    for row in predicted:
+        probabilities = [float(row[f"prob_{c}"]) for c in CLASSES]
+        assert sum(probabilities) == pytest.approx(1, abs=1e-5)
+        assert row["predicted_class"] == CLASSES[int(np.argmax(probabilities))]
+
+
+def test_missing_arguments_and_bad_datalists_fail_before_training_naming_the_value(example, tmp_path):
+    run = tmp_path / "run"
+    assert_fails_with(ValueError, "pass --num_classes N", run_workflow, BUNDLE, ("train",),
+                      datalist=str(example / "datalist.json"), run_dir=str(run))  # fmt: skip
+    assert_fails_with(ValueError, "no datalist given: pass --datalist PATH", run_workflow, BUNDLE, ("train",),
+                      num_classes=4, run_dir=str(run))  # fmt: skip
+    assert_fails_with(ValueError, r"entry \d+: label 3 is outside 0..2", run_workflow, BUNDLE, ("train",),
+                      datalist=str(example / "datalist.json"), num_classes=3, run_dir=str(run))  # fmt: skip
+    assert_fails_with(ValueError, r"class_names must be 3 distinct names", run_workflow, BUNDLE, ("train",),
+                      datalist=str(example / "datalist.json"), num_classes=3,
+                      class_names=str(example / "classes.json"), run_dir=str(run))  # fmt: skip
+    assert not (run / "models").exists()
+
+
+def test_the_cli_reports_a_failed_run_by_its_cause_only(tmp_path):
+    config = bundle_config(BUNDLE, "train")[0]
+    result = subprocess.run(
+        [sys.executable, "-m", "monai_sre", "run", "--config_file", config, "--num_classes", "2",
+         "--run_dir", str(tmp_path / "run")],
+        capture_output=True, text=True, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "error: ValueError: no datalist given: pass --datalist PATH" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torch.distributed") is None, reason="torch.distributed missing")
+def test_two_process_ddp_training_on_cpu(example, tmp_path):
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes=1", "--nproc_per_node=2",
+        "-m", "monai.bundle", "run", "--config_file", str(bundle_config(BUNDLE, "train", "multi_gpu_train")),
+        "--datalist", str(example / "datalist.json"), "--num_classes", "4", "--max_epochs", "1",
+        "--run_dir", str(tmp_path / "run"),
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (tmp_path / "run" / "models" / "model.pt").exists()
+    assert (tmp_path / "run" / "training_domain.json").exists()
