@@ -26,6 +26,7 @@ from pathlib import Path
 
 __all__ = [
     "RUN_MARKER",
+    "as_flag",
     "TRAINING_DOMAIN",
     "bundle_root",
     "latest_checkpoint",
@@ -37,6 +38,29 @@ __all__ = [
 RUN_MARKER = ".monai_sre_run"
 TRAINING_DOMAIN = "training_domain.json"
 _CHECKPOINT = re.compile(r"^checkpoint_epoch=(\d+)\.pt$")
+
+
+_TRUE = ("true", "yes", "1")
+_FALSE = ("false", "no", "0")
+
+
+def as_flag(value: bool | int | str, name: str = "flag") -> bool:
+    """A command-line switch as a bool: ``True``/``False``, 1/0 or the strings ``true``/``false`` (any case).
+
+    ``python -m monai.bundle run --resume true`` passes the string ``"true"`` (only ``True`` and ``False`` become
+    bools), and ``"false"`` would count as true in a config expression; every switch of the bundles goes through
+    this function.
+
+    Raises:
+        ValueError: anything else, naming the switch and the value.
+    """
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
+        return value.strip().lower() in _TRUE
+    raise ValueError(f"--{name} must be true or false, got {value!r}.")
 
 
 def bundle_root(name: str) -> str:
@@ -84,6 +108,7 @@ def prepare_run_dir(path: str | Path, overwrite: bool = False, resume: bool = Fa
             what is there and the three ways on); or ``overwrite`` was asked for a folder this function did
             not make.
     """
+    overwrite, resume = as_flag(overwrite, "overwrite"), as_flag(resume, "resume")
     if overwrite and resume:
         raise ValueError(f"run folder '{path}': --overwrite and --resume exclude each other; pass one.")
     folder = Path(path)

@@ -6,7 +6,7 @@ Every model is trained and evaluated by the default bundle's own configs (``bund
 ``train.json``, then ``train.json`` + ``evaluate.json``, parsed by MONAI's ``ConfigWorkflow`` and run as
 ``python -m monai.bundle run`` runs them), so preprocessing, budget (epochs, optimiser, schedule), checkpoint
 selection (best validation accuracy), weight loading and evaluation are the bundle's; the script overrides only
-the network (``network_def``; the SRE rows keep the bundle's own), the seed, the rotation-augmentation switch,
+the network (``network_def``; the group-network rows keep the bundle's own), the seed, the rotation-augmentation switch,
 the sample counts, the device and the output folders. The inputs of the throughput and invariance measurements
 are the bundle's preprocessed test batches (``validate#dataloader`` of the evaluation config). For each model
 and seed it records:
@@ -45,7 +45,7 @@ BUNDLE = REPO / "bundles" / "sre_resnet3d_tissue"
 CONFIGS = BUNDLE / "configs"
 PROTOCOLS = ("paper", "haar-64", "grid48")
 
-SRE_LIGHT = None  # the bundle's own network_def (monai_sre.networks.nets.sre_resnet_light)
+SRE_LIGHT = json.loads((CONFIGS / "sre_resnet.json").read_text())["network_def"]
 MONAI_RESNET18 = {
     "_target_": "monai.networks.nets.resnet18",
     "spatial_dims": 3,
@@ -58,7 +58,7 @@ SRE_PAPER = {
     "num_classes": "@num_classes",
 }
 PLAIN_LIGHT = json.loads((CONFIGS / "plain_resnet.json").read_text())["network_def"]  # SRE light's widths
-GROUP_LIGHT = json.loads((CONFIGS / "group_resnet.json").read_text())["network_def"]
+GROUP_LIGHT = None  # the bundle's own network_def (monai_sre.networks.nets.group_resnet_light)
 # trained with one random grid symmetry per step, evaluated as the mean over all 48 (48 forward passes)
 PLAIN_LIGHT_AVERAGED = {"_target_": "monai_sre.networks.nets.GridAveraged", "model": PLAIN_LIGHT, "train_samples": 1}
 MODELS = {
@@ -134,15 +134,17 @@ def run_one(name: str, network_def: dict | None, augment: bool, seed: int, args,
         common["num_workers"] = args.num_workers
         common["train#dataloader#persistent_workers"] = args.num_workers > 0
         common["validate#dataloader#persistent_workers"] = args.num_workers > 0
-    train = workflow(["train"], ckpt_dir=str(folder / "models"), output_dir=str(folder / "train"), **common)
+    # a rerun of a (model, seed) that did not finish replaces its folders
+    train = workflow(["train"], run_dir=str(folder / "train"), overwrite=True, **common)
     start = time.perf_counter()
     train.run()
     train_seconds = time.perf_counter() - start
     train.finalize()
     evaluate = workflow(
         ["train", "evaluate"],
-        ckpt_path=str(folder / "models" / "model.pt"),
+        ckpt_path=str(folder / "train" / "models" / "model.pt"),
         eval_dir=str(folder / "eval"),
+        overwrite=True,
         rotation_protocols=list(PROTOCOLS),
         num_test_samples=args.num_test,
         **common,
@@ -205,15 +207,15 @@ def table(rows: list[dict]) -> str:
 
 
 def plot(rows: list[dict], path: Path) -> None:
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from monai_sre.evaluation.plot import legend_outside
 
     models = list(dict.fromkeys(r["model"] for r in rows))
     keys = ["accuracy_upright"] + [f"{p}_accuracy_mean" for p in PROTOCOLS] + ["grid48_accuracy_worst"]
     labels = ["upright"] + [f"{p} mean" for p in PROTOCOLS] + ["grid48 worst"]
-    figure, axis = plt.subplots(figsize=(10, 4.8))
+    figure = Figure(figsize=(12, 4.8), layout="constrained")
+    axis = figure.add_subplot()
     width = 0.8 / len(models)
     for i, model in enumerate(models):
         group = [r for r in rows if r["model"] == model]
@@ -223,11 +225,9 @@ def plot(rows: list[dict], path: Path) -> None:
     axis.set_xticks([j + 0.4 - width / 2 for j in range(len(keys))], labels)
     axis.set_ylabel("test accuracy (mean ± sd over seeds)")
     axis.set_ylim(0.5, 1.0)
-    axis.legend(fontsize=7, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.08), frameon=False)
     axis.grid(axis="y", alpha=0.3)
-    figure.tight_layout()
+    legend_outside(figure, fontsize=7)  # beside the panel: never over a bar
     figure.savefig(path, dpi=120)
-    plt.close(figure)
 
 
 def main() -> None:

@@ -194,6 +194,8 @@ def split_readable_volumes(source: str | Path, key: str = "test", channels: int 
         FileNotFoundError: ``source`` does not exist.
         ValueError: it names no volume, or an entry of a datalist has no ``image``.
     """
+    if source is None or str(source) == "":
+        raise ValueError("no inference input given: pass --dataset_dir, a folder of volumes or a datalist.")
     items = _inference_items(Path(source), key)
     return check_volumes(items, channels=channels, on_error="return")
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from monai_sre.data.checks import VolumeCheck
+from monai_sre.data.checks import VolumeCheck, check_volume
 from monai_sre.data.readers import _sitk
 
 __all__ = ["raise_if_refused", "refuse_outside_domain", "training_extent_mm", "volume_extent_mm"]
@@ -61,43 +61,61 @@ def training_extent_mm(items: Sequence[Mapping | str | Path], key: str = "image"
 
 
 def refuse_outside_domain(
-    check: VolumeCheck, extent_mm: Sequence[float], tolerance: float = 2.0, hint: str = "", key: str = "image"
+    check: VolumeCheck,
+    extent_mm: Sequence[float] | None = None,
+    value_range: Sequence[float] | None = None,
+    tolerance: float = 2.0,
+    hint: str = "",
+    key: str = "image",
 ) -> VolumeCheck:
-    """Move the usable inputs whose largest side is outside ``extent_mm`` (widened by ``tolerance`` times) to the
-    refused ones.
+    """Move the usable inputs that lie outside the training domain to the refused ones, each with its reason.
 
     Args:
         check: usable and refused inputs (from :func:`~monai_sre.data.split_readable_volumes`).
-        extent_mm: ``[smallest, largest]`` side of the training volumes in mm (:func:`training_extent_mm`).
-        tolerance: inputs from ``smallest / tolerance`` to ``largest * tolerance`` are accepted.
-        hint: appended to the reason (e.g. what to run instead for whole volumes).
+        extent_mm: ``[smallest, largest]`` side of the training volumes in mm (:func:`training_extent_mm`);
+            inputs from ``smallest / tolerance`` to ``largest * tolerance`` are accepted. ``None``: no check.
+        value_range: ``[low, high]`` intensities the model was trained on (for inputs on a fixed scale, such as
+            the tissue bundle's uint8 template patches); an input with a voxel outside it is refused.
+            ``None``: no check.
+        tolerance: see ``extent_mm`` (>= 1).
+        hint: appended to every reason (e.g. what to run instead for whole volumes).
         key: the dict key of the image path.
 
     Returns:
         a new :class:`~monai_sre.data.checks.VolumeCheck`.
     """
-    if len(extent_mm) != 2 or not 0 < extent_mm[0] <= extent_mm[1]:
+    if extent_mm is not None and (len(extent_mm) != 2 or not 0 < extent_mm[0] <= extent_mm[1]):
         raise ValueError(f"extent_mm must be [smallest, largest] in mm, got {list(extent_mm)}.")
+    if value_range is not None and (len(value_range) != 2 or not value_range[0] < value_range[1]):
+        raise ValueError(f"value_range must be [low, high] with low < high, got {list(value_range)}.")
     if tolerance < 1:
         raise ValueError(f"tolerance must be >= 1, got {tolerance}.")
-    low, high = extent_mm[0] / tolerance, extent_mm[1] * tolerance
     good, bad = [], list(check.bad)
     for item in check.good:
-        path = item[key] if isinstance(item, Mapping) else str(item)
-        extent = volume_extent_mm(path)
-        if low <= extent <= high:
+        path = str(item[key] if isinstance(item, Mapping) else item)
+        reasons = []
+        if extent_mm is not None:
+            reasons += _extent_reason(volume_extent_mm(path), extent_mm, tolerance)
+        if value_range is not None:
+            info = check_volume(path, channels=None, allow_constant=True)
+            if info.minimum < value_range[0] or info.maximum > value_range[1]:
+                reasons.append(
+                    f"its intensities span {info.minimum:g}..{info.maximum:g}, outside the scale the model was "
+                    f"trained on ({value_range[0]:g}..{value_range[1]:g})"
+                )
+        if reasons:
+            bad.append((path, "; ".join(reasons) + f": the model cannot judge it{f' ({hint})' if hint else ''}"))
+        else:
             good.append(item)
-            continue
-        trained = (
-            f"{extent_mm[0]:.0f}-{extent_mm[1]:.0f} mm" if extent_mm[0] != extent_mm[1] else f"{extent_mm[0]:.0f} mm"
-        )
-        kind = "larger" if extent > high else "smaller"
-        reason = (
-            f"it spans {extent:.0f} mm, much {kind} than the volumes the model was trained on ({trained} across); "
-            "the model cannot judge it"
-        )
-        bad.append((str(path), reason + (f" ({hint})" if hint else "")))
     return VolumeCheck(good, bad)
+
+
+def _extent_reason(extent: float, trained: Sequence[float], tolerance: float) -> list[str]:
+    if trained[0] / tolerance <= extent <= trained[1] * tolerance:
+        return []
+    span = f"{trained[0]:.0f}-{trained[1]:.0f} mm" if trained[0] != trained[1] else f"{trained[0]:.0f} mm"
+    kind = "larger" if extent > trained[1] * tolerance else "smaller"
+    return [f"it spans {extent:.0f} mm, much {kind} than the volumes the model was trained on ({span} across)"]
 
 
 def raise_if_refused(check: VolumeCheck, where: str = "", exit: bool = False) -> None:

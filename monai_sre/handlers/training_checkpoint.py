@@ -12,7 +12,7 @@ import torch
 from monai.handlers import CheckpointLoader, CheckpointSaver
 from monai.utils import IgniteInfo, min_version, optional_import
 
-from monai_sre.runs import latest_checkpoint
+from monai_sre.runs import as_flag, latest_checkpoint
 
 if TYPE_CHECKING:
     from ignite.engine import Engine
@@ -100,8 +100,8 @@ class TrainingCheckpoint:
         if lr_scheduler is not None:
             self.objects["lr_scheduler"] = lr_scheduler
         self.objects["validation"] = _ValidationRecord(validator, best_model_saver, best_model_filename)
-        self.resume = resume
-        self.save = save
+        self.resume = as_flag(resume, "resume")
+        self.save = as_flag(save, "save")
         if map_location is None:
             parameter = next(network.parameters(), None)
             map_location = parameter.device if parameter is not None else "cpu"

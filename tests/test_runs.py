@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import pytest
+
+from monai_sre.runs import (
+    RUN_MARKER,
+    as_flag,
+    bundle_root,
+    latest_checkpoint,
+    prepare_run_dir,
+    read_training_domain,
+    write_training_domain,
+)
+
+
+@pytest.mark.parametrize("value, expected", [(True, True), ("false", False), ("True", True), (0, False), ("1", True)])
+def test_switches_from_the_command_line_become_bools(value, expected):
+    assert as_flag(value) is expected
+
+
+@pytest.mark.parametrize("value", ["maybe", 2, None, 0.5])
+def test_other_switch_values_are_named(value):
+    with pytest.raises(ValueError, match=f"--resume must be true or false, got {value!r}"):
+        as_flag(value, "resume")
+
+
+def test_a_run_folder_is_made_marked_and_refused_when_it_holds_a_run(tmp_path):
+    run = tmp_path / "run"
+    assert prepare_run_dir(run) == str(run) and (run / RUN_MARKER).is_file()
+    prepare_run_dir(run)  # only the marker: nothing to lose
+    (run / "models").mkdir()
+    (run / "models" / "model.pt").write_bytes(b"weights")
+    with pytest.raises(ValueError, match=r"already holds an earlier run \('models'\).*--resume true.*--overwrite true"):
+        prepare_run_dir(run, overwrite="false", resume="false")  # the command line's strings
+    prepare_run_dir(run, resume="true")
+    assert (run / "models" / "model.pt").exists()
+    prepare_run_dir(run, overwrite=True)
+    assert not (run / "models").exists() and (run / RUN_MARKER).is_file()
+
+
+def test_overwrite_never_removes_a_folder_a_run_did_not_make(tmp_path):
+    (tmp_path / "thesis.tex").write_text("years of work")
+    with pytest.raises(ValueError, match="was not made by a monai_sre bundle run.*not removed"):
+        prepare_run_dir(tmp_path, overwrite=True)
+    assert (tmp_path / "thesis.tex").exists()
+    with pytest.raises(ValueError, match="exclude each other"):
+        prepare_run_dir(tmp_path / "new", overwrite=True, resume=True)
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ValueError, match="is a file, expected a folder"):
+        prepare_run_dir(tmp_path / "file")
+
+
+def test_latest_checkpoint_is_the_largest_epoch(tmp_path):
+    assert latest_checkpoint(tmp_path / "missing") is None and latest_checkpoint(tmp_path) is None
+    for epoch in (2, 10, 9):
+        (tmp_path / f"checkpoint_epoch={epoch}.pt").write_bytes(b"")
+    (tmp_path / "model.pt").write_bytes(b"")
+    assert latest_checkpoint(tmp_path).name == "checkpoint_epoch=10.pt"
+
+
+def test_training_domain_round_trips_and_a_missing_one_names_the_folder(tmp_path):
+    write_training_domain(tmp_path, classes=["a", "b"], spacing=2.0, extent_mm=[60.0, 60.0])
+    assert read_training_domain(tmp_path) == {"classes": ["a", "b"], "spacing": 2.0, "extent_mm": [60.0, 60.0]}
+    with pytest.raises(FileNotFoundError, match="no training_domain.json in '.*elsewhere': pass --run_dir"):
+        read_training_domain(tmp_path / "elsewhere")
+
+
+def test_bundle_root_finds_the_shipped_bundles_from_any_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert bundle_root("sre_resnet3d_tissue").endswith("bundles/sre_resnet3d_tissue")
+    with pytest.raises(FileNotFoundError, match="bundle 'nope' not found.*--bundle_root"):
+        bundle_root("nope")
