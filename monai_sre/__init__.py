@@ -8,7 +8,7 @@ Importing the package registers the SRE layers in MONAI's layer factory (``Conv[
 
 from __future__ import annotations
 
-from . import data, evaluation, groups, handlers, networks, runs, transforms, utils
+from . import data, evaluation, groups, handlers, inferers, networks, runs, transforms, utils
 from .evaluation import assert_equivariant, equivariance_error, evaluate_rotation_robustness, invariance_error
 from .groups import GridGroup, grid_group
 from .networks.blocks import GroupBasicBlock, SREBasicBlock, SREBottleneckBlock
@@ -48,6 +48,7 @@ __all__ = [
     "convert_to_group",
     "grid_group",
     "groups",
+    "inferers",
     "runs",
     "BandLayout",
     "ConversionReport",

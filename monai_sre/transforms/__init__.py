@@ -26,9 +26,23 @@ from .functional import (
     random_rotation_matrix,
     rotation_angle,
 )
+from .intensity import (
+    ScaleToWhiteMatterPeak,
+    ScaleToWhiteMatterPeakD,
+    ScaleToWhiteMatterPeakd,
+    ScaleToWhiteMatterPeakDict,
+    template_white_matter_peak,
+    white_matter_peak,
+)
 
 __all__ = [
     "AXES",
+    "ScaleToWhiteMatterPeak",
+    "ScaleToWhiteMatterPeakD",
+    "ScaleToWhiteMatterPeakDict",
+    "ScaleToWhiteMatterPeakd",
+    "template_white_matter_peak",
+    "white_matter_peak",
     "GridSymmetry",
     "GridSymmetryD",
     "GridSymmetryDict",
