@@ -186,6 +186,8 @@ def test_torchscript_and_onnx_exports_match_the_network(tmp_path):
         meta_file=str(META),
         config_file=config,
         bundle_root=str(ROOT),
+        use_trace=True,  # the docs' command: group convolutions gather their kernels by index, traced not scripted
+        input_shape=[1, 1, 16, 16, 16],
     )
     onnx_export(
         net_id="network_def",

@@ -6,12 +6,19 @@ After ``import monai_sre``, ``monai.networks.layers.Conv["sre", 3]`` is :class:`
 ``Conv["sretrans", 3]`` is :class:`SREConvTranspose3d`, called like ``nn.Conv3d`` / ``nn.ConvTranspose3d``.
 MONAI networks hardcode ``Conv[Conv.CONV, dim]``, so this makes SRE layers available to code that looks layers
 up by name; converting an existing network is the converter's job.
+
+``Conv["group", 3]`` / ``Conv["group", 2]`` is :class:`GroupConv` in that dimension over the rotations of the grid
+(``"O"``, ``"C4"``), called as ``Conv["group", 3](in_channels, out_channels, kernel_size, ...)`` with channels
+counted per orientation (``in_space="trivial"`` for the lifting layer; any other ``GroupConv`` argument by name).
 """
 
 from __future__ import annotations
 
+from functools import partial
+
 from monai.networks.layers.factories import Conv
 
+from monai_sre.networks.layers.group_conv import GroupConv
 from monai_sre.networks.layers.sre_conv import (
     SREConv1d,
     SREConv2d,
@@ -21,7 +28,7 @@ from monai_sre.networks.layers.sre_conv import (
     SREConvTranspose3d,
 )
 
-__all__ = ["register_layer_factories", "sre_conv_factory", "sre_conv_transpose_factory"]
+__all__ = ["group_conv_factory", "register_layer_factories", "sre_conv_factory", "sre_conv_transpose_factory"]
 
 
 def sre_conv_factory(dim: int) -> type:
@@ -34,8 +41,20 @@ def sre_conv_transpose_factory(dim: int) -> type:
     return (SREConvTranspose1d, SREConvTranspose2d, SREConvTranspose3d)[dim - 1]
 
 
+def group_conv_factory(dim: int) -> partial:
+    """Group convolution in 2 or 3 dims over the grid's rotations (C4, O): ``GroupConv`` with ``spatial_dims=dim``.
+
+    Raises:
+        ValueError: ``dim`` is not 2 or 3.
+    """
+    if dim not in (2, 3):
+        raise ValueError(f"group convolutions act on 2 or 3 spatial dims, got {dim}.")
+    return partial(GroupConv, dim, group={2: "C4", 3: "O"}[dim])
+
+
 def register_layer_factories() -> None:
-    """Add ``"sre"`` and ``"sretrans"`` to MONAI's ``Conv`` factory; calling it again changes nothing."""
-    for name, factory in (("sre", sre_conv_factory), ("sretrans", sre_conv_transpose_factory)):
+    """Add ``"sre"``, ``"sretrans"`` and ``"group"`` to MONAI's ``Conv`` factory; calling it again changes nothing."""
+    factories = (("sre", sre_conv_factory), ("sretrans", sre_conv_transpose_factory), ("group", group_conv_factory))
+    for name, factory in factories:
         if name.upper() not in Conv.components:
             Conv.add_factory_callable(name, factory)

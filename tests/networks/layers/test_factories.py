@@ -1,10 +1,17 @@
 from __future__ import annotations
 
+import pytest
 import torch
 from monai.networks.layers import Conv
 
 import monai_sre
-from monai_sre.networks.layers import SREConv3d, SREConvTranspose, SREConvTranspose2d, register_layer_factories
+from monai_sre.networks.layers import (
+    GroupConv,
+    SREConv3d,
+    SREConvTranspose,
+    SREConvTranspose2d,
+    register_layer_factories,
+)
 
 
 def test_conv_factory_resolves_sre_layers_for_every_dimension():
@@ -33,3 +40,12 @@ def test_registration_is_idempotent():
     assert dict(Conv.components) == before
     assert "SRE" in Conv.components and "SRETRANS" in Conv.components
     assert monai_sre.SREConv is monai_sre.networks.layers.SREConv
+
+
+def test_group_convolutions_are_in_monais_conv_factory_over_the_grid_rotations():
+    lift = Conv["group", 3](1, 2, 3, in_space="trivial")
+    assert isinstance(lift, GroupConv) and lift.group.name == "O"
+    assert lift(torch.randn(1, 1, 5, 5, 5)).shape == (1, 2 * 24, 5, 5, 5)
+    assert Conv["group", 2](2, 3).group.name == "C4"
+    with pytest.raises(ValueError, match="2 or 3 spatial dims, got 1"):
+        Conv["group", 1]
