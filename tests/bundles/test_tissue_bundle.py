@@ -100,7 +100,7 @@ def test_a_rerun_is_refused_resumes_or_overwrites_but_never_replaces_the_best_mo
 def test_grid_average_switch_wraps_the_network_and_keeps_exact_grid48_scores(tmp_path):
     """``--grid_average true``: the shipped weights load into the wrapped network; 48 passes, same (invariant) scores."""
     workflow = run_workflow(
-        BUNDLE, ("train", "evaluate"), eval_dir=str(tmp_path), grid_average=True, num_test_samples=16,
+        BUNDLE, ("train", "evaluate"), eval_dir=str(tmp_path), grid_average=True, num_test_samples=4,
         rotation_protocols=["grid48"],
     )  # fmt: skip
     assert isinstance(workflow.parser.get_parsed_content("network"), GridAveraged)
