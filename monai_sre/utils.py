@@ -27,6 +27,12 @@ def load_weights(path: str | Path, network: nn.Module | None = None, map_locatio
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"weights file not found: '{path}'.")
+    with path.open("rb") as handle:
+        start = handle.read(2)
+    if start != b"PK" and not start.startswith(b"\x80"):  # torch.save writes a zip archive (or, before 1.6, a pickle)
+        raise ValueError(
+            f"cannot load weights from '{path}': it is not a file written by torch.save (it starts {start!r})."
+        )
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError) as error:

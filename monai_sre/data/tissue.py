@@ -23,6 +23,7 @@ would leak: the symmetric template is its own mirror image.
 from __future__ import annotations
 
 import json
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -172,12 +173,22 @@ def load_tissue_arrays(patch_size: int = 30, path: str | Path | None = None) -> 
         ValueError: ``patch_size`` exceeds the stored margin.
     """
     path = Path(path) if path is not None else TISSUE_ASSET
+    own_data = "for your own volumes and a datalist, use the sre_classification bundle (--datalist PATH)"
     if not path.is_file():
         raise FileNotFoundError(
             f"embedded dataset not found at '{path}'; rebuild it with `pip install --no-deps nilearn scipy && "
-            "python scripts/build_embedded_dataset.py`."
+            f"python scripts/build_embedded_dataset.py` ({own_data})."
         )
-    with np.load(path, allow_pickle=False) as stored:
+    try:
+        opened = np.load(path, allow_pickle=False)
+        if not isinstance(opened, np.lib.npyio.NpzFile) or "volume" not in opened.files:
+            raise ValueError("not an npz archive holding 'volume'")
+    except (ValueError, OSError, zipfile.BadZipFile) as error:  # numpy reads any other file as a pickle
+        raise ValueError(
+            f"'{path}' is not the embedded tissue dataset (an .npz archive written by "
+            f"scripts/build_embedded_dataset.py); {own_data}."
+        ) from error
+    with opened as stored:
         info = json.loads(str(stored["info"]))
         if not 1 <= patch_size <= info["patch_size"]:
             raise ValueError(

@@ -230,6 +230,10 @@ def test_bad_overrides_fail_before_training(tmp_path):
         **TINY,
     )
     assert not (tmp_path / "run" / "models").exists()  # nothing trained, no checkpoint written
+    (tmp_path / "datalist.json").write_text('{"training": []}')
+    assert_fails_with(ValueError, "is not the embedded tissue dataset.*use the sre_classification bundle",
+                      run_workflow, BUNDLE, ("train",), dataset_dir=str(tmp_path / "datalist.json"),
+                      run_dir=str(tmp_path / "run2"), **TINY)  # fmt: skip
     (tmp_path / "empty").mkdir()
     assert_fails_with(
         ValueError,
@@ -249,6 +253,9 @@ def _bad_weights(kind: str, folder) -> tuple[str, type, str]:
     if kind == "corrupt":
         path.write_bytes(WEIGHTS.read_bytes()[:1000])
         return str(path), ValueError, "cannot load weights from '.*corrupt.pt'"
+    if kind == "text":
+        path.write_text("subject 12: rescan requested\n")
+        return str(path), ValueError, "cannot load weights from '.*text.pt'.*not a file written by torch.save"
     if kind == "not_a_state_dict":
         torch.save([torch.zeros(3)], path)
         return str(path), ValueError, "'.*not_a_state_dict.pt' does not hold a state dict"
@@ -258,7 +265,7 @@ def _bad_weights(kind: str, folder) -> tuple[str, type, str]:
     return str(path), FileNotFoundError, "weights file not found: '.*missing.pt'"
 
 
-@pytest.mark.parametrize("kind", ["missing", "corrupt", "not_a_state_dict", "other_network"])
+@pytest.mark.parametrize("kind", ["missing", "corrupt", "text", "not_a_state_dict", "other_network"])
 def test_bad_weights_stop_evaluation_and_inference_naming_the_file(tmp_path, samples, kind):
     """The StateDictLoader handler loads ckpt_path when the evaluator starts: nothing is evaluated or written."""
     ckpt_path, error_type, pattern = _bad_weights(kind, tmp_path)
