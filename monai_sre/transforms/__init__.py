@@ -66,3 +66,27 @@ __all__ = [
     "rotate_by_matrix",
     "rotation_angle",
 ]
+
+# fused random rotation + centre crop (per sample), and batched random rotation on the model's device
+from .batch_rotation import BatchRandSO3Rotate, PrepareBatchRandSO3Rotate  # noqa: E402
+from .rotate_crop import (  # noqa: E402
+    RandSO3RotateCrop,
+    RandSO3RotateCropD,
+    RandSO3RotateCropd,
+    RandSO3RotateCropDict,
+    inverse_rotate_crop,
+    rotate_crop,
+    rotate_crop_index_map,
+)
+
+__all__ += [
+    "BatchRandSO3Rotate",
+    "PrepareBatchRandSO3Rotate",
+    "RandSO3RotateCrop",
+    "RandSO3RotateCropD",
+    "RandSO3RotateCropDict",
+    "RandSO3RotateCropd",
+    "inverse_rotate_crop",
+    "rotate_crop",
+    "rotate_crop_index_map",
+]

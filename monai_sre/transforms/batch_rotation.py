@@ -1,0 +1,178 @@
+# Copyright (c) monai_sre contributors
+# Licensed under the Apache License, Version 2.0
+"""Uniformly random rotations of a whole batch on the model's device, in one resampling call.
+
+:class:`BatchRandSO3Rotate` rotates every sample of a ``(B, C, *spatial)`` batch by its own uniformly random
+rotation (about the volume centre) and keeps the central ``roi_size``, with one ``affine_grid`` +
+``grid_sample`` call that samples only the output region: the geometry of
+:class:`~monai_sre.transforms.RandSO3RotateCrop` (and so of ``RandSO3Rotate`` + ``ResizeWithPadOrCrop``), on
+the batch's device and in its dtype. With the same seed it draws the same rotations, in sample order, as
+``RandSO3RotateCrop`` applied to the samples one by one.
+
+:class:`PrepareBatchRandSO3Rotate` puts it in a MONAI workflow: the trainer's ``prepare_batch`` moves the batch
+to the device (as MONAI's ``default_prepare_batch``) and rotates and crops the images there; labels are left as
+they are (classification). The data pipeline then stops before the crop (the stored patches are batched whole).
+
+Batched rotation is an augmentation for training: its output is a plain tensor, without metadata or trace (as
+``EnsureTyped(track_meta=False)`` gives the bundles' batches), and is not invertible.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from monai.data import MetaTensor
+from monai.engines.utils import PrepareBatch, default_prepare_batch
+from monai.transforms.transform import Randomizable
+from monai.utils import GridSampleMode, GridSamplePadMode, look_up_option
+from monai.utils.misc import MAX_SEED
+
+from monai_sre.transforms.functional import random_rotation_matrix
+from monai_sre.transforms.rotate_crop import grid_theta, resample, resolve_roi_size, rotate_crop_index_map
+
+__all__ = ["BatchRandSO3Rotate", "PrepareBatchRandSO3Rotate"]
+
+
+class BatchRandSO3Rotate(Randomizable):
+    """Rotate each sample of a batch by its own uniformly random rotation and centre crop, in one resampling call.
+
+    Rotations are drawn with :func:`~monai_sre.transforms.functional.random_rotation_matrix` (Haar measure on
+    SO(3); uniform angle in 2D), one per sample, from this transform's ``numpy`` random state (``seed``,
+    :meth:`set_random_state`). A sample that is not rotated (``prob``) is centre cropped only.
+
+    Args:
+        roi_size: output spatial size; ``None`` or non-positive entries keep that axis (rotation only).
+        prob: probability of rotating each sample.
+        max_angle: largest rotation angle in radians, in ``(0, pi]``; ``None`` for all rotations.
+        mode: ``"bilinear"`` (trilinear in 3D) or ``"nearest"``.
+        padding_mode: ``"zeros"``, ``"border"`` or ``"reflection"``.
+        align_corners: as for ``torch.nn.functional.grid_sample``.
+        seed: seed of the random state; ``None`` draws one from numpy's global state, so that
+            ``monai.utils.set_determinism`` (the bundles' ``initialize``) makes runs reproducible.
+
+    Example::
+
+        >>> rotate = BatchRandSO3Rotate(roi_size=16, seed=0)
+        >>> rotate(torch.rand(32, 1, 30, 30, 30)).shape
+        torch.Size([32, 1, 16, 16, 16])
+    """
+
+    def __init__(
+        self,
+        roi_size: Sequence[int] | int | None = None,
+        prob: float = 1.0,
+        max_angle: float | None = None,
+        mode: str = "bilinear",
+        padding_mode: str = "zeros",
+        align_corners: bool = False,
+        seed: int | None = None,
+    ) -> None:
+        if not 0.0 <= prob <= 1.0:
+            raise ValueError(f"prob must be in [0, 1], got {prob}.")
+        if max_angle is not None and not 0 < max_angle <= np.pi:
+            raise ValueError(f"max_angle must be in (0, pi] radians or None, got {max_angle}.")
+        self.roi_size = roi_size
+        self.prob = prob
+        self.max_angle = max_angle
+        self.mode = look_up_option(mode, GridSampleMode).value
+        self.padding_mode = look_up_option(padding_mode, GridSamplePadMode).value
+        self.align_corners = align_corners
+        self.set_random_state(int(np.random.randint(MAX_SEED)) if seed is None else seed)
+        self.rotated = np.zeros(0, dtype=bool)
+        self.matrices = np.zeros((0, 3, 3))
+
+    def randomize(self, data: int | None = None, spatial_dims: int = 3) -> None:
+        """Draw, for each of ``data`` samples (default 1), whether to rotate it and its rotation.
+
+        Sets ``self.rotated`` ``(B,)`` and ``self.matrices`` ``(B, d, d)`` (the identity where not rotated), in
+        the order in which ``RandSO3RotateCrop`` with the same random state draws them.
+        """
+        count = 1 if data is None else int(data)
+        rotated, matrices = np.zeros(count, dtype=bool), np.tile(np.eye(spatial_dims), (count, 1, 1))
+        for index in range(count):
+            rotated[index] = self.R.rand() < self.prob
+            if rotated[index]:
+                matrices[index] = random_rotation_matrix(self.R, spatial_dims, self.max_angle)
+        self.rotated, self.matrices = rotated, matrices
+
+    def __call__(self, images: torch.Tensor, randomize: bool = True) -> torch.Tensor:
+        """Rotate and crop ``images`` ``(B, C, *spatial)`` (2 or 3 spatial dims) on their device.
+
+        The output is ``(B, C, *roi_size)`` in the images' dtype (float32 for integer images), a plain tensor.
+
+        Raises:
+            ValueError: not 2 or 3 spatial dims, a crop larger than the images, or (``randomize=False``) drawn
+                rotations that do not match the batch.
+        """
+        images = images.as_tensor() if isinstance(images, MetaTensor) else torch.as_tensor(images)
+        size = tuple(images.shape[2:])
+        if len(size) not in (2, 3):
+            raise ValueError(f"BatchRandSO3Rotate needs (B, C, *spatial) with 2 or 3 spatial dims, got {images.shape}.")
+        roi = resolve_roi_size(size, self.roi_size)
+        if randomize:
+            self.randomize(images.shape[0], len(size))
+        if self.matrices.shape != (images.shape[0], len(size), len(size)):
+            raise ValueError(f"drawn rotations {self.matrices.shape} do not match the batch {tuple(images.shape)}.")
+        if not images.is_floating_point():
+            images = images.float()
+        if not self.rotated.any():  # the crop alone: exact, no interpolation
+            starts = [n // 2 - s // 2 for n, s in zip(size, roi)]
+            return images[(slice(None), slice(None), *[slice(a, a + s) for a, s in zip(starts, roi)])].clone()
+        theta = grid_theta(rotate_crop_index_map(self.matrices, size, roi), size, roi, self.align_corners)
+        return resample(images, theta, roi, self.mode, self.padding_mode, self.align_corners)
+
+
+class PrepareBatchRandSO3Rotate(PrepareBatch):
+    """A trainer's ``prepare_batch`` that moves the batch to the device, then randomly rotates and crops the images.
+
+    The batch goes to the device through MONAI's ``default_prepare_batch`` (``(image, label)`` from a dictionary
+    with ``"image"`` and ``"label"``, a pair, or a tensor); the images are then transformed there by
+    :class:`BatchRandSO3Rotate` (one resampling call per batch) and the label is returned untouched.
+
+    Args:
+        roi_size: the network's input size (the crop); ``None`` keeps the stored size.
+        prob: probability of rotating each sample (``0``: crop only, e.g. for ``augment_rotation: false``).
+        max_angle: largest rotation angle in radians, ``None`` for all rotations.
+        mode: ``"bilinear"`` or ``"nearest"``.
+        padding_mode: ``"zeros"``, ``"border"`` or ``"reflection"``.
+        align_corners: as for ``torch.nn.functional.grid_sample``.
+        seed: seed of the rotations; ``None`` draws one from numpy's global state (see :class:`BatchRandSO3Rotate`).
+
+    Example (a bundle's ``train#trainer``)::
+
+        "prepare_batch": {"_target_": "monai_sre.transforms.PrepareBatchRandSO3Rotate", "roi_size": 16}
+    """
+
+    def __init__(
+        self,
+        roi_size: Sequence[int] | int | None = None,
+        prob: float = 1.0,
+        max_angle: float | None = None,
+        mode: str = "bilinear",
+        padding_mode: str = "zeros",
+        align_corners: bool = False,
+        seed: int | None = None,
+    ) -> None:
+        self.rotate = BatchRandSO3Rotate(roi_size, prob, max_angle, mode, padding_mode, align_corners, seed)
+
+    def set_random_state(self, seed: int | None = None, state: np.random.RandomState | None = None):
+        """Set the random state of the rotations (see MONAI's ``Randomizable.set_random_state``)."""
+        self.rotate.set_random_state(seed, state)
+        return self
+
+    def __call__(
+        self,
+        batchdata: dict[str, torch.Tensor] | torch.Tensor | Sequence[torch.Tensor],
+        device: str | torch.device | None = None,
+        non_blocking: bool = False,
+        **kwargs: Any,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Args as MONAI's ``default_prepare_batch``; returns ``(rotated and cropped images, label or None)``."""
+        prepared = default_prepare_batch(batchdata, device, non_blocking, **kwargs)
+        if not isinstance(prepared, tuple):
+            raise ValueError("PrepareBatchRandSO3Rotate needs images: a dict with 'image', a pair or a tensor.")
+        image, label = prepared
+        return self.rotate(image), label
