@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -12,3 +15,38 @@ def _seeded():
     """Every test starts from the same random state."""
     torch.manual_seed(0)
     yield
+
+
+# real volumes that packages ship (see ../shared/docs/DATA.md), for every test folder
+
+
+def _package_dir(name: str) -> Path | None:
+    spec = importlib.util.find_spec(name)
+    return Path(list(spec.submodule_search_locations)[0]) if spec and spec.submodule_search_locations else None
+
+
+@pytest.fixture(scope="session")
+def anatomical_nii() -> Path:
+    """A real 2 mm T1 volume (33 x 41 x 25) that nibabel ships."""
+    return _package_dir("nibabel") / "tests" / "data" / "anatomical.nii"
+
+
+@pytest.fixture(scope="session")
+def example4d_nii() -> Path:
+    """A real 4D NIfTI (128 x 96 x 24, 2 time points) that nibabel ships."""
+    return _package_dir("nibabel") / "tests" / "data" / "example4d.nii.gz"
+
+
+@pytest.fixture(scope="session")
+def dicom_files() -> Path:
+    """pydicom's folder of real DICOM test files (``CT_small.dcm``, ``dicomdirtests/...``)."""
+    folder = _package_dir("pydicom")
+    if folder is None:
+        pytest.skip("pydicom is not installed (it ships the DICOM test files)")
+    return folder / "data" / "test_files"
+
+
+@pytest.fixture(scope="session")
+def ct_series(dicom_files) -> Path:
+    """A real 5-slice CT DICOM series that pydicom ships."""
+    return dicom_files / "dicomdirtests" / "98892001" / "CT5N"

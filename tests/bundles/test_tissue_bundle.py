@@ -16,6 +16,7 @@ from monai_sre.groups import grid_symmetries
 from monai_sre.networks.nets import GridAveraged, group_resnet_light, sre_resnet_light
 from monai_sre.utils import load_weights
 from tests.bundles.conftest import REPO, SCHEMA, assert_fails_with, bundle_config, run_workflow
+from tests.conftest import _package_dir
 
 BUNDLE = "sre_resnet3d_tissue"
 ROOT = REPO / "bundles" / BUNDLE
@@ -151,16 +152,25 @@ def test_inference_writes_class_probabilities_for_a_folder_of_nifti_volumes(tmp_
     assert sum(predicted[name] == label for name, label in truth.items()) >= 4
 
 
-def test_inputs_outside_the_training_domain_are_refused_and_the_others_still_predicted(tmp_path, samples):
-    """A whole brain, a scanner's int16 scale, a truncated file: refused by name; the patches are predicted."""
+def test_inputs_outside_the_training_domain_are_refused_and_the_others_still_predicted(tmp_path, samples, ct_series):
+    """A whole 1 mm brain, a scanner's int16 scale, a CT series in Hounsfield units, a truncated file: refused by
+    name and reason; the patches are predicted all the same."""
     inputs = tmp_path / "inputs"
     shutil.copytree(samples, inputs, ignore=shutil.ignore_patterns("*.csv"))
     patch = sorted(inputs.glob("*.nii.gz"))[0]
     image = nib.load(patch)
     nib.save(nib.Nifti1Image(np.asarray(image.dataobj).astype(np.int16) * 40, image.affine), inputs / "int16.nii.gz")
-    brain = np.zeros((91, 109, 91), np.uint8)
-    brain[20:70, 20:90, 20:70] = 200
-    nib.save(nib.Nifti1Image(brain, np.diag([2.0, 2.0, 2.0, 1.0])), inputs / "brain.nii.gz")
+    nilearn = _package_dir("nilearn")
+    template = (
+        None if nilearn is None else nilearn / "datasets" / "data" / "mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz"
+    )
+    if template is not None and template.is_file():  # a real whole brain, 1 mm, 197 x 233 x 189
+        shutil.copy(template, inputs / "brain.nii.gz")
+    else:  # a brain-sized volume on the template's scale
+        brain = np.zeros((91, 109, 91), np.uint8)
+        brain[20:70, 20:90, 20:70] = 200
+        nib.save(nib.Nifti1Image(brain, np.diag([2.0, 2.18, 2.0, 1.0])), inputs / "brain.nii.gz")
+    shutil.copytree(ct_series, inputs / "ct_series")
     (inputs / "cut.nii.gz").write_bytes(patch.read_bytes()[:2000])
     with pytest.raises(SystemExit) as exit_info:
         run_workflow(
@@ -168,11 +178,12 @@ def test_inputs_outside_the_training_domain_are_refused_and_the_others_still_pre
             output_dir=str(tmp_path / "out"),
         )  # fmt: skip
     message = str(exit_info.value.code)
-    assert message.startswith("3 of 9 inputs were refused; the other 6 were predicted")
+    assert message.startswith("4 of 10 inputs were refused; the other 6 were predicted")
     rows = {row["image"].split("/")[-1]: row for row in csv.DictReader((tmp_path / "out" / "predictions.csv").open())}
-    assert "spans 218 mm, much larger" in rows["brain.nii.gz"]["refused_reason"]
+    assert "much larger than the volumes the model was trained on" in rows["brain.nii.gz"]["refused_reason"]
     assert "configs/tissue_map.json" in rows["brain.nii.gz"]["refused_reason"]
     assert "outside the scale the model was trained on (0..255)" in rows["int16.nii.gz"]["refused_reason"]
+    assert "outside the scale the model was trained on" in rows["ct_series"]["refused_reason"]  # HU below 0
     assert "truncated" in rows["cut.nii.gz"]["refused_reason"]
     assert sum(1 for row in rows.values() if row["predicted"]) == 6
 
