@@ -19,4 +19,6 @@ def plain_resnet_light(n_input_channels: int = 1, num_classes: int = 2, spatial_
     options = dict(block="basic", layers=[1, 1, 1, 1], block_inplanes=[16, 32, 64, 128], conv1_t_size=3,
                    conv1_t_stride=1)  # fmt: skip
     options.update(kwargs)
-    return ResNet(spatial_dims=spatial_dims, n_input_channels=n_input_channels, num_classes=num_classes, **options)
+    network = ResNet(spatial_dims=spatial_dims, n_input_channels=n_input_channels, num_classes=num_classes, **options)
+    network.symmetry_group = None  # exactly invariant to no grid symmetry (the registry's networks name theirs)
+    return network
