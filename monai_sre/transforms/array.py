@@ -33,7 +33,7 @@ from monai_sre.transforms.functional import (
     spatial_size,
 )
 
-__all__ = ["GridSymmetry", "RandGridSymmetry", "RandSO3Rotate", "rotate_by_matrix"]
+__all__ = ["GridSymmetry", "RandGridSymmetry", "RandSO3Draw", "RandSO3Rotate", "rotate_by_matrix"]
 
 
 def rotate_by_matrix(
@@ -71,7 +71,29 @@ def rotate_by_matrix(
     return rotator(img)
 
 
-class RandSO3Rotate(RandomizableTransform, InvertibleTransform, LazyTransform):
+class RandSO3Draw(RandomizableTransform):
+    """The random part of the SO(3) rotation transforms: with probability ``prob``, a rotation uniform over SO(3)
+    (planar angles in 2D), restricted to angles up to ``max_angle`` radians when given.
+
+    Shared by :class:`RandSO3Rotate` and :class:`~monai_sre.transforms.RandSO3RotateCrop`, so both draw the same
+    matrices from the same random state.
+    """
+
+    def __init__(self, prob: float = 1.0, max_angle: float | None = None) -> None:
+        RandomizableTransform.__init__(self, prob)
+        if max_angle is not None and not 0 < max_angle <= np.pi:
+            raise ValueError(f"max_angle must be in (0, pi] radians or None, got {max_angle}.")
+        self.max_angle = max_angle
+        self.matrix = np.eye(3)
+
+    def randomize(self, data: int | None = None) -> None:
+        """Decide whether to rotate and draw the rotation; ``data`` is the number of spatial dims (default 3)."""
+        super().randomize(None)
+        if self._do_transform:
+            self.matrix = random_rotation_matrix(self.R, 3 if data is None else data, self.max_angle)
+
+
+class RandSO3Rotate(RandSO3Draw, InvertibleTransform, LazyTransform):
     """Rotate by a uniformly random rotation (Haar measure on SO(3); uniform planar angle in 2D).
 
     MONAI's ``RandRotate`` draws three uniform Euler angles, which is not uniform over 3D rotations: it
@@ -109,23 +131,13 @@ class RandSO3Rotate(RandomizableTransform, InvertibleTransform, LazyTransform):
         dtype: DtypeLike | torch.dtype = np.float32,
         lazy: bool = False,
     ) -> None:
-        RandomizableTransform.__init__(self, prob)
+        RandSO3Draw.__init__(self, prob, max_angle)
         LazyTransform.__init__(self, lazy=lazy)
-        if max_angle is not None and not 0 < max_angle <= np.pi:
-            raise ValueError(f"max_angle must be in (0, pi] radians or None, got {max_angle}.")
-        self.max_angle = max_angle
         self.keep_size = keep_size
         self.mode = mode
         self.padding_mode = padding_mode
         self.align_corners = align_corners
         self.dtype = dtype
-        self.matrix = np.eye(3)
-
-    def randomize(self, data: int | None = None) -> None:
-        """Decide whether to rotate and draw the rotation; ``data`` is the number of spatial dims (default 3)."""
-        super().randomize(None)
-        if self._do_transform:
-            self.matrix = random_rotation_matrix(self.R, 3 if data is None else data, self.max_angle)
 
     def __call__(
         self,

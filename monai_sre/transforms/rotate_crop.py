@@ -48,7 +48,8 @@ from monai.utils import (
     look_up_option,
 )
 
-from monai_sre.transforms.functional import random_rotation_matrix, spatial_size
+from monai_sre.transforms.array import RandSO3Draw
+from monai_sre.transforms.functional import spatial_size
 
 __all__ = [
     "RandSO3RotateCrop",
@@ -252,7 +253,7 @@ def inverse_rotate_crop(data: torch.Tensor, transform: Mapping) -> torch.Tensor:
 # transforms ----------------------------------------------------------------------------------------------------
 
 
-class RandSO3RotateCrop(RandomizableTransform, InvertibleTransform, LazyTransform):
+class RandSO3RotateCrop(RandSO3Draw, InvertibleTransform, LazyTransform):
     """Rotate by a uniformly random rotation and centre crop, resampling only the crop (fused, one step).
 
     The same output, draws and metadata as :class:`~monai_sre.transforms.RandSO3Rotate` (``keep_size=True``)
@@ -290,23 +291,13 @@ class RandSO3RotateCrop(RandomizableTransform, InvertibleTransform, LazyTransfor
         dtype: DtypeLike | torch.dtype = np.float32,
         lazy: bool = False,
     ) -> None:
-        RandomizableTransform.__init__(self, prob)
+        RandSO3Draw.__init__(self, prob, max_angle)
         LazyTransform.__init__(self, lazy=lazy)
-        if max_angle is not None and not 0 < max_angle <= np.pi:
-            raise ValueError(f"max_angle must be in (0, pi] radians or None, got {max_angle}.")
         self.roi_size = roi_size
-        self.max_angle = max_angle
         self.mode = look_up_option(mode, GridSampleMode).value
         self.padding_mode = look_up_option(padding_mode, GridSamplePadMode).value
         self.align_corners = align_corners
         self.dtype = dtype
-        self.matrix = np.eye(3)
-
-    def randomize(self, data: int | None = None) -> None:
-        """Decide whether to rotate and draw the rotation; ``data`` is the number of spatial dims (default 3)."""
-        super().randomize(None)
-        if self._do_transform:
-            self.matrix = random_rotation_matrix(self.R, 3 if data is None else data, self.max_angle)
 
     def __call__(
         self,
