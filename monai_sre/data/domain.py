@@ -132,7 +132,8 @@ def raise_if_refused(check: VolumeCheck, where: str = "", exit: bool = False) ->
         return
     total = len(check.good) + len(check.bad)
     listing = "\n".join(f"  - '{path}': {reason}" for path, reason in check.bad)
-    written = f"; the other {len(check.good)} were predicted{f' ({where})' if where else ''}" if check.good else ""
+    others = "the other one was" if len(check.good) == 1 else f"the other {len(check.good)} were"
+    written = f"; {others} predicted{f' ({where})' if where else ''}" if check.good else ""
     message = f"{len(check.bad)} of {total} inputs were refused{written}:\n{listing}"
     if exit:
         raise SystemExit(message)
