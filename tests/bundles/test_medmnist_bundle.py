@@ -5,6 +5,7 @@ import json
 import subprocess
 import sys
 
+import nibabel as nib
 import numpy as np
 import pytest
 import torch
@@ -53,6 +54,8 @@ def volumes(tmp_path_factory):
     script = REPO / "scripts" / "export_tissue_patches.py"
     subprocess.run([sys.executable, str(script), "--count", "3", "--output", str(folder)], check=True)
     (folder / "notes.nii").write_text("not an image\n")
+    image = nib.load(sorted(folder.glob("*.nii.gz"))[0])  # a scanner's int16 scale: off the 0..255 training scale
+    nib.save(nib.Nifti1Image(np.asarray(image.dataobj).astype(np.int16) * 40, image.affine), folder / "int16.nii.gz")
     return folder
 
 
@@ -106,11 +109,12 @@ def test_train_evaluate_and_infer_in_one_run_folder(medmnist_dir, volumes, tmp_p
         run_workflow(BUNDLE, ("train", "inference"), workflow_type="infer", dataset_dir=str(volumes), flag=FLAG,
                      model_name="sre_resnet_light", run_dir=str(run))  # fmt: skip
     message = str(exit_info.value.code)
-    assert message.startswith("1 of 4 inputs were refused; the other 3 were predicted") and "notes.nii" in message
+    assert message.startswith("2 of 5 inputs were refused; the other 3 were predicted") and "notes.nii" in message
+    assert "outside the scale the model was trained on (0..255)" in message and "int16.nii.gz" in message
     rows = list(csv.DictReader((run / "inference" / "predictions.csv").open()))
     assert list(rows[0]) == ["image", "predicted", "predicted_class", "prob_benign", "prob_malignant", "refused_reason"]
     refused = [row for row in rows if row["refused_reason"]]
-    assert len(refused) == 1 and "text, not image data" in refused[0]["refused_reason"]
+    assert len(refused) == 2 and any("text, not image data" in row["refused_reason"] for row in refused)
     predicted = [row for row in rows if not row["refused_reason"]]
     assert len(predicted) == 3
     for row in predicted:
