@@ -12,7 +12,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 import torch
-from monai.bundle import verify_metadata
+from monai.bundle import ckpt_export, onnx_export, verify_metadata
 
 from monai_sre.networks.nets import group_resnet_light
 from tests.bundles.conftest import REPO, SCHEMA, assert_fails_with, bundle_config, run_workflow
@@ -169,3 +169,32 @@ def test_two_process_ddp_training_on_cpu(example, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / "run" / "models" / "model.pt").exists()
     assert (tmp_path / "run" / "training_domain.json").exists()
+
+
+def test_a_trained_run_exports_to_torchscript_and_onnx_with_a_dynamic_batch(trained, tmp_path):
+    """The docs' export commands, on the model of a run."""
+    config = bundle_config(BUNDLE, "train")
+    common = dict(net_id="network_def", ckpt_file=str(trained / "models" / "model.pt"), meta_file=str(META),
+                  config_file=config, input_shape=[1, 1, 16, 16, 16], num_classes=4)  # fmt: skip
+    ckpt_export(filepath=str(tmp_path / "model.ts"), use_trace=True, **common)
+    onnx_export(
+        filepath=str(tmp_path / "model.onnx"),
+        converter_kwargs={
+            "input_names": ["image"],
+            "output_names": ["pred"],
+            "dynamic_axes": {"image": {0: "batch"}, "pred": {0: "batch"}},
+        },
+        **common,
+    )
+    network = group_resnet_light(n_input_channels=1, num_classes=4).eval()
+    network.load_state_dict(torch.load(trained / "models" / "model.pt", weights_only=True))
+    x = torch.randn(3, 1, 16, 16, 16)
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(tmp_path / "model.onnx"))
+    with torch.no_grad():
+        expected = network(x)
+        torch.testing.assert_close(torch.jit.load(str(tmp_path / "model.ts"))(x), expected, rtol=1e-4, atol=1e-5)
+    for batch in (1, 3):
+        (result,) = session.run(None, {"image": x[:batch].numpy()})
+        np.testing.assert_allclose(result, expected[:batch].numpy(), rtol=1e-4, atol=1e-5)
