@@ -92,6 +92,17 @@ class RandSO3Draw(RandomizableTransform):
         if self._do_transform:
             self.matrix = random_rotation_matrix(self.R, 3 if data is None else data, self.max_angle)
 
+    def _draw_for(self, img: torch.Tensor, randomize: bool) -> int:
+        """Check that ``img`` (channel first) has 2 or 3 spatial dims, draw for it if asked; return the dims."""
+        spatial_dims = len(spatial_size(img))
+        if spatial_dims not in (2, 3):
+            raise ValueError(
+                f"{type(self).__name__} needs 2 or 3 spatial dims (channel first), got shape {tuple(img.shape)}."
+            )
+        if randomize:
+            self.randomize(spatial_dims)
+        return spatial_dims
+
 
 class RandSO3Rotate(RandSO3Draw, InvertibleTransform, LazyTransform):
     """Rotate by a uniformly random rotation (Haar measure on SO(3); uniform planar angle in 2D).
@@ -150,11 +161,7 @@ class RandSO3Rotate(RandSO3Draw, InvertibleTransform, LazyTransform):
         lazy: bool | None = None,
     ) -> torch.Tensor:
         """Rotate ``img`` (channel first, 2 or 3 spatial dims); arguments override the constructor's for this call."""
-        spatial_dims = len(spatial_size(img))
-        if spatial_dims not in (2, 3):
-            raise ValueError(f"RandSO3Rotate needs 2 or 3 spatial dims (channel first), got shape {tuple(img.shape)}.")
-        if randomize:
-            self.randomize(spatial_dims)
+        spatial_dims = self._draw_for(img, randomize)
         lazy_ = self.lazy if lazy is None else lazy
         if self._do_transform:
             if self.matrix.shape != (spatial_dims, spatial_dims):

@@ -310,11 +310,7 @@ class RandSO3RotateCrop(RandSO3Draw, InvertibleTransform, LazyTransform):
         lazy: bool | None = None,
     ) -> torch.Tensor:
         """Rotate and crop ``img`` (channel first); arguments override the constructor's for this call."""
-        spatial_dims = len(spatial_size(img))
-        if spatial_dims not in (2, 3):
-            raise ValueError(f"RandSO3RotateCrop needs 2 or 3 spatial dims (channel first), got {tuple(img.shape)}.")
-        if randomize:
-            self.randomize(spatial_dims)
+        self._draw_for(img, randomize)
         return rotate_crop(
             img,
             self.matrix if self._do_transform else None,

@@ -161,7 +161,7 @@ def test_bad_input_is_refused():
         RandSO3RotateCrop(16)(torch.rand(1, 12, 12, 12))
     with pytest.raises(ValueError, match=r"roi_size \(4, 4\) has 2 axes, the image has 3"):
         RandSO3RotateCrop((4, 4))(torch.rand(1, 12, 12, 12))
-    with pytest.raises(ValueError, match=r"RandSO3RotateCrop needs 2 or 3 spatial dims .* got \(1, 8\)"):
+    with pytest.raises(ValueError, match=r"RandSO3RotateCrop needs 2 or 3 spatial dims .* got shape \(1, 8\)"):
         RandSO3RotateCrop(4)(torch.rand(1, 8))
     with pytest.raises(ValueError, match=r"rotate_crop needs 2 or 3 spatial dims .* got shape \(1, 8\)"):
         rotate_crop(torch.rand(1, 8), None, 4)
