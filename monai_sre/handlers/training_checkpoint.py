@@ -14,6 +14,7 @@ from monai.utils import IgniteInfo, min_version, optional_import
 
 from monai_sre.runs import as_flag, latest_checkpoint
 
+Events, _ = optional_import("ignite.engine", IgniteInfo.OPT_IMPORT_VERSION, min_version, "Events")
 if TYPE_CHECKING:
     from ignite.engine import Engine
 else:
@@ -127,3 +128,11 @@ class TrainingCheckpoint:
                 epoch_level=True,
                 n_saved=1,
             ).attach(engine)
+            engine.add_event_handler(Events.EPOCH_COMPLETED, self._remove_older_checkpoints)
+
+    def _remove_older_checkpoints(self, engine: Engine) -> None:
+        """Keep only the newest full checkpoint (the saver removes its own older files, not a resumed run's)."""
+        newest = latest_checkpoint(self.save_dir)
+        for path in self.save_dir.glob("checkpoint_epoch=*.pt"):
+            if path != newest:
+                path.unlink(missing_ok=True)
