@@ -53,12 +53,17 @@ class _SharedDraw(RandomizableTransform, MapTransform, InvertibleTransform, Lazy
     def _apply(self, image: torch.Tensor, index: int, lazy: bool) -> torch.Tensor:
         return self.inner(image, randomize=False, lazy=lazy)
 
-    def __call__(self, data: Mapping[Hashable, torch.Tensor], lazy: bool | None = None) -> dict[Hashable, torch.Tensor]:
-        d = dict(data)
+    def _draw(self, d: Mapping[Hashable, torch.Tensor]) -> None:
+        """Decide whether to transform, and draw ``inner``'s parameters for the first key's spatial dims (whatever
+        the decision, so that transforms sharing ``inner``'s class draw the same sequence)."""
         self.randomize(None)
         first = next(self.key_iterator(d), None)
         if first is not None:
             self.inner.randomize(len(spatial_size(d[first])))
+
+    def __call__(self, data: Mapping[Hashable, torch.Tensor], lazy: bool | None = None) -> dict[Hashable, torch.Tensor]:
+        d = dict(data)
+        self._draw(d)
         lazy_ = self.lazy if lazy is None else lazy
         for index, key in enumerate(self.key_iterator(d)):
             if self._do_transform:

@@ -34,7 +34,7 @@ from monai.data import MetaTensor
 from monai.data.meta_obj import get_track_meta
 from monai.transforms import BorderPad, Rotate
 from monai.transforms.inverse import InvertibleTransform, TraceableTransform
-from monai.transforms.transform import LazyTransform, MapTransform, RandomizableTransform
+from monai.transforms.transform import LazyTransform
 from monai.utils import (
     GridSampleMode,
     GridSamplePadMode,
@@ -49,6 +49,7 @@ from monai.utils import (
 )
 
 from monai_sre.transforms.array import RandSO3Draw
+from monai_sre.transforms.dictionary import _SharedDraw
 from monai_sre.transforms.functional import spatial_size
 
 __all__ = [
@@ -327,7 +328,7 @@ class RandSO3RotateCrop(RandSO3Draw, InvertibleTransform, LazyTransform):
         return inverse_rotate_crop(data, self.pop_transform(data))
 
 
-class RandSO3RotateCropd(RandomizableTransform, MapTransform, InvertibleTransform, LazyTransform):
+class RandSO3RotateCropd(_SharedDraw):
     """Dictionary :class:`RandSO3RotateCrop`: one uniformly random rotation and the same crop for every key.
 
     Draws as :class:`~monai_sre.transforms.RandSO3Rotated` does (same random state, same rotations), so it
@@ -361,37 +362,22 @@ class RandSO3RotateCropd(RandomizableTransform, MapTransform, InvertibleTransfor
         allow_missing_keys: bool = False,
         lazy: bool = False,
     ) -> None:
-        MapTransform.__init__(self, keys, allow_missing_keys)
-        RandomizableTransform.__init__(self, prob)
-        LazyTransform.__init__(self, lazy=lazy)
-        self.rotate_crop = RandSO3RotateCrop(roi_size, prob=1.0, max_angle=max_angle, lazy=lazy)
+        self.inner = RandSO3RotateCrop(roi_size, prob=1.0, max_angle=max_angle, lazy=lazy)
+        super().__init__(keys, prob, allow_missing_keys, lazy)
         self.mode = ensure_tuple_rep(mode, len(self.keys))
         self.padding_mode = ensure_tuple_rep(padding_mode, len(self.keys))
         self.align_corners = ensure_tuple_rep(align_corners, len(self.keys))
         self.dtype = ensure_tuple_rep(dtype, len(self.keys))
 
-    @LazyTransform.lazy.setter  # type: ignore
-    def lazy(self, val: bool) -> None:
-        self.rotate_crop.lazy = val
-        self._lazy = val
-
-    def set_random_state(self, seed: int | None = None, state: np.random.RandomState | None = None):
-        super().set_random_state(seed, state)
-        self.rotate_crop.set_random_state(seed, state)
-        return self
-
     def __call__(self, data: Mapping[Hashable, torch.Tensor], lazy: bool | None = None) -> dict[Hashable, torch.Tensor]:
         d = dict(data)
-        self.randomize(None)
-        first = next(self.key_iterator(d), None)
-        if first is not None:  # drawn whatever the prob, as RandSO3Rotated does, so both draw the same rotations
-            self.rotate_crop.randomize(len(spatial_size(d[first])))
+        self._draw(d)  # as RandSO3Rotated draws, so both give the same rotations from the same state
         lazy_ = self.lazy if lazy is None else lazy
         for index, key in enumerate(self.key_iterator(d)):
             d[key] = rotate_crop(
                 d[key],
-                self.rotate_crop.matrix if self._do_transform else None,
-                self.rotate_crop.roi_size,
+                self.inner.matrix if self._do_transform else None,
+                self.inner.roi_size,
                 mode=self.mode[index],
                 padding_mode=self.padding_mode[index],
                 align_corners=self.align_corners[index],
