@@ -1,6 +1,6 @@
 # Copyright (c) monai_sre contributors
 # Licensed under the Apache License, Version 2.0
-"""Side-by-side cost of random SO(3) augmentation: the current pipeline, the fused transform, the batched one.
+"""Side-by-side cost of random SO(3) augmentation: the previous pipeline, the fused transform, the batched one.
 
 Two tables, each the median of ``--repeats`` interleaved runs (every variant once per repeat, in turn, so that
 drift on a shared machine hits all alike), with ratios:
@@ -9,14 +9,14 @@ drift on a shared machine hits all alike), with ratios:
     ``--batch``), after ``ScaleIntensityRanged`` as in the bundle (so the inputs are MetaTensors):
 
     - ``crop only``: ``ResizeWithPadOrCropd`` (the pipeline without augmentation);
-    - ``current``: ``RandSO3Rotated`` + ``ResizeWithPadOrCropd`` (resamples the whole patch, then crops);
-    - ``fused``: ``RandSO3RotateCropd`` (resamples only the crop);
+    - ``previous``: ``RandSO3Rotated`` + ``ResizeWithPadOrCropd`` (resamples the whole patch, then crops);
+    - ``fused``: ``RandSO3RotateCropd`` (resamples only the crop; the bundles' default);
     - ``batched``: ``BatchRandSO3Rotate`` on the collated batch (one ``grid_sample`` call), divided by the batch.
 
 (b) the tissue bundle's training epoch time (``bundles/sre_resnet3d_tissue/configs/train.json`` through MONAI's
-    ``ConfigWorkflow``, bundle files untouched; overrides only), without augmentation, with the current
-    augmentation, with the fused transform and with the batched ``prepare_batch``, and the ratio of each to the
-    run without augmentation. The trainer's handlers are overridden to none (no validation, checkpoints or
+    ``ConfigWorkflow``, bundle files untouched; overrides only), without augmentation, with the previous
+    augmentation, with the fused transform (the bundle as shipped) and with the batched ``prepare_batch``, and
+    the ratio of each to the run without augmentation. The trainer's handlers are overridden to none (no validation, checkpoints or
     logs: the epoch is data loading, preprocessing, forward, backward and optimiser steps); ``--num-train``
     keeps the first samples of the training split.
 
@@ -54,24 +54,24 @@ VARIANTS = {
     "no augmentation": {
         "train#preprocessing": {"_target_": "Compose", "transforms": ["@scale_intensity", "@crop", "@to_tensor"]},
     },
-    "current (RandSO3Rotated + crop)": {},
-    "fused (RandSO3RotateCropd)": {
+    "previous (RandSO3Rotated + crop)": {
         "train#preprocessing": {
             "_target_": "Compose",
             "transforms": [
                 "@scale_intensity",
                 {
-                    "_target_": "monai_sre.transforms.RandSO3RotateCropd",
+                    "_target_": "monai_sre.transforms.RandSO3Rotated",
                     "keys": "image",
-                    "roi_size": "$[@input_size] * 3",
                     "prob": PROB,
                     "mode": "bilinear",
                     "padding_mode": "zeros",
                 },
+                "@crop",
                 "@to_tensor",
             ],
         },
     },
+    "bundle default (fused RandSO3RotateCropd)": {},
     "batched (prepare_batch)": {
         "train#preprocessing": {"_target_": "Compose", "transforms": ["@scale_intensity", "@to_tensor"]},
         "train#trainer#prepare_batch": {
@@ -90,13 +90,13 @@ def transform_tasks(patch: int, size: int, batch: int) -> dict:
     items = [dict(item) for item in TissuePatchDataset("train", patch_size=patch, num_samples=batch)]
     items = [ScaleIntensityRanged("image", 0, 255, -1, 1)(item) for item in items]
     crop = ResizeWithPadOrCropd("image", [size] * 3)
-    current = Compose([RandSO3Rotated("image", mode="bilinear", padding_mode="zeros"), crop]).set_random_state(0)
+    previous = Compose([RandSO3Rotated("image", mode="bilinear", padding_mode="zeros"), crop]).set_random_state(0)
     fused = RandSO3RotateCropd("image", size, mode="bilinear", padding_mode="zeros").set_random_state(0)
     batched = BatchRandSO3Rotate(size, mode="bilinear", padding_mode="zeros", seed=0)
     images = list_data_collate(items)["image"].as_tensor()  # the collated batch, as the trainer receives it
     return {
         "crop only (no augmentation)": lambda: [crop(item) for item in items],
-        "current (RandSO3Rotated + crop)": lambda: [current(item) for item in items],
+        "previous (RandSO3Rotated + crop)": lambda: [previous(item) for item in items],
         "fused (RandSO3RotateCropd)": lambda: [fused(item) for item in items],
         "batched (BatchRandSO3Rotate)": lambda: batched(images),
     }
@@ -145,12 +145,12 @@ def main() -> None:
 
     print(f"\n(a) augmentation per sample, {args.patch}^3 -> {args.size}^3, batch {args.batch} (median ms/sample)")
     medians = interleaved_medians(transform_tasks(args.patch, args.size, args.batch), args.repeats, args.warmup)
-    reference = medians["current (RandSO3Rotated + crop)"]
+    reference = medians["previous (RandSO3Rotated + crop)"]
     results["per_sample_ms"] = {}
     for name, seconds in medians.items():
         per_sample = 1e3 * seconds / args.batch
         results["per_sample_ms"][name] = per_sample
-        print(f"  {name:34s} {per_sample:8.3f} ms   x{seconds / reference:5.3f} of current")
+        print(f"  {name:34s} {per_sample:8.3f} ms   x{seconds / reference:5.3f} of previous")
 
     if not args.skip_training:
         num_train = args.num_train or None

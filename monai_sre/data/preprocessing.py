@@ -23,9 +23,9 @@ from monai.transforms import (
     ScaleIntensityRangePercentilesd,
     Spacingd,
 )
-from monai.utils import look_up_option
+from monai.utils import ensure_tuple_rep, look_up_option
 
-from monai_sre.transforms.dictionary import RandSO3Rotated
+from monai_sre.transforms.rotate_crop import RandSO3RotateCropd
 
 __all__ = ["MODALITIES", "classification_preprocessing"]
 
@@ -54,7 +54,8 @@ def classification_preprocessing(
         mr_percentiles: lower and upper intensity percentiles mapped to [-1, 1].
         reader: a MONAI reader (e.g. ``SimpleITKReader()``, ``"ITKReader"``, ``"NibabelReader"``) or ``None``
             for MONAI's choice by file type.
-        random_rotation: append a uniformly random 3D rotation (training augmentation).
+        random_rotation: append a uniformly random 3D rotation (training augmentation), fused with the crop
+            (:class:`~monai_sre.transforms.RandSO3RotateCropd` resamples only the ``crop_size`` output).
         crop_size: centre crop to this size after the rotation (the network's input size): with
             ``spatial_size >= crop_size * sqrt(3)`` a rotated crop holds only real voxels, no zero fill.
             ``None``: no crop.
@@ -77,10 +78,16 @@ def classification_preprocessing(
         transforms.append(
             ScaleIntensityRangePercentilesd(keys, lower=low, upper=high, b_min=-1.0, b_max=1.0, clip=True)
         )
-    transforms.append(ResizeWithPadOrCropd(keys, spatial_size=spatial_size))
-    if random_rotation:
-        transforms.append(RandSO3Rotated(keys, prob=1.0))
-    if crop_size is not None:
-        transforms.append(ResizeWithPadOrCropd(keys, spatial_size=crop_size))
+    if random_rotation and crop_size is not None:
+        # the rotation resamples only the crop (fused); pad first where the crop is larger than the volume
+        spatial_size = [max(s, c) for s, c in zip(ensure_tuple_rep(spatial_size, 3), ensure_tuple_rep(crop_size, 3))]
+        transforms.append(ResizeWithPadOrCropd(keys, spatial_size=spatial_size))
+        transforms.append(RandSO3RotateCropd(keys, roi_size=crop_size, prob=1.0))
+    else:
+        transforms.append(ResizeWithPadOrCropd(keys, spatial_size=spatial_size))
+        if random_rotation:
+            transforms.append(RandSO3RotateCropd(keys, roi_size=None, prob=1.0))
+        if crop_size is not None:
+            transforms.append(ResizeWithPadOrCropd(keys, spatial_size=crop_size))
     transforms.append(EnsureTyped(keys, track_meta=track_meta))
     return Compose(transforms)
