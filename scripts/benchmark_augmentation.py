@@ -16,9 +16,9 @@ drift on a shared machine hits all alike), with ratios:
 (b) the tissue bundle's training epoch time (``bundles/sre_resnet3d_tissue/configs/train.json`` through MONAI's
     ``ConfigWorkflow``, bundle files untouched; overrides only), without augmentation, with the previous
     augmentation, with the fused transform (the bundle as shipped) and with the batched ``prepare_batch``, and
-    the ratio of each to the run without augmentation. The trainer's handlers are overridden to none (no validation, checkpoints or
-    logs: the epoch is data loading, preprocessing, forward, backward and optimiser steps); ``--num-train``
-    keeps the first samples of the training split.
+    the ratio of each to the run without augmentation. The trainer's handlers are overridden to none (no
+    validation, checkpoints or logs: the epoch is data loading, preprocessing, forward, backward and optimiser
+    steps); ``--num-train`` keeps the first samples of the training split.
 
 Usage::
 
