@@ -26,8 +26,9 @@ taps, so equivariance is exact (no interpolation) under the grid symmetries of t
 Features are stored flat, ``(batch, channels * |X|, *spatial)`` with the point index fastest (channel ``c``,
 point ``x`` at ``c * |X| + x``), so the layer is one ordinary convolution with ``out_channels * |X_out|`` outputs
 and ``in_channels * |X_in|`` inputs: it costs what a plain convolution of those widths costs. The dense kernel
-is gathered from the weight on every call (no cache, so it never goes stale); ``to_dense()`` returns the
-equivalent ``nn.ConvNd`` for TorchScript/ONNX export.
+is gathered from the weight on every call while training, and reused while the weight is unchanged where no
+gradient flows into it (eval; :mod:`~monai_sre.networks.layers.kernel_cache`, keyed on the weight's version
+counter, so it never goes stale); ``to_dense()`` returns the equivalent ``nn.ConvNd`` for TorchScript/ONNX export.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from monai.utils import ensure_tuple_rep, look_up_option
 from torch import nn
 
 from monai_sre.groups import GRID_GROUPS, GROUP_SPACES, GridGroup, apply_grid_symmetry, grid_group
+from monai_sre.networks.layers.kernel_cache import KernelCachingModule
 
 __all__ = ["GroupConv", "kernel_orbits", "tap_action"]
 
@@ -80,7 +82,7 @@ def kernel_orbits(group: GridGroup, out_space: str, in_space: str, kernel_size: 
     return orbits
 
 
-class GroupConv(nn.Module):
+class GroupConv(KernelCachingModule):
     """Convolution equivariant to a group of grid symmetries, between features on orientation sets.
 
     Args:
@@ -185,9 +187,11 @@ class GroupConv(nn.Module):
                 f"({self.in_channels} channels x {self.in_points} '{self.in_space}' points), got {list(x.shape)}."
             )
         ones = [1] * self.spatial_dims
-        return torch.convolution(
-            x, self.dense_weight(), self.dense_bias(), ones, self.padding, self.dilation, False, [0] * len(ones), 1
-        )
+        weight, bias = self.kernel_cache.get((self.weight, self.bias, self.orbit_index), self._dense_weight_and_bias)
+        return torch.convolution(x, weight, bias, ones, self.padding, self.dilation, False, [0] * len(ones), 1)
+
+    def _dense_weight_and_bias(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        return self.dense_weight(), self.dense_bias()
 
     def to_dense(self) -> nn.Module:
         """An equivalent plain ``nn.Conv2d``/``nn.Conv3d`` holding the dense kernel (for TorchScript/ONNX export)."""

@@ -6,12 +6,14 @@ Every kernel tap belongs to a band by its distance from the kernel centre (see
 :mod:`monai_sre.networks.layers.bands`); taps of one band share one learnable weight. The layer stores
 ``weight`` of shape ``(out_channels, in_channels // groups, num_bands)`` (transposed:
 ``(in_channels, out_channels // groups, num_bands)``). Two paths compute the same function: the dense path
-expands the weights into the dense kernel on every call (``dense = weight @ band_basis``, well under 1 % of the
-convolution's time); the band path (:mod:`~monai_sre.networks.layers.band_pooling`) never builds it. ``path``
-chooses (at construction or later, by assigning ``layer.path``); the default takes the band path on CPU from k=5
-on, where it was measured faster. Both paths give the same outputs and derivatives of every order. Nothing is
-cached, so the output always reflects the current weights, in train and eval mode, after ``load_state_dict``,
-``.to()`` or an optimizer step.
+expands the weights into the dense kernel (``dense = weight @ band_basis``, well under 1 % of the convolution's
+time on the CPU) on every call while training, and reuses the expansion while the weight is unchanged where no
+gradient flows into it (:mod:`~monai_sre.networks.layers.kernel_cache`); the band path
+(:mod:`~monai_sre.networks.layers.band_pooling`) never builds it. ``path`` chooses (at construction or later, by
+assigning ``layer.path``); the default takes the band path on CPU from k=5 on, where it was measured faster.
+Both paths give the same outputs and derivatives of every order. The cache is keyed on the weight's version
+counter, storage, dtype and device, so the output always reflects the current weights, in train and eval mode,
+after ``load_state_dict``, ``.to()``, in-place edits or an optimizer step.
 
 Where equivariance holds: with stride 1, "same" zero padding (or any symmetric padding mode), a cubic
 kernel and isotropic spacing, the layer commutes exactly with the 48 axis permutations and flips of the 3D
@@ -38,6 +40,7 @@ from torch import nn
 from monai_sre.networks.layers.band_pooling import BandPooling, band_offsets
 from monai_sre.networks.layers.bands import BandLayout
 from monai_sre.networks.layers.convutils import checked_tuple_rep, same_padding
+from monai_sre.networks.layers.kernel_cache import KernelCachingModule
 
 __all__ = [
     "SREConv",
@@ -68,7 +71,7 @@ def _per_axis(value: Sequence[int] | int, spatial_dims: int, name: str, minimum:
 SREConvType = TypeVar("SREConvType", bound="_SREConvBase")
 
 
-class _SREConvBase(nn.Module):
+class _SREConvBase(KernelCachingModule):
     """Validation, parameters, band expansion, forward and export shared by SREConv and SREConvTranspose."""
 
     transposed: bool = False
@@ -234,9 +237,10 @@ class _SREConvBase(nn.Module):
             return self._band_forward(x)
         if self.padding_mode != "zeros":
             x = F.pad(x, self._reversed_padding, mode=self.padding_mode)
+        weight = self.dense_weight() if torch.jit.is_scripting() else self._cached_dense_weight()
         return torch.convolution(
             x,
-            self.dense_weight(),
+            weight,
             self.bias,
             self.stride,
             self._conv_padding,
@@ -245,6 +249,11 @@ class _SREConvBase(nn.Module):
             self.output_padding,
             self.groups,
         )
+
+    @torch.jit.unused
+    def _cached_dense_weight(self):
+        """:meth:`dense_weight`, reused while the weight is unchanged and no gradient flows into it (eval)."""
+        return self.kernel_cache.get((self.weight, self.band_basis), self.dense_weight)
 
     @torch.jit.unused
     def uses_band_path(self, x):  # no annotations: TorchScript cannot read string annotations of unused methods
