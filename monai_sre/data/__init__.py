@@ -10,16 +10,25 @@ from .medmnist import MEDMNIST3D_INFO, load_medmnist_npz, medmnist3d_info, medmn
 from .preprocessing import MODALITIES, classification_preprocessing
 from .readers import SimpleITKReader, check_image_readable
 from .tissue import TISSUE_CLASSES, TISSUE_RULES, load_tissue_arrays
+from .tissue_segmentation import (
+    TISSUE_SEGMENTATION_CLASSES,
+    TISSUE_SEGMENTATION_RULES,
+    TissueSegmentationDataset,
+    load_tissue_segmentation_arrays,
+)
 
 __all__ = [
     "MEDMNIST3D_INFO",
     "MODALITIES",
     "TISSUE_CLASSES",
     "TISSUE_RULES",
+    "TISSUE_SEGMENTATION_CLASSES",
+    "TISSUE_SEGMENTATION_RULES",
     "MedMNIST3DDataset",
     "MedMNISTLayoutDataset",
     "SimpleITKReader",
     "TissuePatchDataset",
+    "TissueSegmentationDataset",
     "VolumeCheck",
     "VolumeInfo",
     "check_image_readable",
@@ -31,6 +40,7 @@ __all__ = [
     "load_classification_datalist",
     "load_medmnist_npz",
     "load_tissue_arrays",
+    "load_tissue_segmentation_arrays",
     "medmnist3d_info",
     "medmnist_path",
     "raise_if_refused",
