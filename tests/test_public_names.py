@@ -52,7 +52,10 @@ KEPT_NAMES = {
         "collect_batches",
         "equivariance_error",
         "evaluate_rotation_robustness",
+        "evaluate_segmentation_robustness",
         "invariance_error",
+        "label_agreement",
+        "segmentation_metrics",
     ],
     "monai_sre.transforms": [
         "AXES",
@@ -77,7 +80,12 @@ KEPT_NAMES = {
         "rotate_by_matrix",
         "rotation_angle",
     ],
-    "monai_sre.handlers": ["RotationRobustnessHandler", "pred_and_label", "pred_and_onehot_label"],
+    "monai_sre.handlers": [
+        "RotationRobustnessHandler",
+        "SegmentationRobustnessHandler",
+        "pred_and_label",
+        "pred_and_onehot_label",
+    ],
 }
 # optional or heavy packages that `import monai_sre` must not import on top of what `import monai` imports
 HEAVY = ("ignite", "matplotlib", "SimpleITK", "itk", "scipy", "tqdm", "tensorboard", "onnx", "onnxruntime", "nilearn")

@@ -5,14 +5,28 @@ from __future__ import annotations
 from monai_sre.transforms.functional import centre_crop
 
 from .batches import collect_batches
-from .equivariance import assert_equivariant, equivariance_error, equivariance_tolerance, invariance_error
+from .equivariance import (
+    assert_equivariant,
+    equivariance_error,
+    equivariance_tolerance,
+    invariance_error,
+    label_agreement,
+)
 from .metrics import METRICS, classification_metrics
 from .plot import plot_robustness
 from .report import RobustnessReport
 from .robustness import evaluate_rotation_robustness
+from .segmentation import (
+    LABEL_MODES,
+    evaluate_segmentation_robustness,
+    label_map,
+    predicted_labels,
+    segmentation_metrics,
+)
 from .sweep import PROTOCOLS, RotationCase, RotationSweep
 
 __all__ = [
+    "LABEL_MODES",
     "METRICS",
     "PROTOCOLS",
     "RobustnessReport",
@@ -25,6 +39,11 @@ __all__ = [
     "equivariance_error",
     "equivariance_tolerance",
     "evaluate_rotation_robustness",
+    "evaluate_segmentation_robustness",
     "invariance_error",
+    "label_agreement",
+    "label_map",
     "plot_robustness",
+    "predicted_labels",
+    "segmentation_metrics",
 ]

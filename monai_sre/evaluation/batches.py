@@ -12,7 +12,7 @@ __all__ = ["collect_batches"]
 
 
 def collect_batches(
-    data: Iterable, image_key: str = "image", label_key: str = "label"
+    data: Iterable, image_key: str = "image", label_key: str = "label", flatten_labels: bool = True
 ) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Read ``data`` once: ``(images, labels)`` of every batch on CPU, so every case sees the same inputs and
     several protocols can share one pass over a loader.
@@ -22,9 +22,12 @@ def collect_batches(
             or ``(image, label)`` pairs.
         image_key: image key of dict batches.
         label_key: label key of dict batches.
+        flatten_labels: flatten the labels to ``(N,)`` (class labels); ``False`` keeps their shape and dtype
+            (label maps of segmentation data).
 
     Returns:
-        ``(images float32 (N, C, *spatial), labels (N,))`` per batch, plain tensors on the CPU.
+        ``(images float32 (N, C, *spatial), labels (N,))`` per batch, plain tensors on the CPU (labels in their
+        own shape with ``flatten_labels=False``).
 
     Raises:
         ValueError: a batch lacks a key or is neither a dict nor a pair (its index named), or there are no batches.
@@ -43,8 +46,9 @@ def collect_batches(
                 f"batch {index} must be a dict with '{image_key}' and '{label_key}' or an (image, label) "
                 f"pair, got {type(batch).__name__}."
             )
-        images, labels = torch.as_tensor(images), torch.as_tensor(labels)
-        out.append((images.as_subclass(torch.Tensor).float().cpu(), labels.as_subclass(torch.Tensor).reshape(-1).cpu()))
+        images, labels = torch.as_tensor(images), torch.as_tensor(labels).as_subclass(torch.Tensor)
+        labels = labels.reshape(-1) if flatten_labels else labels
+        out.append((images.as_subclass(torch.Tensor).float().cpu(), labels.cpu()))
     if not out:
         raise ValueError("data yielded no batches.")
     return out

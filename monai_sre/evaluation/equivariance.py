@@ -9,6 +9,9 @@ symmetries, no interpolation), a grid group name (``"C4"``, ``"D4"``, ``"O"``, `
 are relative Frobenius norms over the whole batch. For interpolated rotations the corners of a rotated volume
 are cut; ``mask_radius`` restricts the comparison of volume outputs to a central ball.
 
+:func:`label_agreement` measures segmentation networks on their label maps instead: the fraction of voxels where
+``argmax f(g x)`` equals ``g argmax f(x)`` (label maps moved with nearest neighbour, so labels never mix).
+
 :func:`assert_equivariant` (after e3nn's) raises when any case exceeds a tolerance that follows the dtype, naming
 the worst case; use it in tests::
 
@@ -24,10 +27,11 @@ from dataclasses import dataclass
 import torch
 from monai.utils import look_up_option
 
+from monai_sre.evaluation.segmentation import predicted_labels
 from monai_sre.evaluation.sweep import RotationCase, RotationSweep
 from monai_sre.groups import GRID_GROUPS, GridGroup, GridSymmetryElement, grid_group
 
-__all__ = ["assert_equivariant", "equivariance_error", "equivariance_tolerance", "invariance_error"]
+__all__ = ["assert_equivariant", "equivariance_error", "equivariance_tolerance", "invariance_error", "label_agreement"]
 
 Cases = (
     str | RotationSweep | GridGroup | RotationCase | GridSymmetryElement | Sequence[RotationCase | GridSymmetryElement]
@@ -143,11 +147,11 @@ def _differences(
 
 
 def _reduce(errors: dict[str, float], reduction: str) -> dict[str, float] | float:
-    look_up_option(reduction, ("max", "mean", "none"))
+    look_up_option(reduction, ("max", "min", "mean", "none"))
     if reduction == "none":
         return errors
     values = torch.tensor(list(errors.values()), dtype=torch.float64)
-    return float(values.max() if reduction == "max" else values.mean())
+    return float({"max": values.max, "min": values.min, "mean": values.mean}[reduction]())
 
 
 def equivariance_error(
@@ -184,6 +188,51 @@ def invariance_error(
     look_up_option(reduction, ("max", "mean", "none"))
     _, differences = _differences(model, x, cases, None, lambda y, case: y, None)
     return _reduce({name: d.relative for name, d in differences.items()}, reduction)
+
+
+@torch.no_grad()
+def label_agreement(
+    network: Callable[[torch.Tensor], torch.Tensor],
+    x: torch.Tensor,
+    cases: Cases = "grid48",
+    reduction: str = "min",
+) -> dict[str, float] | float:
+    """Fraction of voxels where the labels of the transformed input equal the transformed labels,
+    ``argmax f(g x) == g argmax f(x)``, for every case ``g``: 1 for an exactly equivariant segmentation network.
+
+    Label maps are moved with nearest neighbour (:meth:`~monai_sre.evaluation.sweep.RotationCase.apply_labels`),
+    so interpolated rotations never mix labels; only voxels inside the rotated field of view count (the corners a
+    keep-size rotation cuts are left out). For logits, :func:`equivariance_error` measures the same property as a
+    relative norm; this is its counterpart on the decisions.
+
+    Args:
+        network: maps ``(N, C_in, *spatial)`` to logits ``(N, C, *spatial)`` (``C = 1``: a binary foreground
+            logit); evaluated as it is (call ``.eval()`` first).
+        x: input batch.
+        cases: as for :func:`equivariance_error`.
+        reduction: ``"min"`` (the worst case) or ``"mean"`` over cases, or ``"none"`` for ``{case name: fraction}``.
+
+    Example::
+
+        >>> label_agreement(lambda x: torch.cat([torch.zeros_like(x), x], 1), torch.randn(1, 1, 4, 4, 4))
+        1.0
+    """
+    look_up_option(reduction, ("min", "mean", "none"))
+    reference = predicted_labels(network(x))
+    agreements = {}
+    for case in _cases(cases, x.dim() - 2):
+        actual = predicted_labels(network(case.apply(x)))
+        expected = case.apply_labels(reference)
+        if actual.shape != expected.shape:
+            raise ValueError(
+                f"the transformed labels have shape {tuple(expected.shape)} but the labels of the transformed input "
+                f"have shape {tuple(actual.shape)}."
+            )
+        seen = case.field_of_view(actual.shape[2:], actual.device).expand_as(actual)
+        agreements[case.name] = float(((actual == expected) & seen).sum()) / max(int(seen.sum()), 1)
+    if not agreements:
+        raise ValueError("no cases to check: the protocol, group or list is empty.")
+    return _reduce(agreements, reduction)
 
 
 def assert_equivariant(

@@ -18,14 +18,17 @@ __all__ = ["RobustnessReport"]
 
 @dataclass
 class RobustnessReport:
-    """Metrics of one classifier under one rotation protocol.
+    """Metrics of one network (a classifier or a segmentation network) under one rotation protocol.
 
     Attributes:
         protocol: the protocol name (``"paper"``, ``"haar-64"``, ...).
-        metrics: metric names, e.g. ``("accuracy", "auc")``.
+        metrics: metric names, e.g. ``("accuracy", "auc")``, or ``("dice", "dice_1", ..., "agreement")``.
         upright: metric values on the untransformed data.
         cases: one dict per case: ``name``, ``group``, ``angle`` (degrees or ``None``) and one value per metric.
         num_samples: how many images every case saw.
+        task: ``"classification"`` or ``"segmentation"``; reports saved before this field load as classification.
+        settings: how the values were computed, as JSON-able values (e.g. ``labels``, ``num_classes``,
+            ``include_background`` of a segmentation run); empty for classification.
 
     Example::
 
@@ -40,6 +43,8 @@ class RobustnessReport:
     upright: dict[str, float]
     cases: list[dict] = field(default_factory=list)
     num_samples: int = 0
+    task: str = "classification"
+    settings: dict = field(default_factory=dict)
 
     def values(self, metric: str) -> list[float]:
         return [case[metric] for case in self.cases]
@@ -71,6 +76,8 @@ class RobustnessReport:
     def to_dict(self) -> dict:
         return {
             "protocol": self.protocol,
+            "task": self.task,
+            "settings": self.settings,
             "metrics": list(self.metrics),
             "num_samples": self.num_samples,
             "upright": self.upright,
@@ -86,6 +93,8 @@ class RobustnessReport:
             upright=dict(data["upright"]),
             cases=[dict(case) for case in data["cases"]],
             num_samples=int(data.get("num_samples", 0)),
+            task=data.get("task", "classification"),
+            settings=dict(data.get("settings", {})),
         )
 
     @classmethod

@@ -5,11 +5,14 @@
 The pieces it uses each live in their own module: :mod:`~monai_sre.evaluation.batches` reads the data once,
 :mod:`~monai_sre.evaluation.sweep` defines the protocols, :mod:`~monai_sre.evaluation.metrics` scores the logits,
 :mod:`~monai_sre.evaluation.report` holds and saves the result, :mod:`~monai_sre.evaluation.plot` draws it.
+:func:`run_sweep` (eval mode, upright then every case, modes restored) is shared with the segmentation run of
+:mod:`~monai_sre.evaluation.segmentation`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 
 import torch
 from torch import nn
@@ -21,6 +24,52 @@ from monai_sre.evaluation.sweep import RotationCase, RotationSweep
 from monai_sre.transforms.functional import centre_crop
 
 __all__ = ["evaluate_rotation_robustness"]
+
+
+@contextmanager
+def evaluating(model: nn.Module) -> Iterator[nn.Module]:
+    """Put ``model`` in eval mode; on exit, restore every module's training flag (also when the body raises)."""
+    modes = {module: module.training for module in model.modules()}
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(modes[model])
+        for module, training in modes.items():  # submodules that were in another mode than the whole model
+            module.training = training
+
+
+def model_device(model: nn.Module, device: torch.device | str | None) -> torch.device:
+    """``device``, or the device of the model's first parameter (the CPU for a model without parameters)."""
+    return torch.device(device if device is not None else next(iter(model.parameters()), torch.empty(0)).device)
+
+
+def resolve_sweep(protocol: str | RotationSweep, spatial_dims: int, seed: int) -> RotationSweep:
+    """A sweep given as itself or as a protocol name."""
+    return protocol if isinstance(protocol, RotationSweep) else RotationSweep(protocol, spatial_dims, seed)
+
+
+def run_sweep(
+    model: nn.Module,
+    sweep: RotationSweep,
+    score: Callable[[RotationCase | None], dict[str, float]],
+    progress: bool = True,
+) -> tuple[dict[str, float], list[dict]]:
+    """Score ``model`` upright (``score(None)``) and under every case of ``sweep``, in eval mode.
+
+    Returns:
+        the upright values, and one row per case: ``name``, ``group``, ``angle`` and the case's values, as
+        :class:`~monai_sre.evaluation.report.RobustnessReport` holds them.
+    """
+    with evaluating(model):
+        upright = score(None)
+        cases = sweep.cases
+        if progress:
+            from tqdm.auto import tqdm
+
+            cases = tqdm(cases, desc=f"rotation sweep '{sweep.protocol}'", leave=False)
+        rows = [{"name": case.name, "group": case.group, "angle": case.angle, **score(case)} for case in cases]
+    return upright, rows
 
 
 @torch.no_grad()
@@ -58,7 +107,8 @@ def evaluate_rotation_robustness(
 
     The rotations act on the network input as the data yields it (after the pipeline's normalisation), all
     images of a batch at once; padding is zero. Works on any ``torch`` classifier returning logits
-    ``(N, classes)``, so baselines are measured the same way.
+    ``(N, classes)``, so baselines are measured the same way. Segmentation networks: see
+    :func:`~monai_sre.evaluation.segmentation.evaluate_segmentation_robustness`.
 
     Args:
         model: the classifier; it runs in eval mode, and every module's training flag is restored afterwards
@@ -87,24 +137,11 @@ def evaluate_rotation_robustness(
     """
     batches = collect_batches(data, image_key, label_key)
     labels = torch.cat([b[1] for b in batches])
-    spatial_dims = spatial_dims or batches[0][0].dim() - 2
-    sweep = protocol if isinstance(protocol, RotationSweep) else RotationSweep(protocol, spatial_dims, seed)
-    device = torch.device(device if device is not None else next(iter(model.parameters()), torch.empty(0)).device)
-    modes = {module: module.training for module in model.modules()}
-    model.eval()
-    try:
-        upright = classification_metrics(_predict(model, batches, None, device, crop_size), labels, metrics)
-        cases = sweep.cases
-        if progress:
-            from tqdm.auto import tqdm
+    sweep = resolve_sweep(protocol, spatial_dims or batches[0][0].dim() - 2, seed)
+    device = model_device(model, device)
 
-            cases = tqdm(cases, desc=f"rotation sweep '{sweep.protocol}'", leave=False)
-        rows = []
-        for case in cases:
-            values = classification_metrics(_predict(model, batches, case, device, crop_size), labels, metrics)
-            rows.append({"name": case.name, "group": case.group, "angle": case.angle, **values})
-    finally:
-        model.train(modes[model])
-        for module, training in modes.items():  # submodules that were in another mode than the whole model
-            module.training = training
+    def score(case: RotationCase | None) -> dict[str, float]:
+        return classification_metrics(_predict(model, batches, case, device, crop_size), labels, metrics)
+
+    upright, rows = run_sweep(model, sweep, score, progress)
     return RobustnessReport(sweep.protocol, tuple(metrics), upright, rows, num_samples=int(labels.numel()))

@@ -21,8 +21,8 @@ so they belong to evaluation; the per-image transforms they use live in :mod:`mo
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -86,6 +86,32 @@ class RotationCase:
         finally:
             set_track_meta(previous)
         return torch.as_tensor(out).reshape(batch.shape).to(batch.dtype)
+
+    def inverse(self) -> RotationCase:
+        """The case that undoes this one (the transposed matrix, or the inverse grid symmetry), named
+        ``"<name>-inverse"``; up to interpolation and the cut corners, ``case.inverse().apply(case.apply(x)) == x``.
+        """
+        name = f"{self.name}-inverse"
+        if self.element is not None:
+            return replace(self, name=name, element=self.element.inverse())
+        return replace(self, name=name, matrix=None if self.matrix is None else self.matrix.T.copy())
+
+    def apply_labels(self, batch: torch.Tensor) -> torch.Tensor:
+        """Transform label maps or masks ``(N, C, *spatial)`` as :meth:`apply` does, but with nearest-neighbour
+        interpolation whatever :attr:`mode` is: every output voxel holds one input value, or the fill ``0``
+        (``False``) where it comes from outside the grid. Grid symmetries are exact in both methods. Keeps the
+        dtype (integer and ``bool`` included; integers up to ``2**24`` are exact).
+        """
+        case = self if self.mode == "nearest" else replace(self, mode="nearest")
+        if batch.dtype == torch.bool:
+            return case.apply(batch.float()) > 0.5
+        return case.apply(batch)
+
+    def field_of_view(self, spatial_shape: Sequence[int], device: torch.device | str | None = None) -> torch.Tensor:
+        """Where :meth:`apply_labels` output takes content from inside the input grid: ``bool (1, 1, *spatial)``,
+        ``False`` in the corners a keep-size rotation cuts, ``True`` everywhere for grid symmetries."""
+        ones = torch.ones(1, 1, *spatial_shape, dtype=torch.bool, device=device)
+        return ones if self.element is not None else self.apply_labels(ones)
 
 
 class RotationSweep:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from .outputs import pred_and_label, pred_and_onehot_label
 from .prediction_writer import PredictionWriter
-from .rotation_robustness import RotationRobustnessHandler
+from .rotation_robustness import RotationRobustnessHandler, SegmentationRobustnessHandler
 from .state_dict_loader import StateDictLoader
 from .training_checkpoint import TrainingCheckpoint
 
 __all__ = [
     "PredictionWriter",
     "RotationRobustnessHandler",
+    "SegmentationRobustnessHandler",
     "StateDictLoader",
     "TrainingCheckpoint",
     "pred_and_label",

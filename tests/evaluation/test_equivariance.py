@@ -11,6 +11,7 @@ from monai_sre.evaluation import (
     equivariance_error,
     equivariance_tolerance,
     invariance_error,
+    label_agreement,
 )
 from monai_sre.groups import grid_group
 from monai_sre.networks.layers import SREConv
@@ -143,3 +144,40 @@ def test_default_tolerances_and_the_absolute_floor():
         assert_equivariant(lambda t: 0 * t + tiny(torch.zeros_like(t)), x, atol=0.0)
     exact = lambda t: apply_grid_symmetry(t, grid_symmetries(3)[0])  # noqa: E731
     assert max(assert_equivariant(exact, x.to(torch.int64)).values()) == 0.0  # integers: exact
+
+
+# segmentation maps ----------------------------------------------------------------------------------------------
+
+
+class _PerVoxel(nn.Module):
+    """3-class logits of each voxel's own intensity: commutes with every grid symmetry and nearest resampling."""
+
+    def forward(self, x):
+        return torch.cat([-x, torch.zeros_like(x), x], 1)
+
+
+class _Masked(_PerVoxel):
+    def forward(self, x):
+        logits = super().forward(x)
+        logits[:, 0, :2] = 1e3  # class 0 in a fixed slab
+        return logits
+
+
+def test_equivariance_error_measures_segmentation_logits():
+    x = torch.randn(2, 1, 5, 5, 5, dtype=torch.float64)
+    assert equivariance_error(_PerVoxel(), x) == 0.0
+    assert equivariance_error(_Masked(), x) > 0.1
+
+
+def test_label_agreement_of_segmentation_maps():
+    x = torch.randn(2, 1, 6, 6, 6)
+    assert label_agreement(_PerVoxel(), x) == 1.0
+    assert label_agreement(_PerVoxel(), x, "paper", reduction="mean") == 1.0  # nearest, corners left out
+    per_case = label_agreement(_Masked(), x, reduction="none")
+    assert len(per_case) == 48 and per_case["grid+x+y+z"] == 1.0 and min(per_case.values()) < 0.9
+    assert label_agreement(_Masked(), x, reduction="min") == min(per_case.values())
+    smooth = label_agreement(_PerVoxel(), x, "haar-3", reduction="none")
+    assert all(0.3 < v < 1.0 for v in smooth.values())  # trilinear inputs, nearest labels: close, not exact
+    assert label_agreement(lambda v: v - 0.2, torch.randn(1, 1, 4, 4), "D4") == 1.0  # 2D, one binary channel
+    with pytest.raises(ValueError, match="max"):
+        label_agreement(_PerVoxel(), x, reduction="max")

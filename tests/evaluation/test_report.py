@@ -62,3 +62,54 @@ def test_json_and_csv_round_trip_without_a_plot(tmp_path):
 def test_save_draws_the_plot(tmp_path):
     paths = _report().save(tmp_path)
     assert paths["png"] == tmp_path / "robustness_paper.png" and paths["png"].read_bytes()[:4] == b"\x89PNG"
+
+
+def _segmentation_report() -> RobustnessReport:
+    metrics = ("dice", "dice_liver", "dice_tumour", "agreement")
+    cases = [
+        {
+            "name": "haar-0",
+            "group": "haar",
+            "angle": None,
+            "dice": 0.8,
+            "dice_liver": 0.9,
+            "dice_tumour": 0.7,
+            "agreement": 0.95,
+        },
+        {
+            "name": "haar-1",
+            "group": "haar",
+            "angle": None,
+            "dice": 0.9,
+            "dice_liver": 0.9,
+            "dice_tumour": float("nan"),
+            "agreement": 0.97,
+        },
+    ]
+    upright = {"dice": 0.85, "dice_liver": 0.95, "dice_tumour": 0.75, "agreement": 1.0}
+    settings = {"labels": "map_back", "num_classes": 3, "class_names": ["bg", "liver", "tumour"], "crop_size": None}
+    return RobustnessReport("haar-2", metrics, upright, cases, 4, task="segmentation", settings=settings)
+
+
+def test_segmentation_reports_round_trip_and_write_csv_and_png(tmp_path):
+    report = _segmentation_report()
+    assert report.summary()["dice_worst_case"] == "haar-0" and report.mean("dice_tumour") == 0.7
+    paths = report.save(tmp_path)
+    loaded = RobustnessReport.load(paths["json"])
+    assert loaded.task == "segmentation" and loaded.settings == report.settings and loaded.metrics == report.metrics
+    assert json.dumps(loaded.to_dict()) == json.dumps(report.to_dict())
+    rows = list(csv.DictReader(paths["csv"].open()))
+    assert list(rows[0]) == ["name", "group", "angle", "dice", "dice_liver", "dice_tumour", "agreement"]
+    assert rows[2]["dice_tumour"] == "nan" and paths["png"].read_bytes()[:4] == b"\x89PNG"
+
+
+def test_reports_saved_before_the_task_field_load_as_classification(tmp_path):
+    old = _report().to_dict()
+    del old["task"], old["settings"]
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    loaded = RobustnessReport.load(tmp_path / "old.json")
+    assert (
+        loaded.task == "classification"
+        and loaded.settings == {}
+        and loaded.values("accuracy") == _report().values("accuracy")
+    )

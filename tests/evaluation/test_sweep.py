@@ -63,3 +63,32 @@ def test_unknown_protocol_lists_the_valid_ones():
     with pytest.raises(ValueError, match="spatial_dims must be 2 or 3, got 1"):
         RotationSweep("paper", spatial_dims=1)
     assert repr(RotationSweep("flips", 2)) == "RotationSweep('flips', spatial_dims=2, seed=0, cases=2)"
+
+
+def test_label_maps_move_with_nearest_neighbour_and_never_mix():
+    labels = torch.tensor([0, 3, 7])[torch.randint(0, 3, (2, 1, 7, 7, 7))]
+    for case in RotationSweep("haar-6", seed=3):
+        assert case.mode == "bilinear"
+        moved = case.apply_labels(labels)
+        assert moved.dtype == labels.dtype and moved.shape == labels.shape
+        assert set(moved.unique().tolist()) <= {0, 3, 7}
+        assert set(case.apply_labels(labels.float()).unique().tolist()) <= {0.0, 3.0, 7.0}
+    assert not set(case.apply(labels.float()).unique().tolist()) <= {0.0, 3.0, 7.0}  # the image method mixes them
+    mask = case.apply_labels(labels > 0)
+    assert mask.dtype == torch.bool and mask.shape == labels.shape
+
+
+def test_field_of_view_and_inverse_cases():
+    case = next(c for c in RotationSweep("paper-trilinear") if c.name == "z+030")
+    view = case.field_of_view((9, 9, 9))
+    assert view.shape == (1, 1, 9, 9, 9) and view.dtype == torch.bool
+    assert view[0, 0, 4, 0].all() and not view[0, 0, 0, 0].any()  # edge middles kept, corners (about z) cut
+    assert RotationSweep("grid48").cases[7].field_of_view((3, 3, 3)).all()
+    inverse = case.inverse()
+    assert inverse.name == "z+030-inverse" and inverse.mode == case.mode
+    np.testing.assert_allclose(inverse.matrix @ case.matrix, np.eye(3), atol=1e-12)
+    x = torch.randn(2, 2, 5, 5, 5)
+    for case in RotationSweep("grid48"):
+        assert torch.equal(case.inverse().apply(case.apply(x)), x), case.name
+    quarter = next(c for c in RotationSweep("paper") if c.name == "x+090")  # nearest: exact at quarter turns
+    assert torch.equal(quarter.inverse().apply_labels(quarter.apply_labels(x)), x)
