@@ -13,7 +13,9 @@ Band pooling ``P`` maps ``(N, C, *spatial)`` to ``(N, C, num_bands, *spatial)``;
 both ``o`` and ``-o``, so ``P^T`` applies the same shift-and-add to each band map: the backward of
 :class:`BandPooling` is :class:`BandUnpooling` and vice versa. Each backward is itself differentiable, so
 second derivatives (gradient penalties, double backward) work and match the dense path; autograd through
-hundreds of slices would be several times slower. Measured on the project's 2-core CPU
+hundreds of slices would be several times slower. :class:`BandConvolution` (what ``SREConv`` runs) keeps only the
+input for the backward and pools it again there: keeping the ``num_bands`` band maps of every layer cost 2.4-3x a
+dense layer's training memory. Measured on the project's 2-core CPU
 (``scripts/benchmark_layers.py``) the band path beats the dense convolution from k=5 on, forward and backward;
 ``SREConv`` selects it automatically there (``path="auto"``).
 """
@@ -27,7 +29,7 @@ import torch.nn.functional as F
 
 from monai_sre.networks.layers.bands import BandLayout
 
-__all__ = ["BandPooling", "BandUnpooling", "band_offsets", "band_pool", "band_unpool"]
+__all__ = ["BandConvolution", "BandPooling", "BandUnpooling", "band_offsets", "band_pool", "band_unpool"]
 
 
 def band_offsets(bands: BandLayout, dilation: Sequence[int]) -> list[list[tuple[int, ...]]]:
@@ -118,3 +120,53 @@ class BandUnpooling(torch.autograd.Function):
         if not ctx.needs_input_grad[0]:
             return None, None, None
         return BandPooling.apply(grad, ctx.offsets, ctx.padding), None, None
+
+
+def _mix(bands: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, groups: int) -> torch.Tensor:
+    """The 1x1 channel mixing of band maps ``(N, C, B, *spatial)`` by ``weight`` ``(C_out, C / groups, B)``."""
+    spatial_dims = bands.dim() - 3
+    flat = [1] * spatial_dims
+    mixing = weight.reshape(weight.shape[0], -1, *flat)
+    bands = bands.reshape(bands.shape[0], -1, *bands.shape[3:])
+    return torch.convolution(bands, mixing, bias, flat, [0] * spatial_dims, flat, False, [0] * spatial_dims, groups)
+
+
+class BandConvolution(torch.autograd.Function):
+    """Band pooling then 1x1 mixing, keeping only the input for the backward (the band maps are recomputed).
+
+    The plain composition keeps the ``num_bands`` band maps of every layer (``num_bands`` times the input) for the
+    weight gradient; this keeps the input, which the previous layer usually holds anyway, and pools it again in
+    the backward. The backward is built from differentiable operations (:class:`BandPooling`,
+    :class:`BandUnpooling`, convolutions), so derivatives of every order match the plain composition.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, offsets, padding, groups):
+        ctx.offsets, ctx.padding, ctx.groups, ctx.has_bias = offsets, padding, groups, bias is not None
+        ctx.save_for_backward(x, weight)
+        with torch.no_grad():
+            return _mix(band_pool(x, offsets, padding), weight, bias, groups)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, weight = ctx.saved_tensors
+        grad_x = grad_weight = grad_bias = None
+        batch, channels, num_bands = x.shape[0], x.shape[1], weight.shape[-1]
+        if ctx.needs_input_grad[1]:  # first, so that the recomputed band maps are freed before grad_x is built
+            bands = BandPooling.apply(x, ctx.offsets, ctx.padding)
+            g = grad.reshape(batch, ctx.groups, weight.shape[0] // ctx.groups, -1)
+            b = bands.reshape(batch, ctx.groups, channels // ctx.groups * num_bands, -1)
+            grad_weight = torch.matmul(g, b.transpose(-1, -2)).sum(0).reshape(weight.shape)
+            del bands, b
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            grad_bias = grad.sum(dim=[0, *range(2, grad.dim())])
+        if ctx.needs_input_grad[0]:
+            spatial_dims = x.dim() - 2
+            flat = [1] * spatial_dims
+            mixing = weight.reshape(weight.shape[0], -1, *flat)
+            grad_bands = torch.convolution(
+                grad, mixing, None, flat, [0] * spatial_dims, flat, True, [0] * spatial_dims, ctx.groups
+            )
+            grad_bands = grad_bands.reshape(batch, channels, num_bands, *x.shape[2:])
+            grad_x = BandUnpooling.apply(grad_bands, ctx.offsets, ctx.padding)
+        return grad_x, grad_weight, grad_bias, None, None, None

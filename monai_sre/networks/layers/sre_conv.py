@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from monai.utils import look_up_option
 from torch import nn
 
-from monai_sre.networks.layers.band_pooling import BandPooling, band_offsets
+from monai_sre.networks.layers.band_pooling import BandConvolution, band_offsets
 from monai_sre.networks.layers.bands import BandLayout
 from monai_sre.networks.layers.convutils import checked_tuple_rep, same_padding
 from monai_sre.networks.layers.kernel_cache import KernelCachingModule
@@ -269,13 +269,7 @@ class _SREConvBase(KernelCachingModule):
 
     @torch.jit.unused
     def _band_forward(self, x):
-        bands = BandPooling.apply(x, self._band_offsets, self.padding)
-        batch, channels = bands.shape[:2]
-        flat = [1] * self.spatial_dims
-        mixing = self.weight.reshape(self.out_channels, -1, *flat)
-        bands = bands.reshape(batch, channels * self.num_bands, *x.shape[2:])
-        return torch.convolution(bands, mixing, self.bias, flat, [0] * self.spatial_dims, flat, False,
-                                 [0] * self.spatial_dims, self.groups)  # fmt: skip
+        return BandConvolution.apply(x, self.weight, self.bias, self._band_offsets, self.padding, self.groups)
 
     def extra_repr(self) -> str:
         text = (

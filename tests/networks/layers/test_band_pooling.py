@@ -6,7 +6,14 @@ import torch.nn.functional as F
 from monai.utils import ensure_tuple_rep
 
 from monai_sre.networks.layers import BandLayout
-from monai_sre.networks.layers.band_pooling import BandPooling, BandUnpooling, band_offsets, band_pool, band_unpool
+from monai_sre.networks.layers.band_pooling import (
+    BandConvolution,
+    BandPooling,
+    BandUnpooling,
+    band_offsets,
+    band_pool,
+    band_unpool,
+)
 from monai_sre.networks.layers.convutils import same_padding
 from tests.conftest import TOLERANCES
 
@@ -86,3 +93,37 @@ def test_backward_of_pooling_is_unpooling_and_back():
     torch.testing.assert_close(grad_y, band_pool(x.detach(), offsets, padding))
     no_grad_input = torch.randn(1, 1, 4, 4, 4, dtype=torch.float64)
     assert BandPooling.apply(no_grad_input, offsets, padding).grad_fn is None
+
+
+@pytest.mark.parametrize("groups, bias", [(1, True), (2, False)])
+def test_band_convolution_gradcheck_and_gradgradcheck(groups, bias):
+    bands, offsets, padding, _ = _operator(3, 3, 1, {})
+    x = torch.randn(2, 4, 4, 4, 4, dtype=torch.float64, requires_grad=True)
+    weight = torch.randn(6, 4 // groups, bands.num_bands, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(6, dtype=torch.float64, requires_grad=True) if bias else None
+    inputs = (x, weight, b) if bias else (x, weight)
+
+    def convolve(*args):
+        return BandConvolution.apply(args[0], args[1], args[2] if bias else None, offsets, padding, groups)
+
+    assert torch.autograd.gradcheck(convolve, inputs)
+    assert torch.autograd.gradgradcheck(convolve, inputs)
+
+
+def test_band_convolution_keeps_only_the_input_for_the_backward():
+    """The band maps (num_bands x the input) are recomputed in the backward, not kept: training memory."""
+    bands, offsets, padding, _ = _operator(3, 5, 1, {})
+    x = torch.randn(2, 3, 6, 6, 6, dtype=torch.float64, requires_grad=True)
+    weight = torch.randn(4, 3, bands.num_bands, dtype=torch.float64, requires_grad=True)
+    saved = []
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(tuple(t.shape)) or t, lambda t: t):
+        out = BandConvolution.apply(x, weight, None, offsets, padding, 1)
+    assert sorted(saved) == sorted([tuple(x.shape), tuple(weight.shape)])
+    out.square().sum().backward()
+    reference = x.detach().clone().requires_grad_(True)
+    mixing = weight.detach().clone().requires_grad_(True)
+    pooled = band_pool(reference, offsets, padding)  # autograd through slices: the plain composition
+    expected = torch.einsum("ncbxyz,ocb->noxyz", pooled, mixing)
+    expected.square().sum().backward()
+    torch.testing.assert_close(x.grad, reference.grad)
+    torch.testing.assert_close(weight.grad, mixing.grad)
