@@ -9,7 +9,13 @@ Importing the package registers the SRE layers in MONAI's layer factory (``Conv[
 from __future__ import annotations
 
 from . import data, evaluation, groups, handlers, inferers, networks, runs, transforms, utils
-from .evaluation import assert_equivariant, equivariance_error, evaluate_rotation_robustness, invariance_error
+from .evaluation import (
+    assert_equivariant,
+    equivariance_error,
+    evaluate_rotation_robustness,
+    evaluate_segmentation_robustness,
+    invariance_error,
+)
 from .groups import GridGroup, grid_group
 from .networks.blocks import GroupBasicBlock, SREBasicBlock, SREBottleneckBlock
 from .networks.convert import ConversionReport, convert_to_sre
@@ -31,7 +37,16 @@ from .networks.layers import (
     load_authors_state_dict,
     register_layer_factories,
 )
-from .networks.nets import GridAveraged, GroupResNet, SREResNet, create_model, list_models, register_model
+from .networks.nets import (
+    GridAveraged,
+    GroupResNet,
+    GroupUNet,
+    SREResNet,
+    SREUNet,
+    create_model,
+    list_models,
+    register_model,
+)
 
 __version__ = "0.1.0"
 
@@ -45,6 +60,7 @@ __all__ = [
     "GroupConv",
     "GroupPool",
     "GroupResNet",
+    "GroupUNet",
     "convert_to_group",
     "grid_group",
     "groups",
@@ -55,12 +71,14 @@ __all__ = [
     "SREBasicBlock",
     "SREBottleneckBlock",
     "SREResNet",
+    "SREUNet",
     "SymmetricPool",
     "convert_to_sre",
     "data",
     "assert_equivariant",
     "equivariance_error",
     "evaluate_rotation_robustness",
+    "evaluate_segmentation_robustness",
     "evaluation",
     "handlers",
     "invariance_error",

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 import monai_sre
-from monai_sre.networks.nets import SREResNet, create_model, list_models, register_model
+from monai_sre.networks.nets import SREResNet, create_model, list_models, model_task, register_model
 
 
 def test_list_models_with_patterns():
@@ -42,3 +42,21 @@ def test_registering_a_name_twice_raises_and_keeps_the_first():
     with pytest.raises(ValueError, match="model name 'sre_resnet18' is registered already"):
         register_model(sre_resnet18)
     assert create_model.__globals__["_MODELS"]["sre_resnet18"] is first
+
+
+def test_models_are_listed_by_task():
+    classifiers, segmenters = list_models(task="classification"), list_models(task="segmentation")
+    assert "group_resnet_light" in classifiers and "sre_unet_light" not in classifiers
+    assert set(segmenters) == {"group_unet_light", "plain_unet_light", "sre_unet_light"}
+    assert sorted(classifiers + segmenters) == list_models()
+    assert model_task("sre_unet_light") == "segmentation" and model_task("sre_resnet18") == "classification"
+    with pytest.raises(ValueError, match="detection"):
+        list_models(task="detection")
+    with pytest.raises(ValueError, match="unknown model 'unet'"):
+        model_task("unet")
+
+
+def test_create_model_refuses_a_model_of_another_task():
+    with pytest.raises(ValueError, match="'sre_unet_light' is a segmentation network; a classification network"):
+        create_model("sre_unet_light", task="classification")
+    assert isinstance(create_model("sre_resnet_light", task="classification"), SREResNet)

@@ -17,7 +17,7 @@ def _count(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-@pytest.fixture(scope="module", params=list_models())
+@pytest.fixture(scope="module", params=list_models(task="classification"))
 def small_model(request):
     torch.manual_seed(0)
     return request.param, create_model(request.param, **SMALL)
