@@ -26,8 +26,8 @@ taps, so equivariance is exact (no interpolation) under the grid symmetries of t
 Features are stored flat, ``(batch, channels * |X|, *spatial)`` with the point index fastest (channel ``c``,
 point ``x`` at ``c * |X| + x``), so the layer is one ordinary convolution with ``out_channels * |X_out|`` outputs
 and ``in_channels * |X_in|`` inputs: it costs what a plain convolution of those widths costs. The dense kernel
-is gathered from the weight on every call while training, and reused while the weight is unchanged where no
-gradient flows into it (eval; :mod:`~monai_sre.networks.layers.kernel_cache`, keyed on the weight's version
+is gathered from the weight on every call while training; off the CPU it is reused while the weight is unchanged
+and no gradient flows into it (eval; :mod:`~monai_sre.networks.layers.kernel_cache`, keyed on the weight's version
 counter, so it never goes stale); ``to_dense()`` returns the equivalent ``nn.ConvNd`` for TorchScript/ONNX export.
 """
 

@@ -7,8 +7,8 @@ Every kernel tap belongs to a band by its distance from the kernel centre (see
 ``weight`` of shape ``(out_channels, in_channels // groups, num_bands)`` (transposed:
 ``(in_channels, out_channels // groups, num_bands)``). Two paths compute the same function: the dense path
 expands the weights into the dense kernel (``dense = weight @ band_basis``, well under 1 % of the convolution's
-time on the CPU) on every call while training, and reuses the expansion while the weight is unchanged where no
-gradient flows into it (:mod:`~monai_sre.networks.layers.kernel_cache`); the band path
+time on the CPU) on every call while training; off the CPU it reuses the expansion while the weight is unchanged
+and no gradient flows into it (:mod:`~monai_sre.networks.layers.kernel_cache`); the band path
 (:mod:`~monai_sre.networks.layers.band_pooling`) never builds it. ``path`` chooses (at construction or later, by
 assigning ``layer.path``); the default takes the band path on CPU from k=5 on, where it was measured faster.
 Both paths give the same outputs and derivatives of every order. The cache is keyed on the weight's version

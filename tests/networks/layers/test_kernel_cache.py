@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from monai_sre.networks.layers import GroupConv, SREConv
-from monai_sre.networks.layers.kernel_cache import KernelCache
+from monai_sre.networks.layers.kernel_cache import KernelCache, clear_kernel_caches
 
 LAYERS = {
     "sre": lambda: SREConv(3, 2, 3, kernel_size=3),
@@ -29,10 +29,23 @@ def _reference(layer: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
     return layer.to_dense()(x)
 
 
+@pytest.fixture(autouse=True)
+def _cache_on_cpu(monkeypatch):
+    """The cache serves accelerators by default; the same logic runs on the CPU for these tests."""
+    monkeypatch.setattr(KernelCache, "use_on_cpu", True)
+
+
 @pytest.fixture(params=list(LAYERS))
 def layer(request):
     torch.manual_seed(0)
     return LAYERS[request.param]().eval()
+
+
+def test_cpu_layers_expand_every_call_by_default(layer, monkeypatch):
+    monkeypatch.setattr(KernelCache, "use_on_cpu", False)
+    with torch.no_grad():
+        layer(_input(layer))
+    assert layer.kernel_cache.expansions == 0
 
 
 def test_eval_without_grad_expands_once(layer):
@@ -120,13 +133,19 @@ def test_inference_mode_then_autograd(layer):
     assert x.grad is not None
 
 
-def test_writes_through_data_need_eval_or_clear(layer):
-    """``param.data`` writes bypass the version counter (PyTorch's hole); ``eval()`` clears the cache."""
+def test_mode_switches_clear_and_writes_through_data_need_clear_kernel_caches(layer):
+    """``param.data`` writes bypass the version counter (PyTorch's hole): ``clear_kernel_caches`` after them."""
     x = _input(layer)
     with torch.no_grad():
         layer(x)
+        layer.eval()  # already in eval: the cache stays
+        layer(x)
+        assert layer.kernel_cache.expansions == 1
+        layer.train().eval()  # a switch clears it
+        assert layer.kernel_cache.expansions == 0
+        layer(x)
     layer.weight.data.mul_(3.0)
-    layer.eval()
+    clear_kernel_caches(torch.nn.Sequential(layer))
     with torch.no_grad():
         torch.testing.assert_close(layer(x), _reference(layer, x))
 
