@@ -9,7 +9,9 @@
   :func:`report_peak_growth`. CPU torch keeps no allocator statistics; a fixed glibc mmap threshold makes large
   buffers map and unmap with the tensors, so the high-water mark follows the tensors alive at once;
 - on a CUDA device, :func:`cuda_peak_growth_mib` reads the caching allocator's peak instead (in process), and
-  :func:`interleaved_medians` synchronises the device after every task so that the wall time covers its kernels.
+  :func:`interleaved_medians` synchronises the device after every task so that the wall time covers its kernels;
+- :func:`bundle_workflow` parses and initialises a bundle's configs with MONAI's ``ConfigWorkflow``, as
+  ``python -m monai.bundle run`` does, for the scripts that train and evaluate through a bundle.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from pathlib import Path
 
 __all__ = [
     "add_common_arguments",
+    "bundle_workflow",
     "cuda_peak_growth_mib",
     "device_description",
     "interleaved_medians",
@@ -45,6 +48,24 @@ def add_common_arguments(parser: argparse.ArgumentParser, repeats: int, warmup: 
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--child", help=argparse.SUPPRESS)
+
+
+def bundle_workflow(bundle: Path, files: list[str], **overrides):
+    """The configs ``files`` (names in ``bundle/configs``, merged in order) with ``overrides``, parsed and
+    initialised as a ``train`` workflow (a MONAI ``ConfigWorkflow``; run it with ``.run()``, then ``.finalize()``)."""
+    from monai.bundle import ConfigWorkflow
+
+    configs = bundle / "configs"
+    flow = ConfigWorkflow(
+        config_file=[str(configs / f"{name}.json") for name in files],
+        meta_file=str(configs / "metadata.json"),
+        logging_file=str(configs / "logging.conf"),
+        workflow_type="train",
+        bundle_root=str(bundle),
+        **overrides,
+    )
+    flow.initialize()
+    return flow
 
 
 def interleaved_medians(

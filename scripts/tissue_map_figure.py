@@ -1,11 +1,14 @@
 # Copyright (c) monai_sre contributors
 # Licensed under the Apache License, Version 2.0
-"""Run the tissue bundle's whole-volume map (configs/tissue_map.json) on a T1 and draw one axial slice beside it.
+"""Map a whole T1 volume with a tissue bundle and draw one axial slice of the map beside the T1.
 
-Default input: the Colin27 brain, skull-stripped (``ch2bet.nii.gz`` of the Debian/Ubuntu package
-``mricron-data``: ``apt-get install -y mricron-data``)::
+Two bundles: the classifier's whole-volume map (``sre_resnet3d_tissue``, configs/tissue_map.json: every
+``--stride``-th voxel classified from its 16^3 patch) and the segmentation bundle's sliding-window label map
+(``--bundle sre_unet3d_tissue_seg``, configs/inference.json). Default input: the Colin27 brain, skull-stripped
+(``ch2bet.nii.gz`` of the Debian/Ubuntu package ``mricron-data``: ``apt-get install -y mricron-data``)::
 
     python scripts/tissue_map_figure.py          # bundles/sre_resnet3d_tissue/docs/tissue_map_colin27.png
+    python scripts/tissue_map_figure.py --bundle sre_unet3d_tissue_seg   # .../docs/tissue_segmentation_colin27.png
     python scripts/tissue_map_figure.py --input /usr/share/mricron/templates/ch2.nii.gz --stride 4
     python scripts/tissue_map_figure.py --overlay sre_resnet --ckpt-path my_sre_weights.pt
 
@@ -27,30 +30,38 @@ import numpy as np
 from monai_sre.data import TISSUE_CLASSES
 
 REPO = Path(__file__).resolve().parents[1]
-BUNDLE = REPO / "bundles" / "sre_resnet3d_tissue"
+# per bundle: the configs after the overlays, the label map's file postfix, the default figure
+BUNDLES = {
+    "sre_resnet3d_tissue": (["tissue_map"], "tissue", "tissue_map_colin27.png"),
+    "sre_unet3d_tissue_seg": ([], "tissue_seg", "tissue_segmentation_colin27.png"),
+}
 COLIN27 = Path("/usr/share/mricron/templates/ch2bet.nii.gz")
 COLOURS = ("#000000", "#f28e2b", "#59a14f", "#e8e8e8", "#4e79a7")  # background, then TISSUE_CLASSES
 
 
 def run_map(
-    source: Path, work_dir: Path, stride: int, overlays: list[str], ckpt_path: str | None
+    bundle: str, source: Path, work_dir: Path, stride: int, overlays: list[str], ckpt_path: str | None
 ) -> tuple[Path, float, str]:
-    """Run train + inference + [overlays] + tissue_map on ``source``; the label map, seconds taken, network name."""
+    """Run train + inference + [overlays] (+ tissue_map) of ``bundle`` on ``source``: label map, seconds, network."""
     from monai.bundle import ConfigWorkflow
 
     volumes, out = work_dir / "volumes", work_dir / "out"
     volumes.mkdir(parents=True, exist_ok=True)
     shutil.copy(source, volumes / source.name)
-    names = ["train", "inference", *overlays, "tissue_map"]
-    overrides = {"dataset_dir": str(volumes), "output_dir": str(out), "stride": stride, "overwrite": True}
+    after, postfix, _ = BUNDLES[bundle]
+    names = ["train", "inference", *overlays, *after]
+    overrides = {"dataset_dir": str(volumes), "output_dir": str(out), "overwrite": True}
+    if after:  # the classifier's map: every stride-th voxel
+        overrides["stride"] = stride
     if ckpt_path is not None:
         overrides["ckpt_path"] = ckpt_path
+    root = REPO / "bundles" / bundle
     workflow = ConfigWorkflow(
-        config_file=[str(BUNDLE / "configs" / f"{name}.json") for name in names],
-        meta_file=str(BUNDLE / "configs" / "metadata.json"),
-        logging_file=str(BUNDLE / "configs" / "logging.conf"),
+        config_file=[str(root / "configs" / f"{name}.json") for name in names],
+        meta_file=str(root / "configs" / "metadata.json"),
+        logging_file=str(root / "configs" / "logging.conf"),
         workflow_type="infer",
-        bundle_root=str(BUNDLE),
+        bundle_root=str(root),
         **overrides,
     )
     start = time.perf_counter()
@@ -60,7 +71,7 @@ def run_map(
     network = type(workflow.parser.get_parsed_content("network_def")).__name__
     workflow.finalize()
     stem = source.name.removesuffix(".gz").removesuffix(".nii")
-    return out / f"{stem}_tissue.nii.gz", seconds, network
+    return out / f"{stem}_{postfix}.nii.gz", seconds, network
 
 
 def class_fractions(labels: np.ndarray) -> dict[str, float]:
@@ -101,9 +112,10 @@ def draw(t1: nib.Nifti1Image, labels: nib.Nifti1Image, z_mm: float, title: str, 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--bundle", choices=sorted(BUNDLES), default="sre_resnet3d_tissue")
     parser.add_argument("--input", type=Path, default=COLIN27, help="a T1 volume (default: Colin27, ch2bet)")
-    parser.add_argument("--output", type=Path, default=BUNDLE / "docs" / "tissue_map_colin27.png")
-    parser.add_argument("--stride", type=int, default=2, help="classify every stride-th voxel at 2 mm")
+    parser.add_argument("--output", type=Path, help="the figure (default: the bundle's docs/*_colin27.png)")
+    parser.add_argument("--stride", type=int, default=2, help="classifier map: classify every stride-th voxel")
     parser.add_argument("--overlay", action="append", default=[], help="extra bundle config, e.g. sre_resnet")
     parser.add_argument("--ckpt-path", default=None, help="weights for the network (default: the bundle's)")
     parser.add_argument("--z-mm", type=float, default=16.0, help="world z of the axial slice drawn (RAS, mm)")
@@ -112,16 +124,21 @@ def main() -> None:
     if not args.input.is_file():
         hint = " (apt-get install -y mricron-data)" if args.input == COLIN27 else ""
         raise SystemExit(f"input volume not found: '{args.input}'{hint}.")
+    output = args.output or REPO / "bundles" / args.bundle / "docs" / BUNDLES[args.bundle][2]
+    classifier = bool(BUNDLES[args.bundle][0])
     with tempfile.TemporaryDirectory() as temporary:
         work_dir = args.work_dir or Path(temporary)
-        label_file, seconds, network = run_map(args.input, work_dir, args.stride, args.overlay, args.ckpt_path)
+        label_file, seconds, network = run_map(
+            args.bundle, args.input, work_dir, args.stride, args.overlay, args.ckpt_path
+        )
         t1, labels = nib.load(args.input), nib.load(label_file)
         fractions = class_fractions(np.asarray(labels.dataobj))
-        title = f"{args.input.name}: {network}, 16^3 patches at 2 mm, stride {args.stride} ({seconds:.0f} s on CPU)"
-        k = draw(t1, labels, args.z_mm, title, args.output)
-    print(f"map of '{args.input}' ({t1.shape}) with {network} at stride {args.stride}: {seconds:.1f} s")
+        how = f"16^3 patches at 2 mm, stride {args.stride}" if classifier else "sliding window at 2 mm"
+        title = f"{args.input.name}: {network}, {how} ({seconds:.0f} s on CPU)"
+        k = draw(t1, labels, args.z_mm, title, output)
+    print(f"map of '{args.input}' ({t1.shape}) with {network}, {how}: {seconds:.1f} s")
     print("mapped voxels per class: " + ", ".join(f"{n} {f:.3f}" for n, f in fractions.items()))
-    print(f"wrote {args.output} (axial slice {k})")
+    print(f"wrote {output} (axial slice {k})")
 
 
 if __name__ == "__main__":
