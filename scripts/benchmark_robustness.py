@@ -36,6 +36,7 @@ import time
 from pathlib import Path
 
 import torch
+from benchmarking import bundle_workflow, check_device_and_models, run_rows
 from monai.bundle import ConfigWorkflow
 
 from monai_sre.evaluation import invariance_error
@@ -77,16 +78,7 @@ PAPER_MODEL = {"SRE ResNet-18 paper preset (k=5), no augmentation": (SRE_PAPER, 
 
 def workflow(files: list[str], **overrides) -> ConfigWorkflow:
     """The bundle's configs ``files`` (merged in order) with ``overrides``, parsed and initialised."""
-    flow = ConfigWorkflow(
-        config_file=[str(CONFIGS / f"{name}.json") for name in files],
-        meta_file=str(CONFIGS / "metadata.json"),
-        logging_file=str(CONFIGS / "logging.conf"),
-        workflow_type="train",
-        bundle_root=str(BUNDLE),
-        **overrides,
-    )
-    flow.initialize()
-    return flow
+    return bundle_workflow(BUNDLE, files, **overrides)
 
 
 def device_name(device: torch.device) -> str:
@@ -246,31 +238,9 @@ def main() -> None:
     parser.add_argument("--resume", action="store_true", help="keep the (model, seed) rows already in results.json")
     parser.add_argument("--models", nargs="+", default=None, help="only models whose name contains one of these")
     args = parser.parse_args()
-    if args.device is not None:
-        try:
-            torch.device(args.device)
-        except RuntimeError as error:
-            parser.error(f"--device {args.device!r} is not a torch device: {error}")
-    models = {**MODELS, **(PAPER_MODEL if args.with_paper else {})}
-    if args.models:
-        models = {name: spec for name, spec in models.items() if any(word in name for word in args.models)}
-        if not models:
-            parser.error(f"--models {args.models} matches none of: {', '.join(MODELS)}.")
-    results = args.output / "results.json"
-    if args.report_only and not results.exists():
-        parser.error(f"--report-only needs {results}, which does not exist.")
-    rows = json.loads(results.read_text()) if (args.resume or args.report_only) and results.exists() else []
-    args.output.mkdir(parents=True, exist_ok=True)
-    work_dir = args.work_dir or args.output
-    for seed in [] if args.report_only else args.seeds:
-        for name, (network_def, augment) in models.items():
-            if any(r["model"] == name and r["seed"] == seed for r in rows):
-                continue
-            # the index among all models, not the selected ones: runs split by --models never share a folder
-            folder = work_dir / f"seed{seed}" / f"model{list({**MODELS, **PAPER_MODEL}).index(name)}"
-            rows.append(run_one(name, network_def, augment, seed, args, folder))
-            print(json.dumps(rows[-1]), flush=True)
-            results.write_text(json.dumps(rows, indent=2))
+    offered = {**MODELS, **(PAPER_MODEL if args.with_paper else {})}
+    models = check_device_and_models(parser, args.device, offered, args.models)
+    rows = run_rows(parser, args, models, list({**MODELS, **PAPER_MODEL}), run_one)
     plot(rows, args.output / "robustness.png")
     devices = ", ".join(sorted({r.get("device", "unknown") for r in rows}))
     report = f"Device: {devices}.\n\n{table(rows)}\n"

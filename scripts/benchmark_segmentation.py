@@ -35,9 +35,8 @@ import json
 import time
 from pathlib import Path
 
-import torch
 from benchmark_robustness import device_name, mean_sd
-from benchmarking import bundle_workflow
+from benchmarking import bundle_workflow, check_device_and_models, run_rows
 
 REPO = Path(__file__).resolve().parents[1]
 BUNDLE = REPO / "bundles" / "sre_unet3d_tissue_seg"
@@ -150,31 +149,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.epochs is not None and args.epochs < 1:
         parser.error(f"--epochs must be at least 1, got {args.epochs}.")
-    if args.device is not None:
-        try:
-            torch.device(args.device)
-        except RuntimeError as error:
-            parser.error(f"--device {args.device!r} is not a torch device: {error}")
-    models = MODELS
-    if args.models:
-        models = {name: spec for name, spec in MODELS.items() if any(word in name for word in args.models)}
-        if not models:
-            parser.error(f"--models {args.models} matches none of: {', '.join(MODELS)}.")
-    results = args.output / "results.json"
-    if args.report_only and not results.exists():
-        parser.error(f"--report-only needs {results}, which does not exist.")
-    rows = json.loads(results.read_text()) if (args.resume or args.report_only) and results.exists() else []
-    args.output.mkdir(parents=True, exist_ok=True)
-    work_dir = args.work_dir or args.output
-    for seed in [] if args.report_only else args.seeds:
-        for name, (overlay, augment) in models.items():
-            if any(r["model"] == name and r["seed"] == seed for r in rows):
-                continue
-            # the index among all models, not the selected ones: runs split by --models never share a folder
-            folder = work_dir / f"seed{seed}" / f"model{list(MODELS).index(name)}"
-            rows.append(run_one(name, overlay, augment, seed, args, folder))
-            print(json.dumps(rows[-1]), flush=True)
-            results.write_text(json.dumps(rows, indent=2))
+    models = check_device_and_models(parser, args.device, MODELS, args.models)
+    rows = run_rows(parser, args, models, list(MODELS), run_one)
     devices = ", ".join(sorted({r.get("device", "unknown") for r in rows}))
     report = f"Device: {devices}.\n\n{table(rows)}\n"
     (args.output / "table.md").write_text(report)

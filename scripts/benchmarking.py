@@ -68,6 +68,50 @@ def bundle_workflow(bundle: Path, files: list[str], **overrides):
     return flow
 
 
+def check_device_and_models(
+    parser: argparse.ArgumentParser, device: str | None, models: dict, patterns: list[str] | None
+) -> dict:
+    """Stop with a parser error on a device torch does not know; the models whose name contains one of
+    ``patterns`` (all of them for ``None``), or a parser error when none does."""
+    import torch
+
+    if device is not None:
+        try:
+            torch.device(device)
+        except RuntimeError as error:
+            parser.error(f"--device {device!r} is not a torch device: {error}")
+    if not patterns:
+        return models
+    chosen = {name: spec for name, spec in models.items() if any(word in name for word in patterns)}
+    if not chosen:
+        parser.error(f"--models {patterns} matches none of: {', '.join(models)}.")
+    return chosen
+
+
+def run_rows(parser: argparse.ArgumentParser, args, models: dict, all_names: list[str], run_one: Callable) -> list:
+    """The rows of ``args.output/results.json``: read back with ``--resume`` / ``--report-only``, then one
+    ``run_one(name, spec, augment, seed, args, folder)`` per missing (model, seed), saved after each.
+
+    ``models`` maps names to ``(spec, augment)``; a run's folder is ``work_dir/seed{S}/model{i}`` with ``i`` the
+    index of its name in ``all_names``, so that runs split by ``--models`` never share a folder.
+    """
+    results = args.output / "results.json"
+    if args.report_only and not results.exists():
+        parser.error(f"--report-only needs {results}, which does not exist.")
+    rows = json.loads(results.read_text()) if (args.resume or args.report_only) and results.exists() else []
+    args.output.mkdir(parents=True, exist_ok=True)
+    work_dir = args.work_dir or args.output
+    for seed in [] if args.report_only else args.seeds:
+        for name, (spec, augment) in models.items():
+            if any(r["model"] == name and r["seed"] == seed for r in rows):
+                continue
+            folder = work_dir / f"seed{seed}" / f"model{all_names.index(name)}"
+            rows.append(run_one(name, spec, augment, seed, args, folder))
+            print(json.dumps(rows[-1]), flush=True)
+            results.write_text(json.dumps(rows, indent=2))
+    return rows
+
+
 def interleaved_medians(
     tasks: dict[str, Callable[[], object]], repeats: int, warmup: int, device: str = "cpu"
 ) -> dict[str, float]:
