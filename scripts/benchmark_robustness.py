@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 
 import torch
-from benchmarking import bundle_workflow, check_device_and_models, run_rows
+from benchmarking import bundle_workflow, check_device_and_models, rows_table, run_rows
 from monai.bundle import ConfigWorkflow
 
 from monai_sre.evaluation import invariance_error
@@ -167,12 +167,6 @@ def run_one(name: str, network_def: dict | None, augment: bool, seed: int, args,
     return row
 
 
-def mean_sd(values: list[float], spec: str) -> str:
-    mean = statistics.mean(values)
-    sd = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{mean:{spec}} ± {sd:{spec}}"
-
-
 def table(rows: list[dict]) -> str:
     """Mean +- sd over seeds of every model, as a markdown table."""
     columns = [("train s", "train_seconds", ".0f"), ("vol/s", "volumes_per_second", ".0f"),
@@ -187,15 +181,7 @@ def table(rows: list[dict]) -> str:
         ("inv. error grid48", "invariance_error_grid48", ".1e"),
         ("inv. error haar-8", "invariance_error_haar8", ".3f"),
     ]
-    lines = [
-        "| model | seeds | params | " + " | ".join(c[0] for c in columns) + " |",
-        "|---|---|---|" + "---|" * len(columns),
-    ]
-    for model in dict.fromkeys(r["model"] for r in rows):
-        group = [r for r in rows if r["model"] == model]
-        cells = [mean_sd([r[key] for r in group], spec) for _, key, spec in columns]
-        lines.append(f"| {model} | {len(group)} | {group[0]['params']:,} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    return rows_table(rows, columns)
 
 
 def plot(rows: list[dict], path: Path) -> None:

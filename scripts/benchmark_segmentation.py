@@ -35,8 +35,8 @@ import json
 import time
 from pathlib import Path
 
-from benchmark_robustness import device_name, mean_sd
-from benchmarking import bundle_workflow, check_device_and_models, run_rows
+from benchmark_robustness import device_name
+from benchmarking import bundle_workflow, check_device_and_models, rows_table, run_rows
 
 REPO = Path(__file__).resolve().parents[1]
 BUNDLE = REPO / "bundles" / "sre_unet3d_tissue_seg"
@@ -122,15 +122,7 @@ def table(rows: list[dict]) -> str:
         ("worst grid48", "grid48_dice_worst", ".3f"),
         ("agreement grid48 worst", "grid48_agreement_worst", ".3f"),
     ]
-    lines = [
-        "| model | seeds | params | " + " | ".join(c[0] for c in columns) + " |",
-        "|---|---|---|" + "---|" * len(columns),
-    ]
-    for model in dict.fromkeys(r["model"] for r in rows):
-        group = [r for r in rows if r["model"] == model]
-        cells = [mean_sd([r[key] for r in group], spec) for _, key, spec in columns]
-        lines.append(f"| {model} | {len(group)} | {group[0]['params']:,} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    return rows_table(rows, columns)
 
 
 def main() -> None:

@@ -112,6 +112,27 @@ def run_rows(parser: argparse.ArgumentParser, args, models: dict, all_names: lis
     return rows
 
 
+def mean_sd(values: list[float], spec: str) -> str:
+    """``mean ± sd`` of ``values`` in the format ``spec`` (sd 0 for one value)."""
+    mean = statistics.mean(values)
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{mean:{spec}} ± {sd:{spec}}"
+
+
+def rows_table(rows: list[dict], columns: list[tuple[str, str, str]]) -> str:
+    """A markdown table, one line per model (in order of first appearance): seeds, parameters, then every
+    ``(header, key, format)`` column as mean ± sd over the model's rows."""
+    lines = [
+        "| model | seeds | params | " + " | ".join(c[0] for c in columns) + " |",
+        "|---|---|---|" + "---|" * len(columns),
+    ]
+    for model in dict.fromkeys(r["model"] for r in rows):
+        group = [r for r in rows if r["model"] == model]
+        cells = [mean_sd([r[key] for r in group], spec) for _, key, spec in columns]
+        lines.append(f"| {model} | {len(group)} | {group[0]['params']:,} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def interleaved_medians(
     tasks: dict[str, Callable[[], object]], repeats: int, warmup: int, device: str = "cpu"
 ) -> dict[str, float]:
