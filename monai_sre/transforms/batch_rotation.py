@@ -26,17 +26,16 @@ import numpy as np
 import torch
 from monai.data import MetaTensor
 from monai.engines.utils import PrepareBatch, default_prepare_batch
-from monai.transforms.transform import Randomizable
 from monai.utils import GridSampleMode, GridSamplePadMode, look_up_option
 from monai.utils.misc import MAX_SEED
 
-from monai_sre.transforms.functional import random_rotation_matrix
+from monai_sre.transforms.array import RandSO3Draw
 from monai_sre.transforms.rotate_crop import grid_theta, resample, resolve_roi_size, rotate_crop_index_map
 
 __all__ = ["BatchRandSO3Rotate", "PrepareBatchRandSO3Rotate"]
 
 
-class BatchRandSO3Rotate(Randomizable):
+class BatchRandSO3Rotate(RandSO3Draw):
     """Rotate each sample of a batch by its own uniformly random rotation and centre crop, in one resampling call.
 
     Rotations are drawn with :func:`~monai_sre.transforms.functional.random_rotation_matrix` (Haar measure on
@@ -72,11 +71,8 @@ class BatchRandSO3Rotate(Randomizable):
     ) -> None:
         if not 0.0 <= prob <= 1.0:
             raise ValueError(f"prob must be in [0, 1], got {prob}.")
-        if max_angle is not None and not 0 < max_angle <= np.pi:
-            raise ValueError(f"max_angle must be in (0, pi] radians or None, got {max_angle}.")
+        RandSO3Draw.__init__(self, prob, max_angle)  # checks max_angle; draws as the per-sample transforms draw
         self.roi_size = roi_size
-        self.prob = prob
-        self.max_angle = max_angle
         self.mode = look_up_option(mode, GridSampleMode).value
         self.padding_mode = look_up_option(padding_mode, GridSamplePadMode).value
         self.align_corners = align_corners
@@ -93,9 +89,10 @@ class BatchRandSO3Rotate(Randomizable):
         count = 1 if data is None else int(data)
         rotated, matrices = np.zeros(count, dtype=bool), np.tile(np.eye(spatial_dims), (count, 1, 1))
         for index in range(count):
-            rotated[index] = self.R.rand() < self.prob
+            RandSO3Draw.randomize(self, spatial_dims)
+            rotated[index] = self._do_transform
             if rotated[index]:
-                matrices[index] = random_rotation_matrix(self.R, spatial_dims, self.max_angle)
+                matrices[index] = self.matrix
         self.rotated, self.matrices = rotated, matrices
 
     def __call__(self, images: torch.Tensor, randomize: bool = True) -> torch.Tensor:
