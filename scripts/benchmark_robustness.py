@@ -36,8 +36,7 @@ import time
 from pathlib import Path
 
 import torch
-from benchmarking import bundle_workflow, check_device_and_models, rows_table, run_rows
-from monai.bundle import ConfigWorkflow
+from benchmarking import check_device_and_models, rows_table, run_rows, train_then_evaluate
 
 from monai_sre.evaluation import invariance_error
 
@@ -74,11 +73,6 @@ MODELS = {
     "plain light + grid averaging, SO(3) augmentation": (PLAIN_LIGHT_AVERAGED, True),
 }
 PAPER_MODEL = {"SRE ResNet-18 paper preset (k=5), no augmentation": (SRE_PAPER, False)}
-
-
-def workflow(files: list[str], **overrides) -> ConfigWorkflow:
-    """The bundle's configs ``files`` (merged in order) with ``overrides``, parsed and initialised."""
-    return bundle_workflow(BUNDLE, files, **overrides)
 
 
 def device_name(device: torch.device) -> str:
@@ -126,23 +120,7 @@ def run_one(name: str, network_def: dict | None, augment: bool, seed: int, args,
         common["num_workers"] = args.num_workers
         common["train#dataloader#persistent_workers"] = args.num_workers > 0
         common["validate#dataloader#persistent_workers"] = args.num_workers > 0
-    # a rerun of a (model, seed) that did not finish replaces its folders
-    train = workflow(["train"], run_dir=str(folder / "train"), overwrite=True, **common)
-    start = time.perf_counter()
-    train.run()
-    train_seconds = time.perf_counter() - start
-    train.finalize()
-    evaluate = workflow(
-        ["train", "evaluate"],
-        ckpt_path=str(folder / "train" / "models" / "model.pt"),
-        eval_dir=str(folder / "eval"),
-        overwrite=True,
-        rotation_protocols=list(PROTOCOLS),
-        num_test_samples=args.num_test,
-        **common,
-    )
-    evaluate.run()
-    evaluate.finalize()
+    train_seconds, _, evaluate = train_then_evaluate(BUNDLE, [], folder, PROTOCOLS, args.num_test, **common)
     network = evaluate.parser.get_parsed_content("network").eval()  # holds the weights its evaluation loaded
     device = next(network.parameters()).device
     test_batches = evaluate.parser.get_parsed_content("validate#dataloader")  # test split, bundle preprocessing

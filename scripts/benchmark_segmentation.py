@@ -32,11 +32,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
 from benchmark_robustness import device_name
-from benchmarking import bundle_workflow, check_device_and_models, rows_table, run_rows
+from benchmarking import check_device_and_models, rows_table, run_rows, train_then_evaluate
 
 REPO = Path(__file__).resolve().parents[1]
 BUNDLE = REPO / "bundles" / "sre_unet3d_tissue_seg"
@@ -65,26 +64,8 @@ def run_one(name: str, overlay: str | None, augment: bool, seed: int, args, fold
     if args.device is not None:
         common["device"] = f"$torch.device({args.device!r})"
     overlays = [] if overlay is None else [overlay]
-    # a rerun of a (model, seed) that did not finish replaces its folders
-    train = bundle_workflow(BUNDLE, ["train", *overlays], run_dir=str(folder / "train"), overwrite=True, **common)
-    start = time.perf_counter()
-    train.run()
-    train_seconds = time.perf_counter() - start
-    trainer = train.parser.get_parsed_content("train#trainer")
+    train_seconds, trainer, evaluate = train_then_evaluate(BUNDLE, overlays, folder, PROTOCOLS, args.num_test, **common)
     iterations, epochs = trainer.state.iteration, trainer.state.epoch
-    train.finalize()
-    evaluate = bundle_workflow(
-        BUNDLE,
-        ["train", *overlays, "evaluate"],
-        ckpt_path=str(folder / "train" / "models" / "model.pt"),
-        eval_dir=str(folder / "eval"),
-        overwrite=True,
-        rotation_protocols=list(PROTOCOLS),
-        num_test_samples=args.num_test,
-        **common,
-    )
-    evaluate.run()
-    evaluate.finalize()
     network = evaluate.parser.get_parsed_content("network")  # holds the weights its evaluation loaded
     device = next(network.parameters()).device
     row = {

@@ -68,6 +68,34 @@ def bundle_workflow(bundle: Path, files: list[str], **overrides):
     return flow
 
 
+def train_then_evaluate(bundle: Path, files: list[str], folder: Path, protocols, num_test, **common):
+    """Train ``bundle`` with its configs ``files`` into ``folder/train``, then evaluate the best model into
+    ``folder/eval`` under ``protocols`` on ``num_test`` test samples (``None``: all); ``common`` overrides both.
+
+    A rerun replaces the folders of an earlier, unfinished run. Returns the training seconds, the trained
+    workflow's trainer and the finished evaluation workflow (its ``network`` holds the evaluated weights).
+    """
+    train = bundle_workflow(bundle, ["train", *files], run_dir=str(folder / "train"), overwrite=True, **common)
+    start = time.perf_counter()
+    train.run()
+    train_seconds = time.perf_counter() - start
+    trainer = train.parser.get_parsed_content("train#trainer")
+    train.finalize()
+    evaluate = bundle_workflow(
+        bundle,
+        ["train", *files, "evaluate"],
+        ckpt_path=str(folder / "train" / "models" / "model.pt"),
+        eval_dir=str(folder / "eval"),
+        overwrite=True,
+        rotation_protocols=list(protocols),
+        num_test_samples=num_test,
+        **common,
+    )
+    evaluate.run()
+    evaluate.finalize()
+    return train_seconds, trainer, evaluate
+
+
 def check_device_and_models(
     parser: argparse.ArgumentParser, device: str | None, models: dict, patterns: list[str] | None
 ) -> dict:
