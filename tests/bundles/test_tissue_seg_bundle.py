@@ -134,6 +134,12 @@ def test_inference_writes_a_label_map_on_the_input_grid_and_affine(tmp_path, tem
     assert set(np.unique(prediction)) <= set(range(CLASSES))
     foreground = [_dice(prediction, labels, label) for label in range(1, CLASSES) if (labels == label).any()]
     assert np.mean(foreground) > 0.5, foreground  # a plausible tissue map of anatomy it has seen in no patch whole
+    # the same command again is refused before anything is written over the first run's map
+    written = output.read_bytes()
+    assert_fails_with(ValueError, "already holds an earlier run.*--overwrite true", run_workflow, BUNDLE,
+                      ("train", "inference"), workflow_type="infer", dataset_dir=str(folder),
+                      output_dir=str(tmp_path / "out"))  # fmt: skip
+    assert output.read_bytes() == written
 
 
 def test_torchscript_and_onnx_exports_match_the_network(tmp_path):
