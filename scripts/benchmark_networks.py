@@ -54,6 +54,9 @@ NETWORK_SETS = {
         "group_resnet18 (O, regular)": lambda classes: create_model("group_resnet18", num_classes=classes),
         "sre_resnet_light": lambda classes: create_model("sre_resnet_light", num_classes=classes),
         "sre_resnet18_paper (k=5)": lambda classes: create_model("sre_resnet18_paper", num_classes=classes),
+        "sre_resnet18_paper (k=5), use_checkpoint": lambda classes: create_model(
+            "sre_resnet18_paper", num_classes=classes, use_checkpoint=True
+        ),
     },
     "light": {
         "plain light": plain_light,

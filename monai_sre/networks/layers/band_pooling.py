@@ -14,8 +14,8 @@ both ``o`` and ``-o``, so ``P^T`` applies the same shift-and-add to each band ma
 :class:`BandPooling` is :class:`BandUnpooling` and vice versa. Each backward is itself differentiable, so
 second derivatives (gradient penalties, double backward) work and match the dense path; autograd through
 hundreds of slices would be several times slower. :class:`BandConvolution` (what ``SREConv`` runs) keeps only the
-input for the backward and pools it again there: keeping the ``num_bands`` band maps of every layer cost 2.4-3x a
-dense layer's training memory. Measured on the project's 2-core CPU
+input for the backward and pools the output gradient there (both gradients from one pass): keeping the
+``num_bands`` band maps of every layer cost 2.4-3x a dense layer's training memory. Measured on the project's 2-core CPU
 (``scripts/benchmark_layers.py``) the band path beats the dense convolution from k=5 on, forward and backward;
 ``SREConv`` selects it automatically there (``path="auto"``).
 """
@@ -131,13 +131,26 @@ def _mix(bands: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, g
     return torch.convolution(bands, mixing, bias, flat, [0] * spatial_dims, flat, False, [0] * spatial_dims, groups)
 
 
-class BandConvolution(torch.autograd.Function):
-    """Band pooling then 1x1 mixing, keeping only the input for the backward (the band maps are recomputed).
+def _negated(offsets: list[list[tuple[int, ...]]]) -> list[list[tuple[int, ...]]]:
+    """The offsets of the adjoint of every band's pooling: ``P_b^T`` is pooling over ``-o`` for ``o`` in band b."""
+    return [[tuple(-o for o in offset) for offset in band] for band in offsets]
 
-    The plain composition keeps the ``num_bands`` band maps of every layer (``num_bands`` times the input) for the
-    weight gradient; this keeps the input, which the previous layer usually holds anyway, and pools it again in
-    the backward. The backward is built from differentiable operations (:class:`BandPooling`,
-    :class:`BandUnpooling`, convolutions), so derivatives of every order match the plain composition.
+
+class BandConvolution(torch.autograd.Function):
+    """Band pooling then 1x1 mixing, keeping only the input for the backward.
+
+    The plain composition ``y = W P x`` keeps the ``num_bands`` band maps ``P x`` of every layer (``num_bands``
+    times the input) for the weight gradient. This keeps the input, which the previous layer usually holds
+    anyway, and pools whichever side of the layer is cheaper in the backward:
+
+    - the output gradient ``g``: ``G = P^T g`` (``out_channels * num_bands`` maps) gives both gradients,
+      ``dW[o, i, b] = <G[o, b], x[i]>`` and ``dx[i] = sum_{o, b} W[o, i, b] G[o, b]``: one pooling pass, the
+      same work as the plain composition's backward (the default where ``out_channels <= 2 * in_channels``);
+    - the input again (``P x`` for the weight gradient) and ``P^T`` of the mixed output gradient for the input
+      gradient: two passes over ``in_channels`` maps, cheaper only for layers that widen (a 1-channel stem).
+
+    The backward is built from differentiable operations (:class:`BandPooling`, :class:`BandUnpooling`, matrix
+    products, convolutions), so derivatives of every order match the plain composition.
     """
 
     @staticmethod
@@ -150,23 +163,55 @@ class BandConvolution(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         x, weight = ctx.saved_tensors
-        grad_x = grad_weight = grad_bias = None
-        batch, channels, num_bands = x.shape[0], x.shape[1], weight.shape[-1]
-        if ctx.needs_input_grad[1]:  # first, so that the recomputed band maps are freed before grad_x is built
-            bands = BandPooling.apply(x, ctx.offsets, ctx.padding)
-            g = grad.reshape(batch, ctx.groups, weight.shape[0] // ctx.groups, -1)
-            b = bands.reshape(batch, ctx.groups, channels // ctx.groups * num_bands, -1)
-            grad_weight = torch.matmul(g, b.transpose(-1, -2)).sum(0).reshape(weight.shape)
-            del bands, b
-        if ctx.has_bias and ctx.needs_input_grad[2]:
-            grad_bias = grad.sum(dim=[0, *range(2, grad.dim())])
-        if ctx.needs_input_grad[0]:
-            spatial_dims = x.dim() - 2
-            flat = [1] * spatial_dims
-            mixing = weight.reshape(weight.shape[0], -1, *flat)
-            grad_bands = torch.convolution(
-                grad, mixing, None, flat, [0] * spatial_dims, flat, True, [0] * spatial_dims, ctx.groups
-            )
-            grad_bands = grad_bands.reshape(batch, channels, num_bands, *x.shape[2:])
-            grad_x = BandUnpooling.apply(grad_bands, ctx.offsets, ctx.padding)
+        grad_bias = grad.sum(dim=[0, *range(2, grad.dim())]) if ctx.has_bias and ctx.needs_input_grad[2] else None
+        need_x, need_weight = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        passes_over_input = need_x + need_weight  # pooling passes over in_channels maps if the input side is pooled
+        if weight.shape[0] <= passes_over_input * x.shape[1]:
+            grad_x, grad_weight = _pool_output_gradient(ctx, x, weight, grad, need_x, need_weight)
+        else:
+            grad_x, grad_weight = _pool_input(ctx, x, weight, grad, need_x, need_weight)
         return grad_x, grad_weight, grad_bias, None, None, None
+
+
+def _pool_output_gradient(ctx, x, weight, grad, need_x: bool, need_weight: bool):
+    """Both gradients from one pooling of the output gradient, ``G = P^T grad``."""
+    batch, groups, num_bands = x.shape[0], ctx.groups, weight.shape[-1]
+    out_per_group, in_per_group = weight.shape[0] // groups, weight.shape[1]
+    pooled = BandPooling.apply(grad, _negated(ctx.offsets), ctx.padding)  # (N, C_out, B, *spatial)
+    grad_x = grad_weight = None
+    if need_weight:
+        g = pooled.reshape(batch, groups, out_per_group * num_bands, -1)
+        inputs = x.reshape(batch, groups, in_per_group, -1)
+        grad_weight = torch.matmul(g, inputs.transpose(-1, -2)).sum(0)  # (groups, C_out/g * B, C_in/g)
+        grad_weight = grad_weight.reshape(weight.shape[0], num_bands, in_per_group).transpose(1, 2)
+    if need_x:
+        spatial_dims = x.dim() - 2
+        flat = [1] * spatial_dims
+        # a transposed 1x1 convolution from the C_out * B pooled maps to C_in: weight[(o, b), i] = W[o, i, b]
+        mixing = weight.transpose(1, 2).reshape(weight.shape[0] * num_bands, in_per_group, *flat)
+        pooled = pooled.reshape(batch, -1, *x.shape[2:])
+        grad_x = torch.convolution(pooled, mixing, None, flat, [0] * spatial_dims, flat, True, [0] * spatial_dims,
+                                   groups)  # fmt: skip
+    return grad_x, grad_weight
+
+
+def _pool_input(ctx, x, weight, grad, need_x: bool, need_weight: bool):
+    """The weight gradient from the input's band maps, pooled again; the input gradient by band unpooling."""
+    grad_x = grad_weight = None
+    batch, channels, num_bands = x.shape[0], x.shape[1], weight.shape[-1]
+    if need_weight:  # first, so that the recomputed band maps are freed before grad_x is built
+        bands = BandPooling.apply(x, ctx.offsets, ctx.padding)
+        g = grad.reshape(batch, ctx.groups, weight.shape[0] // ctx.groups, -1)
+        b = bands.reshape(batch, ctx.groups, channels // ctx.groups * num_bands, -1)
+        grad_weight = torch.matmul(g, b.transpose(-1, -2)).sum(0).reshape(weight.shape)
+        del bands, b
+    if need_x:
+        spatial_dims = x.dim() - 2
+        flat = [1] * spatial_dims
+        mixing = weight.reshape(weight.shape[0], -1, *flat)
+        grad_bands = torch.convolution(
+            grad, mixing, None, flat, [0] * spatial_dims, flat, True, [0] * spatial_dims, ctx.groups
+        )
+        grad_bands = grad_bands.reshape(batch, channels, num_bands, *x.shape[2:])
+        grad_x = BandUnpooling.apply(grad_bands, ctx.offsets, ctx.padding)
+    return grad_x, grad_weight

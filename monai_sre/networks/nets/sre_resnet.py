@@ -19,6 +19,7 @@ from monai.networks.layers.utils import get_act_layer, get_norm_layer
 from monai.utils import look_up_option
 from torch import nn
 
+from monai_sre.networks.blocks.activation_checkpointing import checkpointed
 from monai_sre.networks.blocks.sre_residual import SREBasicBlock, SREBottleneckBlock
 from monai_sre.networks.layers.convutils import checked_tuple_rep
 from monai_sre.networks.layers.sre_conv import SREConv
@@ -67,6 +68,9 @@ class SREResNet(nn.Module):
         norm: normalisation, a name or ``(name, kwargs)``.
         conv_path: how every SRE convolution computes: ``"auto"`` (band path on CPU from k=5), ``"dense"`` (less
             memory) or ``"bands"``; see :class:`~monai_sre.networks.layers.SREConv`.
+        use_checkpoint: in training, keep only the stem's and every block's input for the backward and recompute
+            the rest there (:func:`~monai_sre.networks.blocks.checkpointed`): less memory for a second forward.
+            Outputs, gradients and batch-norm running statistics are unchanged; eval and tracing never recompute.
 
     Example::
 
@@ -95,6 +99,7 @@ class SREResNet(nn.Module):
         act: str | tuple = ("relu", {"inplace": True}),
         norm: str | tuple = "batch",
         conv_path: str = "auto",
+        use_checkpoint: bool = False,
     ) -> None:
         super().__init__()
         block_type = look_up_option(block, BLOCKS)
@@ -110,6 +115,7 @@ class SREResNet(nn.Module):
 
         self.spatial_dims = spatial_dims
         self.feed_forward = feed_forward
+        self.use_checkpoint = use_checkpoint
         stem_kernel = kernels[0] if stem_kernel_size is None else stem_kernel_size
         self.stem = nn.Sequential(
             SREConv(
@@ -158,7 +164,20 @@ class SREResNet(nn.Module):
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """Globally pooled features ``(batch, num_features)``: invariant to the grid symmetries."""
-        return self.pool(self.stages(self.stem(x))).flatten(1)
+        recompute = self.use_checkpoint and self.training and torch.is_grad_enabled()
+        if recompute and not torch.jit.is_scripting() and not torch.jit.is_tracing():
+            x = self._checkpointed_feature_maps(x)
+        else:
+            x = self.stages(self.stem(x))
+        return self.pool(x).flatten(1)
+
+    @torch.jit.unused
+    def _checkpointed_feature_maps(self, x: torch.Tensor) -> torch.Tensor:
+        x = checkpointed(self.stem, x)
+        for stage in self.stages:
+            for block in stage:
+                x = checkpointed(block, x)
+        return x
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(self.forward_features(x))

@@ -95,12 +95,19 @@ def test_backward_of_pooling_is_unpooling_and_back():
     assert BandPooling.apply(no_grad_input, offsets, padding).grad_fn is None
 
 
-@pytest.mark.parametrize("groups, bias", [(1, True), (2, False)])
-def test_band_convolution_gradcheck_and_gradgradcheck(groups, bias):
+# (in, out) channels choose the pooled side: out <= 2 in pools the output gradient, a widening layer the input;
+# with the input frozen (weight gradient only) the output gradient is pooled where out <= in
+@pytest.mark.parametrize(
+    "in_channels, out_channels, groups, bias, input_grad",
+    [(4, 6, 1, True, True), (4, 6, 2, False, True), (2, 6, 2, True, True), (1, 6, 1, False, False),
+     (4, 2, 2, False, False), (4, 6, 1, True, False)],
+)  # fmt: skip
+def test_band_convolution_gradcheck_and_gradgradcheck(in_channels, out_channels, groups, bias, input_grad):
     bands, offsets, padding, _ = _operator(3, 3, 1, {})
-    x = torch.randn(2, 4, 4, 4, 4, dtype=torch.float64, requires_grad=True)
-    weight = torch.randn(6, 4 // groups, bands.num_bands, dtype=torch.float64, requires_grad=True)
-    b = torch.randn(6, dtype=torch.float64, requires_grad=True) if bias else None
+    x = torch.randn(2, in_channels, 4, 4, 4, dtype=torch.float64, requires_grad=input_grad)
+    weight = torch.randn(out_channels, in_channels // groups, bands.num_bands, dtype=torch.float64,
+                         requires_grad=True)  # fmt: skip
+    b = torch.randn(out_channels, dtype=torch.float64, requires_grad=True) if bias else None
     inputs = (x, weight, b) if bias else (x, weight)
 
     def convolve(*args):
@@ -108,6 +115,16 @@ def test_band_convolution_gradcheck_and_gradgradcheck(groups, bias):
 
     assert torch.autograd.gradcheck(convolve, inputs)
     assert torch.autograd.gradgradcheck(convolve, inputs)
+
+
+def test_band_convolution_backward_with_bands_not_symmetric_under_reflection():
+    """The output gradient is pooled over the negated offsets (the adjoint), whatever the bands' shape."""
+    offsets, padding = [[(0, 0, 0), (1, 0, 0)], [(0, 2, -1)], [(-1, 1, 0), (2, 0, 1), (0, 0, -2)]], (2, 2, 2)
+    x = torch.randn(2, 3, 5, 5, 5, dtype=torch.float64, requires_grad=True)
+    weight = torch.randn(4, 3, 3, dtype=torch.float64, requires_grad=True)
+    out = BandConvolution.apply(x, weight, None, offsets, padding, 1)
+    torch.testing.assert_close(out, torch.einsum("ncbxyz,ocb->noxyz", band_pool(x, offsets, padding), weight))
+    assert torch.autograd.gradcheck(lambda a, w: BandConvolution.apply(a, w, None, offsets, padding, 1), (x, weight))
 
 
 def test_band_convolution_keeps_only_the_input_for_the_backward():
