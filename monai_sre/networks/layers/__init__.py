@@ -6,7 +6,7 @@ from .bands import BAND_LAYOUTS, BandLayout
 from .checkpoints import convert_authors_state_dict, load_authors_state_dict
 from .factories import register_layer_factories
 from .group_conv import GroupConv
-from .group_norm import GroupBatchNorm
+from .group_norm import GroupBatchNorm, GroupFeatureGroupNorm, group_feature_norm
 from .group_pool import GroupPool
 from .sre_conv import (
     SREConv,
@@ -25,6 +25,7 @@ __all__ = [
     "BandLayout",
     "GroupBatchNorm",
     "GroupConv",
+    "GroupFeatureGroupNorm",
     "GroupPool",
     "SREConv",
     "SREConv1d",
@@ -36,6 +37,7 @@ __all__ = [
     "SREConvTranspose3d",
     "SymmetricPool",
     "convert_authors_state_dict",
+    "group_feature_norm",
     "load_authors_state_dict",
     "register_layer_factories",
 ]

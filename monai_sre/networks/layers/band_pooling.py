@@ -149,8 +149,10 @@ class BandConvolution(torch.autograd.Function):
     - the input again (``P x`` for the weight gradient) and ``P^T`` of the mixed output gradient for the input
       gradient: two passes over ``in_channels`` maps, cheaper only for layers that widen (a 1-channel stem).
 
-    The backward is built from differentiable operations (:class:`BandPooling`, :class:`BandUnpooling`, matrix
-    products, convolutions), so derivatives of every order match the plain composition.
+    Band maps exist only for a few samples at a time (``ceil(batch / num_bands)``), in the forward and in the
+    backward, so the temporaries are about one input's size rather than ``num_bands`` times it. The backward is
+    built from differentiable operations (:class:`BandPooling`, :class:`BandUnpooling`, matrix products,
+    convolutions), so derivatives of every order match the plain composition.
     """
 
     @staticmethod
@@ -158,7 +160,13 @@ class BandConvolution(torch.autograd.Function):
         ctx.offsets, ctx.padding, ctx.groups, ctx.has_bias = offsets, padding, groups, bias is not None
         ctx.save_for_backward(x, weight)
         with torch.no_grad():
-            return _mix(band_pool(x, offsets, padding), weight, bias, groups)
+            chunks = _batch_chunks(x.shape[0], weight.shape[-1])
+            if len(chunks) == 1:
+                return _mix(band_pool(x, offsets, padding), weight, bias, groups)
+            out = x.new_empty(x.shape[0], weight.shape[0], *x.shape[2:])
+            for chunk in chunks:  # the band maps of a few samples at a time: about one input's size
+                out[chunk] = _mix(band_pool(x[chunk], offsets, padding), weight, bias, groups)
+            return out
 
     @staticmethod
     def backward(ctx, grad):
@@ -167,10 +175,23 @@ class BandConvolution(torch.autograd.Function):
         need_x, need_weight = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         passes_over_input = need_x + need_weight  # pooling passes over in_channels maps if the input side is pooled
         if weight.shape[0] <= passes_over_input * x.shape[1]:
-            grad_x, grad_weight = _pool_output_gradient(ctx, x, weight, grad, need_x, need_weight)
+            grad_x = x.new_empty(x.shape) if need_x else None
+            grad_weight = None
+            for chunk in _batch_chunks(x.shape[0], weight.shape[-1]):  # pooled maps: about one output's size
+                piece_x, piece_weight = _pool_output_gradient(ctx, x[chunk], weight, grad[chunk], need_x, need_weight)
+                if need_x:
+                    grad_x[chunk] = piece_x
+                if need_weight:
+                    grad_weight = piece_weight if grad_weight is None else grad_weight + piece_weight
         else:
             grad_x, grad_weight = _pool_input(ctx, x, weight, grad, need_x, need_weight)
         return grad_x, grad_weight, grad_bias, None, None, None
+
+
+def _batch_chunks(batch: int, num_bands: int) -> list[slice]:
+    """Slices of ``ceil(batch / num_bands)`` samples: their band maps are about the size of the whole batch's input."""
+    size = -(-batch // num_bands)
+    return [slice(start, min(batch, start + size)) for start in range(0, batch, size)]
 
 
 def _pool_output_gradient(ctx, x, weight, grad, need_x: bool, need_weight: bool):

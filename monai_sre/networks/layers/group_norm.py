@@ -1,13 +1,28 @@
 # Copyright (c) monai_sre contributors
 # Licensed under the Apache License, Version 2.0
-"""Batch normalisation of group features with statistics and affine parameters shared over orientations."""
+"""Normalisation of group features (batch or group norm) with statistics and affine parameters shared over
+orientations."""
 
 from __future__ import annotations
 
+import math
+
 import torch
+import torch.nn.functional as F
+from monai.utils import look_up_option
 from torch import nn
 
-__all__ = ["GroupBatchNorm"]
+__all__ = ["GroupBatchNorm", "GroupFeatureGroupNorm", "group_feature_norm"]
+
+
+def _check_features(x: torch.Tensor, num_features: int, points: int) -> None:
+    if x.dim() < 3 or x.shape[1] != num_features * points:
+        raise ValueError(f"expected (batch, {num_features} x {points}, *spatial) features, got {list(x.shape)}.")
+
+
+def _check_points(points: int) -> None:
+    if not isinstance(points, int) or points < 1:
+        raise ValueError(f"points must be a positive int, got {points!r}.")
 
 
 class GroupBatchNorm(nn.BatchNorm1d):
@@ -30,16 +45,79 @@ class GroupBatchNorm(nn.BatchNorm1d):
 
     def __init__(self, num_features: int, points: int, **kwargs) -> None:
         super().__init__(num_features, **kwargs)
-        if not isinstance(points, int) or points < 1:
-            raise ValueError(f"points must be a positive int, got {points!r}.")
+        _check_points(points)
         self.points = points
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() < 3 or x.shape[1] != self.num_features * self.points:
-            raise ValueError(
-                f"expected (batch, {self.num_features} x {self.points}, *spatial) features, got {list(x.shape)}."
-            )
+        _check_features(x, self.num_features, self.points)
         return super().forward(x.reshape(x.shape[0], self.num_features, -1)).reshape(x.shape)
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, points={self.points}"
+
+
+class GroupFeatureGroupNorm(nn.Module):
+    """Group norm of ``(batch, channels * points, *spatial)`` features: per sample, per group of channels.
+
+    The statistics of a group of ``channels / num_groups`` channels are taken over all their orientations and
+    voxels, and scale and shift are per channel, shared by its orientations, so the group, which only permutes
+    orientations and voxels, commutes with the normalisation. Unlike batch norm it needs no batch and keeps no
+    running statistics: train and eval compute the same function (the outputs depend on the input's extent).
+
+    Args:
+        num_groups: groups of channels; must divide ``num_features``.
+        num_features: channels per orientation.
+        points: size of the orientation set.
+        eps: added to the variance.
+        affine: learn a per-channel scale and shift.
+
+    Example::
+
+        >>> GroupFeatureGroupNorm(2, 4, 24)(torch.randn(2, 96, 5, 5, 5)).shape
+        torch.Size([2, 96, 5, 5, 5])
+    """
+
+    def __init__(self, num_groups: int, num_features: int, points: int, eps: float = 1e-5, affine: bool = True):
+        super().__init__()
+        _check_points(points)
+        if not isinstance(num_groups, int) or num_groups < 1 or num_features % num_groups:
+            raise ValueError(
+                f"num_groups must be a positive divisor of num_features={num_features}, got {num_groups!r}."
+            )
+        self.num_groups, self.num_features, self.points, self.eps = num_groups, num_features, points, eps
+        self.weight = nn.Parameter(torch.ones(num_features)) if affine else None
+        self.bias = nn.Parameter(torch.zeros(num_features)) if affine else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _check_features(x, self.num_features, self.points)
+        # channel c's orientations are consecutive, so every group holds whole orientation sets
+        y = F.group_norm(x, self.num_groups, None, None, self.eps)
+        if self.weight is None:
+            return y
+        shape = (1, -1) + (1,) * (x.dim() - 2)
+        scale = self.weight.repeat_interleave(self.points).reshape(shape)
+        return y * scale + self.bias.repeat_interleave(self.points).reshape(shape)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_groups}, {self.num_features}, points={self.points}, eps={self.eps}"
+
+
+def group_feature_norm(norm: str | tuple, num_features: int, points: int) -> nn.Module:
+    """The normalisation named as for MONAI's ``get_norm_layer``, for group features.
+
+    Args:
+        norm: ``"batch"`` (:class:`GroupBatchNorm`), ``"instance"`` (:class:`GroupFeatureGroupNorm` with one group
+            per channel) or ``("group", {"num_groups": g})``; ``g`` is reduced to ``gcd(g, num_features)`` so
+            that one setting serves every level of a network (a level of 2 channels gets 2 groups when g = 4).
+            Keyword arguments go to the class (``eps``, ``affine``; ``momentum`` for batch norm).
+        num_features: channels per orientation.
+        points: size of the orientation set.
+    """
+    name, kwargs = (norm, {}) if isinstance(norm, str) else (norm[0], dict(norm[1]) if len(norm) > 1 else {})
+    name = look_up_option(str(name).lower(), ("batch", "instance", "group"))
+    if name == "batch":
+        return GroupBatchNorm(num_features, points, **kwargs)
+    if name == "instance":
+        return GroupFeatureGroupNorm(num_features, num_features, points, **kwargs)
+    groups = kwargs.pop("num_groups", 1)
+    return GroupFeatureGroupNorm(math.gcd(groups, num_features), num_features, points, **kwargs)

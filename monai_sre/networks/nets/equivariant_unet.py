@@ -39,7 +39,7 @@ from torch import nn
 from monai_sre.groups import GRID_GROUPS, grid_group
 from monai_sre.networks.layers.convutils import checked_tuple_rep
 from monai_sre.networks.layers.group_conv import GroupConv
-from monai_sre.networks.layers.group_norm import GroupBatchNorm
+from monai_sre.networks.layers.group_norm import group_feature_norm
 from monai_sre.networks.layers.sre_conv import SREConv
 from monai_sre.networks.layers.symmetric_pool import SymmetricPool
 from monai_sre.networks.nets.registry import register_model
@@ -277,11 +277,13 @@ class GroupUNet(_SymmetricUNet):
             suits the costly full-resolution level.
         kernel_size: odd kernel size of the two group convolutions per level.
         act: activation, a name or ``(name, kwargs)``.
+        norm: ``"batch"`` (:class:`~monai_sre.networks.layers.GroupBatchNorm`), ``"instance"`` or ``("group",
+            {"num_groups": g})`` (:class:`~monai_sre.networks.layers.GroupFeatureGroupNorm`, ``g`` reduced to a
+            divisor of each level's width); statistics and affine parameters are shared over orientations.
         dropout: dropout probability after every activation (training only).
         interp_mode: upsampling by ``"nearest"`` (default) or ``"linear"`` interpolation.
 
-    Normalisation is :class:`~monai_sre.networks.layers.GroupBatchNorm` (statistics and affine shared over
-    orientations). Accepted inputs: every spatial size a multiple of ``2**depth``; others raise a ``ValueError``
+    Accepted inputs: every spatial size a multiple of ``2**depth``; others raise a ``ValueError``
     naming the shape. ``spaces`` and ``points`` hold the orientation set of every level and its size.
 
     Raises:
@@ -304,6 +306,7 @@ class GroupUNet(_SymmetricUNet):
         space: str | None = None,
         kernel_size: int = 3,
         act: str | tuple = ("relu", {"inplace": True}),
+        norm: str | tuple = "batch",
         dropout: float = 0.0,
         interp_mode: str = "nearest",
     ) -> None:
@@ -330,7 +333,7 @@ class GroupUNet(_SymmetricUNet):
             features,
             interp_mode,
             conv=conv,
-            norm=lambda channels, level: GroupBatchNorm(channels, points[level]),
+            norm=lambda channels, level: group_feature_norm(norm, channels, points[level]),
             act=act,
             dropout=dropout,
         )

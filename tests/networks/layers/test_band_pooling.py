@@ -98,13 +98,14 @@ def test_backward_of_pooling_is_unpooling_and_back():
 # (in, out) channels choose the pooled side: out <= 2 in pools the output gradient, a widening layer the input;
 # with the input frozen (weight gradient only) the output gradient is pooled where out <= in
 @pytest.mark.parametrize(
-    "in_channels, out_channels, groups, bias, input_grad",
-    [(4, 6, 1, True, True), (4, 6, 2, False, True), (2, 6, 2, True, True), (1, 6, 1, False, False),
-     (4, 2, 2, False, False), (4, 6, 1, True, False)],
+    "batch, in_channels, out_channels, groups, bias, input_grad",
+    [(2, 4, 6, 1, True, True), (2, 4, 6, 2, False, True), (2, 2, 6, 2, True, True), (2, 1, 6, 1, False, False),
+     (2, 4, 2, 2, False, False), (2, 4, 6, 1, True, False), (5, 3, 3, 1, True, True), (1, 3, 3, 1, False, True)],
 )  # fmt: skip
-def test_band_convolution_gradcheck_and_gradgradcheck(in_channels, out_channels, groups, bias, input_grad):
+def test_band_convolution_gradcheck_and_gradgradcheck(batch, in_channels, out_channels, groups, bias, input_grad):
+    """Both backward sides, groups, bias, frozen input; batches split into chunks of ceil(batch / bands) or not."""
     bands, offsets, padding, _ = _operator(3, 3, 1, {})
-    x = torch.randn(2, in_channels, 4, 4, 4, dtype=torch.float64, requires_grad=input_grad)
+    x = torch.randn(batch, in_channels, 4, 4, 4, dtype=torch.float64, requires_grad=input_grad)
     weight = torch.randn(out_channels, in_channels // groups, bands.num_bands, dtype=torch.float64,
                          requires_grad=True)  # fmt: skip
     b = torch.randn(out_channels, dtype=torch.float64, requires_grad=True) if bias else None

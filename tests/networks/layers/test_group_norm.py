@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from monai_sre.groups import apply_group_element, grid_group
-from monai_sre.networks.layers.group_norm import GroupBatchNorm
+from monai_sre.networks.layers.group_norm import GroupBatchNorm, GroupFeatureGroupNorm, group_feature_norm
 
 
 @pytest.mark.parametrize("training", [True, False])
@@ -32,3 +32,44 @@ def test_statistics_are_shared_over_orientations():
 def test_wrong_width_raises():
     with pytest.raises(ValueError, match="2 x 3"):
         GroupBatchNorm(2, 3)(torch.randn(1, 4, 2, 2))
+
+
+@pytest.mark.parametrize("num_groups", [1, 3])
+def test_group_norm_commutes_with_every_element(num_groups):
+    group = grid_group("O")
+    norm = GroupFeatureGroupNorm(num_groups, 3, 24).double()
+    with torch.no_grad():
+        norm.weight.copy_(torch.tensor([0.5, 2.0, -1.0]))
+        norm.bias.copy_(torch.tensor([0.1, -0.3, 0.7]))
+    x = torch.randn(2, 3 * 24, 3, 3, 3, dtype=torch.float64) * 3 + 1
+    y = norm(x)
+    for g in range(len(group)):
+        moved = norm(apply_group_element(x, group, "regular", g))
+        torch.testing.assert_close(moved, apply_group_element(y, group, "regular", g), rtol=0, atol=1e-10)
+
+
+def test_group_norm_statistics_per_sample_over_whole_orientation_sets():
+    norm = GroupFeatureGroupNorm(2, 4, 3)
+    x = torch.randn(5, 12, 4, 4) * 5 + 2
+    y = norm(x).reshape(5, 2, -1)  # two groups of 2 channels x 3 orientations x 16 voxels
+    torch.testing.assert_close(y.mean(-1), torch.zeros(5, 2), atol=1e-5, rtol=0)
+    torch.testing.assert_close(y.var(-1, unbiased=False), torch.ones(5, 2), atol=1e-3, rtol=0)
+    assert norm.weight.shape == (4,) and not list(norm.buffers())
+    torch.testing.assert_close(norm.eval()(x[:1]), norm.train()(x)[:1])  # no batch statistics
+
+
+def test_group_norm_bad_arguments_raise():
+    with pytest.raises(ValueError, match="divisor of num_features=4, got 3"):
+        GroupFeatureGroupNorm(3, 4, 24)
+    with pytest.raises(ValueError, match="4 x 24"):
+        GroupFeatureGroupNorm(2, 4, 24)(torch.randn(1, 95, 2, 2))
+
+
+def test_group_feature_norm_by_name():
+    assert isinstance(group_feature_norm("batch", 4, 24), GroupBatchNorm)
+    instance = group_feature_norm("instance", 4, 24)
+    assert isinstance(instance, GroupFeatureGroupNorm) and instance.num_groups == 4
+    assert group_feature_norm(("group", {"num_groups": 4}), 2, 24).num_groups == 2  # gcd(4, 2)
+    assert group_feature_norm(("group", {"num_groups": 4, "eps": 1e-3}), 8, 24).eps == 1e-3
+    with pytest.raises(ValueError, match="layer"):
+        group_feature_norm("layer", 4, 24)
