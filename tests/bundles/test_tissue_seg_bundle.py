@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import nibabel as nib
 import numpy as np
@@ -99,8 +101,8 @@ def test_shipped_weights_reproduce_the_documented_metrics(tmp_path):
     # exact equivariance to all 48 grid symmetries: every case scores the upright Dice
     upright = round(summary["grid48"]["dice_upright"], 6)
     assert {round(case["dice"], 6) for case in reports["grid48"]["cases"]} == {upright}
-    # under random rotations these weights lose 3.2 points (the target of 2 is missed: docs/README.md); no worse
-    assert summary["haar-64"]["dice_mean"] >= summary["haar-64"]["dice_upright"] - 0.033
+    # the issue's target: at most 2 points lost under random rotations (these weights lose 0.3)
+    assert summary["haar-64"]["dice_mean"] >= summary["haar-64"]["dice_upright"] - 0.02
     metrics = dict(line.split(",") for line in (tmp_path / "metrics.csv").read_text().splitlines() if line)
     assert float(metrics["test_mean_dice"]) == pytest.approx(expected["test_mean_dice"], abs=0.003)
 
@@ -142,6 +144,38 @@ def test_inference_writes_a_label_map_on_the_input_grid_and_affine(tmp_path, tem
     assert output.read_bytes() == written
 
 
+def test_inference_refuses_each_bad_input_naming_why_and_segments_the_good_one(tmp_path, template_crop, ct_series):
+    """Truncated, 4D, NaN, text and a real CT series too thin to hold a brain: each refused by name and cause."""
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    good = template_crop[0] / "crop.nii.gz"
+    shutil.copy(good, inputs / "crop.nii.gz")
+    (inputs / "cut.nii.gz").write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    shutil.copy(Path(nib.__file__).parent / "tests" / "data" / "example4d.nii.gz", inputs / "four_d.nii.gz")
+    image = nib.load(good)
+    values = np.asarray(image.dataobj).astype(np.float32)
+    values[3, 4, 5] = np.nan
+    nib.save(nib.Nifti1Image(values, image.affine), inputs / "nan.nii.gz")
+    (inputs / "notes.nii").write_text("not an image\n")
+    shutil.copytree(ct_series, inputs / "ct_series")  # 5 slices of a real CT: a DICOM series sub-folder
+    refusals = {
+        "cut.nii.gz": "truncated",
+        "four_d.nii.gz": "4D image",
+        "nan.nii.gz": "1 NaN",
+        "notes.nii": "text, not image data",
+        "ct_series": "smaller than the volumes the model was trained on",
+    }
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as exit_info:
+        run_workflow(BUNDLE, ("train", "inference"), workflow_type="infer", dataset_dir=str(inputs),
+                     output_dir=str(out))  # fmt: skip
+    message = str(exit_info.value.code)
+    assert message.startswith("5 of 6 inputs were refused; the other one was predicted"), message
+    for name, reason in refusals.items():
+        assert name in message and reason in message.split(name, 1)[1].split("\n", 1)[0], (name, message)
+    assert [p.name for p in out.glob("*.nii.gz")] == ["crop_tissue_seg.nii.gz"]
+
+
 def test_torchscript_and_onnx_exports_match_the_network(tmp_path):
     config = bundle_config(BUNDLE, "train", "inference")
     ckpt_export(
@@ -154,9 +188,9 @@ def test_torchscript_and_onnx_exports_match_the_network(tmp_path):
         converter_kwargs={"input_names": ["image"], "output_names": ["pred"],
                           "dynamic_axes": {"image": {0: "batch", 2: "x", 3: "y", 4: "z"}, "pred": {0: "batch"}}},
     )  # fmt: skip
-    network = load_weights(
-        WEIGHTS, sre_unet_light(in_channels=1, out_channels=CLASSES, norm=("group", {"num_groups": 4}))
-    ).eval()
+    train = json.loads((ROOT / "configs" / "train.json").read_text())
+    network = sre_unet_light(in_channels=1, out_channels=CLASSES, features=train["features"], norm=train["norm"])
+    network = load_weights(WEIGHTS, network).eval()
     x = torch.randn(2, 1, 32, 16, 16)  # another batch and size than traced with: both follow the input
     with torch.no_grad():
         expected = network(x)

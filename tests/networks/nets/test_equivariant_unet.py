@@ -154,9 +154,13 @@ def test_registry_builds_the_light_networks():
     for name, cls in (("sre_unet_light", SREUNet), ("group_unet_light", GroupUNet)):
         net = create_model(name, in_channels=2, out_channels=5).eval()
         assert isinstance(net, cls) and net.symmetry_group == "Oh" and net.depth == 4
-        assert net.features == ((8, 16, 32, 64, 128, 8) if cls is SREUNet else (1, 2, 4, 8, 16, 1))
+        assert net.features == ((8, 16, 32, 64, 128, 8) if cls is SREUNet else (8, 2, 4, 8, 16, 8))
         assert net(x).shape == (1, 5, 16, 16, 16)
-    assert create_model("group_unet_light", features=(1, 1, 1), group="O").symmetry_group == "O"  # kwargs override
+    # the group network keeps no orientation at full resolution, the 24 rotations below
+    assert create_model("group_unet_light").spaces == ("trivial",) + ("rotations",) * 4
+    small = create_model("group_unet_light", features=(1, 1, 1), group="O")  # kwargs override
+    assert small.symmetry_group == "O" and small.spaces == ("trivial", "regular")
+    assert create_model("group_unet_light", space="axes").spaces == ("axes",) * 5
 
 
 @pytest.mark.parametrize("name", ["sre", "group-Oh-per-level"])
