@@ -66,8 +66,8 @@ class SREResNet(nn.Module):
         feed_forward: if ``False``, return the pooled features ``(batch, channels)`` instead of logits.
         act: activation, a name or ``(name, kwargs)``.
         norm: normalisation, a name or ``(name, kwargs)``.
-        conv_path: how every SRE convolution computes: ``"auto"`` (band path on CPU from k=5), ``"dense"`` (less
-            memory) or ``"bands"``; see :class:`~monai_sre.networks.layers.SREConv`.
+        conv_path: how every SRE convolution computes: ``"auto"`` (band path on CPU from k=5), ``"dense"`` (the
+            expanded kernel, one convolution) or ``"bands"``; see :class:`~monai_sre.networks.layers.SREConv`.
         use_checkpoint: in training, keep only the stem's and every block's input for the backward and recompute
             the rest there (:func:`~monai_sre.networks.blocks.checkpointed`): less memory for a second forward.
             Outputs, gradients and batch-norm running statistics are unchanged; eval and tracing never recompute.
