@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 
 import torch
-from benchmarking import check_device_and_models, rows_table, run_rows, train_then_evaluate
+from benchmarking import check_device_and_models, rows_table, run_rows, train_then_evaluate, write_table_report
 
 from monai_sre.evaluation import invariance_error
 
@@ -206,10 +206,7 @@ def main() -> None:
     models = check_device_and_models(parser, args.device, offered, args.models)
     rows = run_rows(parser, args, models, list({**MODELS, **PAPER_MODEL}), run_one)
     plot(rows, args.output / "robustness.png")
-    devices = ", ".join(sorted({r.get("device", "unknown") for r in rows}))
-    report = f"Device: {devices}.\n\n{table(rows)}\n"
-    (args.output / "table.md").write_text(report)
-    print(report)
+    write_table_report(rows, table(rows), args.output)
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ import json
 from pathlib import Path
 
 from benchmark_robustness import device_name
-from benchmarking import check_device_and_models, rows_table, run_rows, train_then_evaluate
+from benchmarking import check_device_and_models, rows_table, run_rows, train_then_evaluate, write_table_report
 
 REPO = Path(__file__).resolve().parents[1]
 BUNDLE = REPO / "bundles" / "sre_unet3d_tissue_seg"
@@ -124,10 +124,7 @@ def main() -> None:
         parser.error(f"--epochs must be at least 1, got {args.epochs}.")
     models = check_device_and_models(parser, args.device, MODELS, args.models)
     rows = run_rows(parser, args, models, list(MODELS), run_one)
-    devices = ", ".join(sorted({r.get("device", "unknown") for r in rows}))
-    report = f"Device: {devices}.\n\n{table(rows)}\n"
-    (args.output / "table.md").write_text(report)
-    print(report)
+    write_table_report(rows, table(rows), args.output)
 
 
 if __name__ == "__main__":

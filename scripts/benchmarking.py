@@ -161,6 +161,14 @@ def rows_table(rows: list[dict], columns: list[tuple[str, str, str]]) -> str:
     return "\n".join(lines)
 
 
+def write_table_report(rows: list[dict], table: str, output: Path) -> None:
+    """Print the rows' devices and ``table`` (markdown) and write both to ``output / "table.md"``."""
+    devices = ", ".join(sorted({row.get("device", "unknown") for row in rows}))
+    report = f"Device: {devices}.\n\n{table}\n"
+    (output / "table.md").write_text(report)
+    print(report)
+
+
 def interleaved_medians(
     tasks: dict[str, Callable[[], object]], repeats: int, warmup: int, device: str = "cpu"
 ) -> dict[str, float]:
