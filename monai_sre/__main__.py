@@ -18,10 +18,22 @@ import sys
 __all__ = ["main", "root_cause"]
 
 
+def _inner(error: BaseException) -> BaseException | None:
+    """The exception ``error`` was raised from, as Python's traceback shows it: its ``__cause__``, else its
+    ``__context__`` unless suppressed (``raise ... from None``)."""
+    if error.__cause__ is not None:
+        return error.__cause__
+    return None if error.__suppress_context__ else error.__context__
+
+
 def root_cause(error: BaseException) -> BaseException:
-    """The innermost exception of ``error``'s chain (its ``__cause__``, else its ``__context__``)."""
+    """The innermost exception of ``error``'s chain as Python would print it (``__cause__``, else ``__context__``).
+
+    An exception raised ``from None`` ends the chain: its message is what its author meant to be read, and the
+    exception it replaced (for example the ``EOFError`` of a truncated file) is not shown in its place.
+    """
     seen = [error]
-    while (inner := error.__cause__ or error.__context__) is not None and inner not in seen:
+    while (inner := _inner(error)) is not None and inner not in seen:
         seen.append(inner)
         error = inner
     return error

@@ -272,5 +272,5 @@ def apply_group_element(features: torch.Tensor, group: GridGroup | str, space: s
         )
     moved = apply_grid_symmetry(features, group.elements[element])
     source = torch.tensor(table[group.inverse[element]], device=features.device)  # new[y] = old[g^-1 y]
-    grouped = moved.reshape(features.shape[0], -1, points, *features.shape[2:])
+    grouped = moved.reshape(features.shape[0], features.shape[1] // points, points, *features.shape[2:])
     return grouped.index_select(2, source).reshape(features.shape)

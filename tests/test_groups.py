@@ -107,3 +107,8 @@ def test_bad_names_and_shapes_raise_naming_the_value():
         apply_group_element(torch.randn(1, 4, 3, 3, 3), "O", "axes", 0)
     with pytest.raises(ValueError, match="signed permutation"):
         GridSymmetryElement.from_matrix(np.ones((3, 3)))
+
+
+def test_features_action_on_an_empty_batch():
+    """Used to fail: ``cannot reshape tensor of 0 elements``."""
+    assert apply_group_element(torch.randn(0, 2 * 24, 3, 3, 3), "O", "regular", 5).shape == (0, 48, 3, 3, 3)

@@ -182,7 +182,7 @@ class PatchCentreInferer(Inferer):
         before = [p // 2 for p in patch]
         pads = [q for p, b in zip(reversed(patch), reversed(before)) for q in (b, p - 1 - b)]
         volume = F.pad(inputs, pads, mode="constant", value=self.padding_value)
-        flat = volume.reshape(volume.shape[0], volume.shape[1], -1).transpose(1, 2)  # (B, L, C)
+        flat = volume.reshape(*volume.shape[:2], math.prod(volume.shape[2:])).transpose(1, 2)  # (B, L, C)
         strides = [math.prod(volume.shape[3 + a :]) for a in range(len(spatial))]
         local = torch.zeros((), dtype=torch.long, device=device)
         for p, st in zip(patch, strides):

@@ -102,10 +102,6 @@ def describe(module: nn.Module) -> str:
     return f"{type(module).__name__}({module.extra_repr()})" if module.extra_repr() else type(module).__name__
 
 
-def _conv_output_size(n: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
-    return (n + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
-
-
 def _halves(output_size, rounding: str) -> bool:
     """Whether ``output_size(n)`` equals ``ceil(n / 2)`` (or ``floor``) on every probe size."""
     expected = (lambda n: -(-n // 2)) if rounding == "ceil" else (lambda n: n // 2)
@@ -167,6 +163,15 @@ class ModuleConverter(abc.ABC):
                 setattr(module, child_name, replacement)
                 self.report.replaced.append((name, describe(child), describe(replacement)))
 
+    @staticmethod
+    def numeric_padding(conv: nn.Module) -> tuple[int, ...]:
+        """The padding per axis of an odd-kernel convolution (also given as "same" or "valid")."""
+        if conv.padding == "valid":
+            return (0,) * len(conv.kernel_size)
+        if conv.padding == "same":
+            return same_padding(conv.kernel_size, conv.dilation)
+        return tuple(conv.padding)
+
     def keep(self, name: str, reason: str) -> None:
         self.report.skipped.append((name, reason))
 
@@ -225,15 +230,6 @@ class _SREConverter(ModuleConverter):
         new = checked_tuple_rep(self.kernel_size, dims, "kernel_size", f"an odd int or {dims} odd ints for '{name}'")
         # axes of extent 1 (a 1 x 3 x 3 kernel) keep their extent
         return tuple(1 if k == 1 else n for k, n in zip(kernel, new))
-
-    @staticmethod
-    def numeric_padding(conv: nn.Module) -> tuple[int, ...]:
-        """The padding per axis of an odd-kernel convolution (also given as "same" or "valid")."""
-        if conv.padding == "valid":
-            return (0,) * len(conv.kernel_size)
-        if conv.padding == "same":
-            return same_padding(conv.kernel_size, conv.dilation)
-        return tuple(conv.padding)
 
     def project(self, layer: nn.Module, conv_weight: torch.Tensor, bias: torch.Tensor | None, name: str) -> None:
         if not self.project_weights:

@@ -38,6 +38,7 @@ from torch import nn
 
 from monai_sre.groups import GRID_GROUPS, GROUP_SPACES, grid_group
 from monai_sre.networks.convert import ConversionReport, ModuleConverter, count_parameters
+from monai_sre.networks.layers.convutils import same_padding
 from monai_sre.networks.layers.group_conv import GroupConv
 from monai_sre.networks.layers.group_norm import GroupBatchNorm
 from monai_sre.networks.layers.group_pool import GroupPool
@@ -46,6 +47,12 @@ from monai_sre.networks.layers.symmetric_pool import SymmetricPool
 __all__ = ["convert_to_group"]
 
 _BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
+
+
+def _factory(module: nn.Module) -> dict:
+    """``device`` and ``dtype`` of ``module``'s floating-point tensors, for its replacement (empty if none)."""
+    tensor = next((t for t in (*module.parameters(), *module.buffers()) if t.is_floating_point()), None)
+    return {} if tensor is None else {"device": tensor.device, "dtype": tensor.dtype}
 
 
 class _GroupConverter(ModuleConverter):
@@ -73,16 +80,14 @@ class _GroupConverter(ModuleConverter):
         if isinstance(module, self.conv_types + self.conv_transpose_types):
             return self.convert_any_conv(module, name)
         if isinstance(module, _BATCH_NORMS):
-            norm = GroupBatchNorm(self.per_point(module.num_features, name, "num_features"), self.points,
+            return GroupBatchNorm(self.per_point(module.num_features, name, "num_features"), self.points,
                                   eps=module.eps, momentum=module.momentum, affine=module.affine,
-                                  track_running_stats=module.track_running_stats)  # fmt: skip
-            return norm
+                                  track_running_stats=module.track_running_stats, **_factory(module))  # fmt: skip
         if isinstance(module, nn.Linear) and not self.pooled:
             self.pooled = True
             features = self.per_point(module.in_features, name, "in_features")
-            return nn.Sequential(
-                GroupPool(self.points, "mean"), nn.Linear(features, module.out_features, bias=module.bias is not None)
-            )
+            head = nn.Linear(features, module.out_features, bias=module.bias is not None, **_factory(module))
+            return nn.Sequential(GroupPool(self.points, "mean"), head)
         if isinstance(module, self.pool_types):
             return self.convert_pool(module, name)
         return None
@@ -96,6 +101,17 @@ class _GroupConverter(ModuleConverter):
             raise ValueError(f"'{name}' has kernel {tuple(conv.kernel_size)}: a group conv needs an odd cubic kernel.")
         if conv.groups != 1 or len(set(conv.dilation)) != 1:
             raise ValueError(f"'{name}': grouped or anisotropically dilated convolutions are not converted.")
+        padding = None  # "same": a transposed conv becomes upsampling + a "same" conv
+        if not transposed:
+            padding = self.numeric_padding(conv)
+            if len(set(padding)) != 1:
+                raise ValueError(f"'{name}' has padding {padding}: a group conv pads every axis alike.")
+            if stride != {1} and padding != same_padding(conv.kernel_size, conv.dilation):
+                raise ValueError(
+                    f"'{name}' has stride {tuple(conv.stride)} with padding {padding}: symmetric pooling and a 'same' "
+                    "stride-1 group conv cannot give its output size."
+                )
+            padding = padding[0]
         lifting = (name == self.lifting) if self.lifting is not None else not self.lifted
         self.lifted = self.lifted or lifting
         in_space = "trivial" if lifting else self.space
@@ -103,8 +119,8 @@ class _GroupConverter(ModuleConverter):
         size = conv.kernel_size[0] + (1 if transposed and conv.kernel_size[0] % 2 == 0 else 0)
         layer = GroupConv(
             dims, in_channels, self.per_point(conv.out_channels, name, "out_channels"), size, self.group, in_space,
-            self.space, dilation=conv.dilation[0], bias=conv.bias is not None,
-            device=conv.weight.device, dtype=conv.weight.dtype,
+            self.space, dilation=conv.dilation[0], bias=conv.bias is not None, padding=padding,
+            padding_mode=conv.padding_mode, **_factory(conv),
         )  # fmt: skip
         if stride == {1}:
             return layer

@@ -211,3 +211,11 @@ def test_bad_calls_raise_naming_the_shapes(volume):
         ValueError, match=r"network must map \(5, 2, 4, 4, 4\) patches to \(n, K\) scores, got \(5, 3, 1\)"
     ):
         PatchCentreInferer(4, batch_size=5)(volume, lambda x: net(x)[..., None])
+
+
+@pytest.mark.parametrize("mode", ["nearest", "linear"])
+def test_empty_batch_gives_an_empty_map(volume, mode):
+    """Used to fail: ``cannot reshape tensor of 0 elements``."""
+    with torch.no_grad():
+        out = PatchCentreInferer(4, stride=2, mode=mode)(volume[:0], Recorder())
+    assert out.shape == (0, 3, 7, 6, 5)

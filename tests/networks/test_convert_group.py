@@ -4,7 +4,7 @@ import pytest
 import torch
 from monai.networks.nets import DenseNet121, ResNet
 
-from monai_sre.groups import apply_grid_symmetry, grid_group
+from monai_sre.groups import apply_grid_symmetry, apply_group_element, grid_group
 from monai_sre.networks.convert_group import convert_to_group
 from monai_sre.networks.layers.group_conv import GroupConv
 from monai_sre.networks.layers.group_pool import GroupPool
@@ -57,3 +57,46 @@ def test_widths_that_do_not_split_over_orientations_are_refused_naming_the_layer
         convert_to_group(_plain_light(), group="Oq")
     with pytest.raises(ValueError, match="no convolution"):
         convert_to_group(torch.nn.Linear(3, 3))
+
+
+def test_padding_and_padding_mode_are_kept():
+    """``Conv3d(padding=0)`` used to become a "same" group conv (7^3 -> 7^3 instead of 5^3) and circular padding
+    became zeros, with nothing in the report."""
+    model = torch.nn.Sequential(
+        torch.nn.Conv3d(1, 6, 3, padding=0),
+        torch.nn.ReLU(),
+        torch.nn.Conv3d(6, 6, 3, padding=1, padding_mode="circular"),
+    )
+    converted, report = convert_to_group(model, group="Oh", space="axes")
+    valid, circular = converted[0], converted[2]
+    assert valid.padding == (0, 0, 0) and circular.padding_mode == "circular"
+    x = torch.randn(2, 1, 7, 7, 7)
+    assert converted(x).shape == model(x).shape == (2, 6, 5, 5, 5)
+    replaced = {name: new for name, _, new in report.replaced}
+    assert "padding=0" in replaced["0"] and "padding_mode='circular'" in replaced["2"]
+    # equivariant: circular padding pads every side alike, as zeros do
+    group = grid_group("Oh")
+    with torch.no_grad():
+        out = converted(x)
+        for g in (5, 17, 40):
+            torch.testing.assert_close(
+                converted(apply_grid_symmetry(x, group.elements[g])),
+                apply_group_element(out, group, "axes", g),
+                rtol=1e-5,
+                atol=1e-5,
+            )
+
+
+def test_anisotropic_padding_is_refused_naming_the_layer():
+    model = torch.nn.Sequential(torch.nn.Conv3d(1, 6, 3, padding=(1, 0, 1)))
+    with pytest.raises(ValueError, match=r"'0' has padding \(1, 0, 1\)"):
+        convert_to_group(model)
+
+
+def test_device_and_dtype_of_the_model_are_kept():
+    """A float64 model used to get float32 GroupBatchNorm and Linear layers, and failed with mixed dtypes."""
+    model = _plain_light().double()
+    converted, _ = convert_to_group(model, group="Oh", space="axes")
+    assert {p.dtype for p in converted.parameters()} == {torch.float64}
+    assert {b.dtype for b in converted.buffers() if b.is_floating_point()} == {torch.float64}
+    assert converted.eval()(torch.randn(1, 1, 9, 9, 9, dtype=torch.float64)).dtype == torch.float64

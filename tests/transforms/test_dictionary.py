@@ -79,3 +79,15 @@ def test_lazy_compose_fuses_rotation_and_symmetry_into_one_resample():
     eager = Compose(transforms(), lazy=False).set_random_state(1)({"image": image})
     torch.testing.assert_close(lazy["image"].as_tensor(), eager["image"].as_tensor(), atol=1e-4, rtol=0)
     torch.testing.assert_close(lazy["image"].affine, eager["image"].affine)
+
+
+def test_a_missing_key_never_hands_its_options_to_the_next():
+    """With ``allow_missing_keys``, a label map rotated alone used to get the image's (first key's) mode: a 0/2 map
+    came out with hundreds of interpolated values. Options are paired through ``key_iterator(d, *options)``."""
+    label = torch.zeros(1, 12, 12, 12)
+    label[:, 3:9, 2:10, 4:8] = 2
+    rotate = RandSO3Rotated(["image", "label"], mode=["bilinear", "nearest"], allow_missing_keys=True)
+    rotate.set_random_state(0)
+    assert set(rotate({"label": label})["label"].unique().tolist()) == {0.0, 2.0}
+    both = rotate({"image": label.clone(), "label": label})
+    assert set(both["label"].unique().tolist()) == {0.0, 2.0} and both["image"].unique().numel() > 2

@@ -221,3 +221,14 @@ def test_rotate_crop_with_a_given_matrix_equals_rotate_by_matrix_then_crop():
     out = rotate_crop(image, matrix, 16)
     torch.testing.assert_close(out.as_tensor(), expected.as_tensor(), atol=1e-4, rtol=0)
     torch.testing.assert_close(out.affine, expected.affine, atol=1e-10, rtol=0)
+
+
+def test_a_missing_key_never_hands_its_options_to_the_next():
+    """As for RandSO3Rotated: a label map cropped alone keeps its own (nearest) mode under ``allow_missing_keys``."""
+    label = torch.zeros(1, 14, 14, 14)
+    label[:, 3:11, 2:12, 4:9] = 2
+    crop = RandSO3RotateCropd(["image", "label"], roi_size=8, mode=["bilinear", "nearest"], allow_missing_keys=True)
+    crop.set_random_state(0)
+    assert set(crop({"label": label})["label"].unique().tolist()) == {0.0, 2.0}
+    both = crop({"image": label.clone(), "label": label})
+    assert set(both["label"].unique().tolist()) == {0.0, 2.0} and both["image"].unique().numel() > 2

@@ -190,7 +190,7 @@ class BandConvolution(torch.autograd.Function):
 
 def _batch_chunks(batch: int, num_bands: int) -> list[slice]:
     """Slices of ``ceil(batch / num_bands)`` samples: their band maps are about the size of the whole batch's input."""
-    size = -(-batch // num_bands)
+    size = max(1, -(-batch // num_bands))  # an empty batch gives no slice
     return [slice(start, min(batch, start + size)) for start in range(0, batch, size)]
 
 

@@ -15,7 +15,10 @@ from typing import Any
 from monai.networks.layers.convutils import same_padding as _monai_same_padding
 from monai.utils import ensure_tuple_rep
 
-__all__ = ["checked_tuple_rep", "same_padding"]
+__all__ = ["PADDING_MODES", "checked_tuple_rep", "same_padding"]
+
+# the padding modes of ``nn.Conv3d``: each pads every side alike, so a symmetric padding keeps grid symmetries
+PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 
 def checked_tuple_rep(

@@ -38,11 +38,14 @@ from functools import cache
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from monai.networks.layers.convutils import same_padding
 from monai.utils import ensure_tuple_rep, look_up_option
 from torch import nn
 
 from monai_sre.groups import GRID_GROUPS, GROUP_SPACES, GridGroup, apply_grid_symmetry, grid_group
+from monai_sre.networks.layers.autocast import convolution
+from monai_sre.networks.layers.convutils import PADDING_MODES
 from monai_sre.networks.layers.kernel_cache import KernelCachingModule
 
 __all__ = ["GroupConv", "kernel_orbits", "tap_action"]
@@ -97,10 +100,15 @@ class GroupConv(KernelCachingModule):
         out_space: orientation set of the output (same choices).
         dilation: kernel dilation.
         bias: a learnable bias per output channel, shared over the output points (so it stays equivariant).
+        padding: voxels added on every side of every axis; ``None`` (default) for "same" padding
+            (``dilation * (kernel_size - 1) // 2``), ``0`` for a "valid" convolution. One value for all sides and
+            axes, so the padded input keeps every grid symmetry.
+        padding_mode: ``"zeros"`` (default), ``"reflect"``, ``"replicate"`` or ``"circular"``, as for
+            ``nn.Conv3d``; each pads every side alike, so equivariance stays exact.
         device: device of the parameters.
         dtype: dtype of the parameters.
 
-    Padding is "same" with zeros and the stride is 1: both keep exact equivariance (downsample with
+    The stride is 1, which keeps exact equivariance (downsample with
     :class:`~monai_sre.networks.layers.SymmetricPool`).
 
     Raises:
@@ -114,7 +122,17 @@ class GroupConv(KernelCachingModule):
         torch.Size([2, 96, 9, 9, 9])
     """
 
-    __constants__ = ["spatial_dims", "in_channels", "out_channels", "kernel_size", "dilation", "padding"]
+    __constants__ = [
+        "spatial_dims",
+        "in_channels",
+        "out_channels",
+        "kernel_size",
+        "dilation",
+        "padding",
+        "padding_mode",
+    ]
+    # Python-only (math.prod): TorchScript skips it
+    __jit_unused_properties__ = ["fan_in"]
 
     def __init__(
         self,
@@ -129,6 +147,8 @@ class GroupConv(KernelCachingModule):
         bias: bool = True,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
+        padding: int | None = None,
+        padding_mode: str = "zeros",
     ) -> None:
         super().__init__()
         group_dims, _ = look_up_option(group, GRID_GROUPS)
@@ -149,7 +169,15 @@ class GroupConv(KernelCachingModule):
         self.out_points = self.group.space_size(self.out_space)
         self.kernel_size = ensure_tuple_rep(kernel_size, spatial_dims)
         self.dilation = ensure_tuple_rep(dilation, spatial_dims)
-        self.padding = ensure_tuple_rep(same_padding(kernel_size, dilation), spatial_dims)
+        if padding is None:
+            padding = same_padding(kernel_size, dilation)
+        if isinstance(padding, bool) or not isinstance(padding, int) or padding < 0:
+            raise ValueError(f"padding must be None ('same') or one int >= 0 for every side and axis, got {padding!r}.")
+        self.padding_mode = look_up_option(padding_mode, PADDING_MODES)
+        self.padding = ensure_tuple_rep(padding, spatial_dims)
+        # F.pad's per-side list for the modes other than zeros; then the convolution itself pads nothing
+        self._mode_padding = [padding] * (2 * spatial_dims)
+        self._conv_padding = self.padding if self.padding_mode == "zeros" else ensure_tuple_rep(0, spatial_dims)
         orbits = kernel_orbits(self.group, self.out_space, self.in_space, kernel_size)
         self.num_orbits = int(orbits.max()) + 1
         factory = {"device": device, "dtype": dtype}
@@ -187,10 +215,24 @@ class GroupConv(KernelCachingModule):
                 f"({self.in_channels} channels x {self.in_points} '{self.in_space}' points), got {list(x.shape)}."
             )
         ones = [1] * self.spatial_dims
-        weight, bias = self.kernel_cache.get((self.weight, self.bias, self.orbit_index), self._dense_weight_and_bias)
-        return torch.convolution(x, weight, bias, ones, self.padding, self.dilation, False, [0] * len(ones), 1)
+        if self.padding_mode != "zeros":
+            x = F.pad(x, self._mode_padding, mode=self.padding_mode)
+        if torch.jit.is_scripting():
+            weight, bias = self.dense_weight(), self.dense_bias()
+            return torch.convolution(
+                x, weight, bias, ones, self._conv_padding, self.dilation, False, [0] * len(ones), 1
+            )
+        weight, bias = self._cached_dense_weight_and_bias()
+        return convolution(x, weight, bias, ones, self._conv_padding, self.dilation, False, [0] * len(ones), 1)
 
-    def _dense_weight_and_bias(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+    @torch.jit.unused
+    def _cached_dense_weight_and_bias(self):  # no annotations: TorchScript cannot read those of unused methods
+        """Kernel and bias, reused while the weights are unchanged and no gradient flows into them (see
+        :mod:`~monai_sre.networks.layers.kernel_cache`)."""
+        return self.kernel_cache.get((self.weight, self.bias, self.orbit_index), self._dense_weight_and_bias)
+
+    @torch.jit.unused
+    def _dense_weight_and_bias(self):
         return self.dense_weight(), self.dense_bias()
 
     def to_dense(self) -> nn.Module:
@@ -200,6 +242,7 @@ class GroupConv(KernelCachingModule):
             self.out_channels * self.out_points,
             self.kernel_size,
             padding=self.padding,
+            padding_mode=self.padding_mode,
             dilation=self.dilation,
             bias=self.bias is not None,
             device=self.weight.device,
@@ -219,6 +262,10 @@ class GroupConv(KernelCachingModule):
         )
         if any(d != 1 for d in self.dilation):
             text += f", dilation={self.dilation[0]}"
+        if self.padding != ensure_tuple_rep(same_padding(self.kernel_size[0], self.dilation[0]), self.spatial_dims):
+            text += f", padding={self.padding[0]}"
+        if self.padding_mode != "zeros":
+            text += f", padding_mode='{self.padding_mode}'"
         if self.bias is None:
             text += ", bias=False"
         return text

@@ -25,17 +25,35 @@ def _check_points(points: int) -> None:
         raise ValueError(f"points must be a positive int, got {points!r}.")
 
 
-class GroupBatchNorm(nn.BatchNorm1d):
+def _orientations_and_voxels(x: torch.Tensor, num_features: int) -> int:
+    """Length of the last axis of ``x`` viewed as ``(batch, num_features, orientations x voxels)``.
+
+    Counted from the shape, so that an empty batch (where ``reshape(0, c, -1)`` is ambiguous) works too.
+    """
+    length = x.shape[1] // num_features
+    for size in x.shape[2:]:
+        length *= size
+    return length
+
+
+class GroupBatchNorm(nn.Module):
     """Batch norm of ``(batch, channels * points, *spatial)`` features, one statistic per channel.
 
     Mean, variance, scale and shift are shared by the ``points`` orientations of a channel (and by every voxel),
-    so the group, which only permutes orientations and voxels, commutes with the normalisation. The parameters
-    and buffers are those of ``nn.BatchNorm1d(num_features)`` (state dicts load into one).
+    so the group, which only permutes orientations and voxels, commutes with the normalisation.
+
+    The statistics live in a wrapped ``nn.BatchNorm1d(num_features)`` (:attr:`norm`), which sees the features as
+    ``(batch, channels, orientations x voxels)``. Because it is a child module rather than the parent class,
+    generic torch tools find and replace it without losing the orientation reshape: after
+    ``nn.SyncBatchNorm.convert_sync_batchnorm(model)`` the statistics are synchronised across processes and the
+    network stays equivariant. State dicts hold ``norm.weight``, ``norm.running_mean``, ...; state dicts written
+    before the wrapping (``weight``, ``running_mean``, ... at this module's level) still load.
 
     Args:
         num_features: channels per orientation.
         points: size of the orientation set.
-        kwargs: ``eps``, ``momentum``, ``affine``, ``track_running_stats``, ``device``, ``dtype``.
+        kwargs: ``eps``, ``momentum``, ``affine``, ``track_running_stats``, ``device``, ``dtype`` (those of
+            ``nn.BatchNorm1d``).
 
     Example::
 
@@ -43,17 +61,53 @@ class GroupBatchNorm(nn.BatchNorm1d):
         torch.Size([2, 96, 5, 5, 5])
     """
 
+    _STATE = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
+    __constants__ = ["num_features", "points"]
+
     def __init__(self, num_features: int, points: int, **kwargs) -> None:
-        super().__init__(num_features, **kwargs)
+        super().__init__()
         _check_points(points)
+        self.num_features = num_features
         self.points = points
+        self.norm = nn.BatchNorm1d(num_features, **kwargs)
+
+    @property
+    def weight(self) -> torch.Tensor | None:
+        """The wrapped batch norm's per-channel scale."""
+        return self.norm.weight
+
+    @property
+    def bias(self) -> torch.Tensor | None:
+        """The wrapped batch norm's per-channel shift."""
+        return self.norm.bias
+
+    @property
+    def running_mean(self) -> torch.Tensor | None:
+        """The wrapped batch norm's running mean per channel."""
+        return self.norm.running_mean
+
+    @property
+    def running_var(self) -> torch.Tensor | None:
+        """The wrapped batch norm's running variance per channel."""
+        return self.norm.running_var
+
+    __jit_unused_properties__ = ["weight", "bias", "running_mean", "running_var"]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_features(x, self.num_features, self.points)
-        return super().forward(x.reshape(x.shape[0], self.num_features, -1)).reshape(x.shape)
+        flat = x.reshape(x.shape[0], self.num_features, _orientations_and_voxels(x, self.num_features))
+        return self.norm(flat).reshape(x.shape)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        # state dicts from before the wrapping hold the batch norm's entries at this module's level
+        for name in self._STATE:
+            old, new = prefix + name, prefix + "norm." + name
+            if old in state_dict and new not in state_dict:
+                state_dict[new] = state_dict.pop(old)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, points={self.points}"
+        return f"{self.num_features}, points={self.points}"
 
 
 class GroupFeatureGroupNorm(nn.Module):

@@ -41,7 +41,7 @@ class GroupPool(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() < 2 or x.shape[1] % self.points:
             raise ValueError(f"expected (batch, channels * {self.points}, *spatial) features, got {list(x.shape)}.")
-        grouped = x.reshape(x.shape[0], -1, self.points, *x.shape[2:])
+        grouped = x.reshape([x.shape[0], x.shape[1] // self.points, self.points] + list(x.shape[2:]))
         return grouped.amax(2) if self.mode == "max" else grouped.mean(2)
 
     def extra_repr(self) -> str:

@@ -11,7 +11,8 @@ and returns it while its sources are unchanged, where it can never go stale:
 - the key holds, per source tensor, its storage address, **version counter** (bumped by every in-place change:
   optimizer steps, ``load_state_dict``, ``copy_``, ``nn.init`` functions), dtype, device and shape, so any
   change through the tensor, ``.to()``, ``.half()`` or assigned parameters gives a new key; the cache keeps the
-  old sources alive, so a new tensor can never reuse their address;
+  old sources alive, so a new tensor can never reuse their address; it also holds the autocast state of the
+  sources' devices, since under ``torch.autocast`` the expansion (a ``matmul``) comes out in the autocast dtype;
 - it is used only where no gradient flows into the kernel (``torch.no_grad()``, ``torch.inference_mode()`` or
   frozen weights): with autograd recording, every call expands afresh so that the graph is new each step;
 - never while tracing, compiling or exporting (the kernel must stay a function of the parameters in the graph),
@@ -31,6 +32,8 @@ from typing import Generic, TypeVar
 
 import torch
 from torch import nn
+
+from monai_sre.networks.layers.autocast import autocast_dtype
 
 __all__ = ["KernelCache", "KernelCachingModule", "clear_kernel_caches"]
 
@@ -84,7 +87,8 @@ class KernelCache(Generic[T]):
             if self._key is not None:
                 self.clear()
             return expand()
-        key = (torch.is_inference_mode_enabled(),) + tuple(
+        autocast = tuple((d, autocast_dtype(d)) for d in sorted({t.device.type for t in tensors}))
+        key = (torch.is_inference_mode_enabled(), autocast) + tuple(
             (t.data_ptr(), t._version, t.dtype, t.device, tuple(t.shape)) for t in tensors
         )
         if key != self._key:

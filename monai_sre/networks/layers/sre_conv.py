@@ -11,9 +11,13 @@ time on the CPU) on every call while training; off the CPU it reuses the expansi
 and no gradient flows into it (:mod:`~monai_sre.networks.layers.kernel_cache`); the band path
 (:mod:`~monai_sre.networks.layers.band_pooling`) never builds it. ``path`` chooses (at construction or later, by
 assigning ``layer.path``); the default takes the band path on CPU from k=5 on, where it was measured faster.
-Both paths give the same outputs and derivatives of every order. The cache is keyed on the weight's version
-counter, storage, dtype and device, so the output always reflects the current weights, in train and eval mode,
-after ``load_state_dict``, ``.to()``, in-place edits or an optimizer step.
+Both paths give the same outputs and derivatives of every order (up to float round-off). The band path is a
+Python autograd function, so tracing (``torch.jit.trace``), ``torch.export``, ONNX, ``torch.compile`` and TorchScript
+record the dense path whatever ``path`` says, and an empty batch takes it too. The cache is keyed on the weight's
+version counter, storage, dtype and device and on the autocast state, so the output always reflects the current
+weights, in train and eval mode, after ``load_state_dict``, ``.to()``, in-place edits or an optimizer step, with or
+without autocast. Under ``torch.autocast`` both paths compute in the autocast dtype (as ``F.conv3d`` does), see
+:mod:`~monai_sre.networks.layers.autocast`.
 
 Where equivariance holds: with stride 1, "same" zero padding (or any symmetric padding mode), a cubic
 kernel and isotropic spacing, the layer commutes exactly with the 48 axis permutations and flips of the 3D
@@ -37,9 +41,10 @@ import torch.nn.functional as F
 from monai.utils import look_up_option
 from torch import nn
 
+from monai_sre.networks.layers.autocast import cast_to_autocast, convolution
 from monai_sre.networks.layers.band_pooling import BandConvolution, band_offsets
 from monai_sre.networks.layers.bands import BandLayout
-from monai_sre.networks.layers.convutils import checked_tuple_rep, same_padding
+from monai_sre.networks.layers.convutils import PADDING_MODES, checked_tuple_rep, same_padding
 from monai_sre.networks.layers.kernel_cache import KernelCachingModule
 
 __all__ = [
@@ -53,7 +58,6 @@ __all__ = [
     "SREConvTranspose3d",
 ]
 
-PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 PATHS = ("auto", "dense", "bands")
 # smallest kernel from which the band path beats the dense convolution on CPU (scripts/benchmark_layers.py)
 BAND_PATH_MIN_KERNEL = 5
@@ -233,14 +237,30 @@ class _SREConvBase(KernelCachingModule):
                 f"expected input of shape (batch, {self.in_channels}, {self.spatial_dims} spatial dims), "
                 f"got {list(x.shape)}."
             )
-        if not torch.jit.is_scripting() and self.uses_band_path(x):
-            return self._band_forward(x)
-        if self.padding_mode != "zeros":
-            x = F.pad(x, self._reversed_padding, mode=self.padding_mode)
-        weight = self.dense_weight() if torch.jit.is_scripting() else self._cached_dense_weight()
+        if not torch.jit.is_scripting():
+            return self._band_forward(x) if self.uses_band_path(x) else self._dense_forward(x)
         return torch.convolution(
-            x,
-            weight,
+            self._pad(x),
+            self.dense_weight(),
+            self.bias,
+            self.stride,
+            self._conv_padding,
+            self.dilation,
+            self.transposed,
+            self.output_padding,
+            self.groups,
+        )
+
+    def _pad(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` padded for the padding modes other than zeros (the convolution pads zeros itself)."""
+        return x if self.padding_mode == "zeros" else F.pad(x, self._reversed_padding, mode=self.padding_mode)
+
+    @torch.jit.unused
+    def _dense_forward(self, x):
+        """The dense path outside TorchScript: the cached kernel, cast as autocast casts ``F.conv3d``."""
+        return convolution(
+            self._pad(x),
+            self._cached_dense_weight(),
             self.bias,
             self.stride,
             self._conv_padding,
@@ -260,16 +280,23 @@ class _SREConvBase(KernelCachingModule):
         """Whether :meth:`forward` takes the band path for ``x``.
 
         ``path="bands"``: always (eligible layers only); ``path="auto"``: on CPU for kernels of at least
-        ``BAND_PATH_MIN_KERNEL`` taps per axis, where it was measured faster; never while compiling/exporting
-        (``torch.export``, ONNX) or in TorchScript, which use the dense kernel.
+        ``BAND_PATH_MIN_KERNEL`` taps per axis, where it was measured faster. Never for an empty batch, nor while
+        tracing (``torch.jit.trace``), compiling or exporting (``torch.export``, ONNX), nor in TorchScript: those
+        record the dense kernel, a function of the parameters that the graph can hold (the band path is a Python
+        autograd function, which a traced module cannot save).
         """
-        if self._band_offsets is None or torch.compiler.is_compiling():
+        if self._band_offsets is None or x.shape[0] == 0:
+            return False
+        if torch.jit.is_tracing() or torch.compiler.is_compiling():
             return False
         return self.path == "bands" or (x.device.type == "cpu" and max(self.kernel_size) >= BAND_PATH_MIN_KERNEL)
 
     @torch.jit.unused
     def _band_forward(self, x):
-        return BandConvolution.apply(x, self.weight, self.bias, self._band_offsets, self.padding, self.groups)
+        """The band path; under autocast in the autocast dtype, as the dense path's convolution computes."""
+        x, weight, bias = cast_to_autocast(x.device.type, x, self.weight, self.bias)
+        with torch.autocast(x.device.type, enabled=False):
+            return BandConvolution.apply(x, weight, bias, self._band_offsets, self.padding, self.groups)
 
     def extra_repr(self) -> str:
         text = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from .equivariant_unet import GroupUNet, SREUNet, group_unet_light, sre_unet_light
 from .grid_average import GridAveraged
 from .group_resnet import GroupResNet, group_resnet18, group_resnet_light
-from .plain_resnet import plain_resnet_light
+from .plain_resnet import PlainResNet, plain_resnet_light
 from .plain_unet import plain_unet_light
 from .registry import MODEL_TASKS, create_model, list_models, model_task, register_model
 from .sre_resnet import (
@@ -31,6 +31,7 @@ __all__ = [
     "create_model",
     "list_models",
     "model_task",
+    "PlainResNet",
     "plain_resnet_light",
     "plain_unet_light",
     "register_model",

@@ -84,7 +84,8 @@ class _SymmetricUNet(nn.Module):
         dropout: dropout probability after every activation.
     """
 
-    symmetry_group: str | None = None
+    # no annotation: TorchScript reads class annotations and cannot parse PEP 604 strings ('str | None')
+    symmetry_group = None  # the subclass's group name (str); set per instance
 
     def __init__(
         self,
@@ -144,7 +145,7 @@ class _SymmetricUNet(nn.Module):
     @property
     def size_multiple(self) -> int:
         """Every spatial size of an input must be a multiple of this: ``2**depth``."""
-        return 2**self.depth
+        return 1 << self.depth
 
     def check_input(self, x: torch.Tensor) -> None:
         """Raise a ``ValueError`` naming the shape unless ``x`` is ``(batch, in_channels, *spatial)`` with every
@@ -162,17 +163,22 @@ class _SymmetricUNet(nn.Module):
                 f"equivariance, got input shape {list(x.shape)}; pad or crop the input first."
             )
 
+    @torch.jit.unused
+    def _check_input_eagerly(self, x):  # no annotations: TorchScript cannot read those of unused methods
+        self.check_input(x)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Per-voxel logits ``(batch, out_channels, *spatial)`` of an input ``(batch, in_channels, *spatial)``."""
-        if not torch.jit.is_tracing():  # a traced graph would keep the outcome as a constant (and warn)
-            self.check_input(x)
-        skips = []
+        # a traced graph would keep the outcome as a constant (and warn); TorchScript cannot compile the message
+        if not torch.jit.is_tracing() and not torch.jit.is_scripting():
+            self._check_input_eagerly(x)
+        skips: list[torch.Tensor] = []
         for level, down in enumerate(self.down):
             if level:
                 skips.append(x)
             x = down(x)
-        for up, skip in zip(self.up, reversed(skips)):
-            x = up(x, skip)
+        for level, up in enumerate(self.up):  # coarsest first: the skips in reverse order
+            x = up(x, skips[len(skips) - 1 - level])
         return self.head(x)
 
 

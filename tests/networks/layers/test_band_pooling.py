@@ -145,3 +145,13 @@ def test_band_convolution_keeps_only_the_input_for_the_backward():
     expected.square().sum().backward()
     torch.testing.assert_close(x.grad, reference.grad)
     torch.testing.assert_close(weight.grad, mixing.grad)
+
+
+def test_band_convolution_takes_an_empty_batch():
+    """``_batch_chunks`` used to step by zero on an empty batch."""
+    offsets = band_offsets(BandLayout(3, 5, None, "linear", None), (1, 1, 1))
+    x, weight = torch.randn(0, 2, 5, 5, 5, requires_grad=True), torch.randn(3, 2, 3, requires_grad=True)
+    out = BandConvolution.apply(x, weight, None, offsets, (2, 2, 2), 1)
+    assert out.shape == (0, 3, 5, 5, 5)
+    out.sum().backward()
+    assert x.grad.shape == x.shape

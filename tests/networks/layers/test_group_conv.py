@@ -121,3 +121,30 @@ def test_wrong_input_channels_raise_with_the_expected_layout():
     layer = GroupConv(3, 2, 2, 3, "O", "axes", "axes")
     with pytest.raises(ValueError, match="2 channels x 3 'axes' points"):
         layer(torch.randn(1, 4, 5, 5, 5))
+
+
+@pytest.mark.parametrize("padding, padding_mode", [(0, "zeros"), (2, "zeros"), (1, "reflect"), (1, "circular")])
+def test_padding_options_keep_exact_equivariance(padding, padding_mode):
+    group = grid_group("O")
+    layer = GroupConv(3, 2, 2, 3, group="O", in_space="axes", out_space="regular", padding=padding,
+                      padding_mode=padding_mode).double()  # fmt: skip
+    x = torch.randn(1, 2 * 3, 6, 6, 6, dtype=torch.float64)
+    out = layer(x)
+    assert out.shape[2:] == (6 + 2 * padding - 2,) * 3
+    torch.testing.assert_close(layer.to_dense()(x), out)
+    for g in (3, 11, 23):
+        moved = layer(apply_group_element(x, group, "axes", g))
+        torch.testing.assert_close(moved, apply_group_element(out, group, "regular", g), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("kwargs, pattern", [({"padding": -1}, "padding"), ({"padding_mode": "mirror"}, "mirror")])
+def test_bad_padding_raises_naming_the_value(kwargs, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        GroupConv(3, 1, 1, 3, **kwargs)
+
+
+def test_scripted_layer_computes_the_same():
+    """Used to fail: TorchScript compiled the ``fan_in`` property (``math.prod``)."""
+    layer = GroupConv(3, 1, 2, 3, group="O", in_space="trivial", out_space="regular").eval()
+    x = torch.randn(2, 1, 5, 5, 5)
+    torch.testing.assert_close(torch.jit.script(layer)(x), layer(x))

@@ -26,7 +26,7 @@ def test_statistics_are_shared_over_orientations():
     y = norm.train()(torch.randn(8, 6, 4, 4) * 5 + 2).reshape(8, 2, -1)
     torch.testing.assert_close(y.mean((0, 2)), torch.zeros(2), atol=1e-5, rtol=0)
     assert norm.weight.shape == (2,) and norm.running_mean.shape == (2,)
-    torch.nn.BatchNorm1d(2).load_state_dict(norm.state_dict())  # plain batch-norm state
+    torch.nn.BatchNorm1d(2).load_state_dict(norm.norm.state_dict())  # plain batch-norm state
 
 
 def test_wrong_width_raises():
@@ -73,3 +73,35 @@ def test_group_feature_norm_by_name():
     assert group_feature_norm(("group", {"num_groups": 4, "eps": 1e-3}), 8, 24).eps == 1e-3
     with pytest.raises(ValueError, match="layer"):
         group_feature_norm("layer", 4, 24)
+
+
+def test_empty_batch():
+    """Used to fail: ``cannot reshape tensor of 0 elements into shape [0, 2, -1]``."""
+    norm = GroupBatchNorm(2, 3)
+    assert norm.train()(torch.randn(0, 6, 4, 4)).shape == (0, 6, 4, 4)
+    assert norm.eval()(torch.randn(0, 6, 4, 4)).shape == (0, 6, 4, 4)
+    assert GroupFeatureGroupNorm(1, 2, 3)(torch.randn(0, 6, 4, 4)).shape == (0, 6, 4, 4)
+
+
+def test_sync_batch_norm_conversion_keeps_the_orientation_reshape():
+    """``convert_sync_batchnorm`` used to replace a GroupBatchNorm (then a BatchNorm1d subclass) by a plain
+    SyncBatchNorm over all ``channels x points`` features: "running_mean should contain 6 elements not 2"."""
+    model = torch.nn.Sequential(GroupBatchNorm(2, 3))
+    model.train()(torch.randn(4, 6, 3, 3) * 2 + 1)
+    x = torch.randn(2, 6, 3, 3)
+    expected = model.eval()(x)
+    converted = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    assert isinstance(converted[0], GroupBatchNorm) and isinstance(converted[0].norm, torch.nn.SyncBatchNorm)
+    torch.testing.assert_close(converted.eval()(x), expected, rtol=0, atol=0)
+
+
+def test_state_dicts_from_before_the_wrapping_load():
+    """Shipped weights hold the batch norm's entries at the GroupBatchNorm's level (``norm1.weight``)."""
+    old = torch.nn.BatchNorm1d(2)
+    old.train()(torch.randn(8, 2, 5) * 3 + 1)
+    flat = {f"block.{k}": v for k, v in old.state_dict().items()}
+    model = torch.nn.Module()
+    model.block = GroupBatchNorm(2, 3)
+    model.load_state_dict(flat)  # strict
+    torch.testing.assert_close(model.block.running_mean, old.running_mean, rtol=0, atol=0)
+    assert set(model.state_dict()) == {f"block.norm.{k}" for k in old.state_dict()}

@@ -30,3 +30,9 @@ def test_bad_arguments_raise():
         GroupPool(3, "median")
     with pytest.raises(ValueError, match="channels \\* 3"):
         GroupPool(3)(torch.randn(1, 4, 2, 2))
+
+
+def test_empty_batch():
+    """Used to fail: ``cannot reshape tensor of 0 elements into shape [0, -1, 24, ...]``."""
+    assert GroupPool(24, "max")(torch.randn(0, 48, 3, 3, 3)).shape == (0, 2, 3, 3, 3)
+    assert GroupPool(24)(torch.randn(0, 48)).shape == (0, 2)

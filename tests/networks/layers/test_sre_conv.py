@@ -539,3 +539,30 @@ def test_path_assignment_is_validated_like_the_constructor_argument():
         transposed.path = "bands"
     transposed.path = "auto"
     assert not transposed.uses_band_path(torch.randn(1, 2, 5, 5, 5))
+
+
+@pytest.mark.parametrize("path", ["auto", "bands"])
+def test_traced_band_path_layer_saves_and_loads(path):
+    """``jit.trace`` of a k >= 5 layer on the CPU used to record the band path as a Python call
+    (``BandConvolution``), and ``jit.save`` failed: "Could not export Python function call". Tracing records the
+    dense kernel instead."""
+    layer = SREConv(3, 2, 4, kernel_size=5, path=path).eval()
+    x = torch.randn(2, 2, 7, 7, 7)
+    assert layer.uses_band_path(x)
+    traced = torch.jit.trace(layer, x)
+    buffer = io.BytesIO()
+    torch.jit.save(traced, buffer)
+    buffer.seek(0)
+    with torch.no_grad():
+        torch.testing.assert_close(torch.jit.load(buffer)(x), layer(x), **TOLERANCES[torch.float32])
+
+
+@pytest.mark.parametrize("path", ["dense", "bands"])
+def test_empty_batch(path):
+    """The band path used to fail on an empty batch (``range() arg 3 must not be zero``)."""
+    layer = SREConv(3, 2, 4, kernel_size=5, path=path)
+    x = torch.randn(0, 2, 6, 6, 6, requires_grad=True)
+    out = layer(x)
+    assert out.shape == (0, 4, 6, 6, 6)
+    out.sum().backward()
+    assert x.grad.shape == x.shape

@@ -56,16 +56,6 @@ def test_exact_invariance_under_the_models_grid_symmetry_group(small_model, size
     torch.testing.assert_close(logits, reference, rtol=1e-4, atol=1e-4 * reference.abs().max().item())
 
 
-def test_export_round_trip(small_model, tmp_path):
-    _, model = small_model
-    model.eval()
-    x = torch.randn(2, 1, 16, 16, 16)
-    torch.export.save(torch.export.export(model, (x,)), tmp_path / "model.pt2")
-    loaded = torch.export.load(tmp_path / "model.pt2").module()
-    with torch.no_grad():
-        torch.testing.assert_close(loaded(x), model(x), rtol=1e-5, atol=1e-5)
-
-
 def test_features_instead_of_logits():
     model = SREResNet("bottleneck", [1, 1], [4, 8], n_input_channels=2, feed_forward=False).eval()
     features = model(torch.randn(3, 2, 9, 9, 9))
