@@ -15,7 +15,7 @@ from .equivariance import (
 from .metrics import METRICS, classification_metrics
 from .plot import plot_robustness
 from .report import RobustnessReport
-from .robustness import evaluate_rotation_robustness
+from .robustness import evaluate_rotation_robustness, prediction_consistency
 from .segmentation import (
     LABEL_MODES,
     evaluate_segmentation_robustness,
@@ -39,6 +39,7 @@ __all__ = [
     "equivariance_error",
     "equivariance_tolerance",
     "evaluate_rotation_robustness",
+    "prediction_consistency",
     "evaluate_segmentation_robustness",
     "invariance_error",
     "label_agreement",

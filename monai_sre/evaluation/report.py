@@ -29,6 +29,8 @@ class RobustnessReport:
         task: ``"classification"`` or ``"segmentation"``; reports saved before this field load as classification.
         settings: how the values were computed, as JSON-able values (e.g. ``labels``, ``num_classes``,
             ``include_background`` of a segmentation run); empty for classification.
+        consistency: share of the inputs whose predicted class is the same upright and under every case (a
+            classification sweep's; ``None`` where it was not measured, as in reports saved before this field).
 
     Example::
 
@@ -45,6 +47,7 @@ class RobustnessReport:
     num_samples: int = 0
     task: str = "classification"
     settings: dict = field(default_factory=dict)
+    consistency: float | None = None
 
     def values(self, metric: str) -> list[float]:
         return [case[metric] for case in self.cases]
@@ -71,6 +74,8 @@ class RobustnessReport:
             out[f"{metric}_worst"] = worst_value
             out[f"{metric}_worst_case"] = worst_name
             out[f"{metric}_gap"] = self.upright[metric] - self.mean(metric)
+        if self.consistency is not None:
+            out["consistency"] = self.consistency
         return out
 
     def to_dict(self) -> dict:
@@ -80,6 +85,7 @@ class RobustnessReport:
             "settings": self.settings,
             "metrics": list(self.metrics),
             "num_samples": self.num_samples,
+            "consistency": self.consistency,
             "upright": self.upright,
             "summary": self.summary(),
             "cases": self.cases,
@@ -95,6 +101,7 @@ class RobustnessReport:
             num_samples=int(data.get("num_samples", 0)),
             task=data.get("task", "classification"),
             settings=dict(data.get("settings", {})),
+            consistency=data.get("consistency"),
         )
 
     @classmethod

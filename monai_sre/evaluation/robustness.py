@@ -128,7 +128,8 @@ def evaluate_rotation_robustness(
             resample real content instead of filling the corners with padding.
 
     Returns:
-        a :class:`~monai_sre.evaluation.report.RobustnessReport`.
+        a :class:`~monai_sre.evaluation.report.RobustnessReport`, with the :func:`prediction_consistency` of the
+        predicted classes upright and under every case.
 
     Example::
 
@@ -140,8 +141,33 @@ def evaluate_rotation_robustness(
     sweep = resolve_sweep(protocol, spatial_dims or batches[0][0].dim() - 2, seed)
     device = model_device(model, device)
 
+    predictions: list[torch.Tensor] = []  # the predicted class of every input, upright first, then per case
+
     def score(case: RotationCase | None) -> dict[str, float]:
-        return classification_metrics(_predict(model, batches, case, device, crop_size), labels, metrics)
+        logits = _predict(model, batches, case, device, crop_size)
+        predictions.append(logits.argmax(1))
+        return classification_metrics(logits, labels, metrics)
 
     upright, rows = run_sweep(model, sweep, score, progress)
-    return RobustnessReport(sweep.protocol, tuple(metrics), upright, rows, num_samples=int(labels.numel()))
+    return RobustnessReport(
+        sweep.protocol,
+        tuple(metrics),
+        upright,
+        rows,
+        num_samples=int(labels.numel()),
+        consistency=prediction_consistency(torch.stack(predictions)),
+    )
+
+
+def prediction_consistency(predictions: torch.Tensor) -> float:
+    """Share of inputs whose predicted class is the same in every row of ``predictions`` ``(cases, N)``.
+
+    With the upright predictions as one row and those under every rotation of a protocol as the others, this is
+    what an exactly invariant model scores 1.0 on by construction (for the protocol's group) and what a clinician
+    sees: the same answer for the same anatomy however the patient lay. ``nan`` for no inputs.
+    """
+    if predictions.dim() != 2:
+        raise ValueError(f"predictions must be (cases, inputs), got shape {tuple(predictions.shape)}.")
+    if predictions.shape[1] == 0:
+        return float("nan")
+    return (predictions == predictions[:1]).all(0).double().mean().item()

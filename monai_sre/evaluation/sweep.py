@@ -11,6 +11,8 @@ Protocols (``RotationSweep(name)``):
 - ``"paper-trilinear"``: the same angles with (tri)linear interpolation.
 - ``"haar-N"``: ``N`` rotations drawn uniformly over SO(3) (uniform angles in 2D) from ``seed``, trilinear.
 - ``"grid48"``: the 48 lossless axis permutations and flips (8 in 2D), exact, no interpolation.
+- ``"grid24"``: the 24 rotations among them (the cube's rotation group O; C4's 4 in 2D), exact: what a network
+  invariant to rotations but not to reflections (a group network over O) answers the same to.
 - ``"flips"``: a flip along each spatial axis, exact.
 
 Every case knows how to transform a batch ``(N, C, *spatial)``: rotations resample through MONAI's
@@ -28,6 +30,7 @@ import numpy as np
 import torch
 from monai.data.meta_obj import get_track_meta, set_track_meta
 
+from monai_sre.groups import grid_group
 from monai_sre.transforms.array import rotate_by_matrix
 from monai_sre.transforms.functional import (
     AXES,
@@ -41,7 +44,7 @@ from monai_sre.transforms.functional import (
 
 __all__ = ["PROTOCOLS", "RotationCase", "RotationSweep"]
 
-PROTOCOLS = ("paper", "paper-trilinear", "haar-N", "grid48", "flips")
+PROTOCOLS = ("paper", "paper-trilinear", "haar-N", "grid48", "grid24", "flips")
 
 
 @dataclass(frozen=True)
@@ -118,7 +121,8 @@ class RotationSweep:
     """A named, deterministic list of :class:`RotationCase` (see the module docstring for the protocols).
 
     Args:
-        protocol: ``"paper"``, ``"paper-trilinear"``, ``"haar-N"`` (e.g. ``"haar-64"``), ``"grid48"`` or ``"flips"``.
+        protocol: ``"paper"``, ``"paper-trilinear"``, ``"haar-N"`` (e.g. ``"haar-64"``), ``"grid48"``, ``"grid24"``
+            or ``"flips"``.
         spatial_dims: 2 or 3.
         seed: seed of the ``"haar-N"`` draws.
 
@@ -154,6 +158,9 @@ class RotationSweep:
             ]
         if self.protocol == "grid48":
             return [RotationCase(f"grid{e}", "grid", element=e) for e in grid_symmetries(self.spatial_dims)]
+        if self.protocol == "grid24":
+            rotations = grid_group("O" if self.spatial_dims == 3 else "C4").elements
+            return [RotationCase(f"grid{e}", "grid", element=e) for e in rotations]
         if self.protocol == "flips":
             identity = tuple(range(self.spatial_dims))
             return [

@@ -44,11 +44,13 @@ def test_all_nan_and_empty_reports():
 
 def test_json_and_csv_round_trip_without_a_plot(tmp_path):
     report = _report()
+    report.consistency = 0.75
     paths = report.save(tmp_path / "out", plot=False)
     assert set(paths) == {"json", "csv"} and paths["json"].name == "robustness_paper.json"
     assert not (tmp_path / "out" / "robustness_paper.png").exists()
     loaded = RobustnessReport.load(paths["json"])
     assert json.dumps(loaded.to_dict()) == json.dumps(report.to_dict())  # nan == nan as text
+    assert loaded.consistency == 0.75 and loaded.summary()["consistency"] == 0.75
     rows = list(csv.DictReader(paths["csv"].open()))
     assert [r["name"] for r in rows] == ["upright", "x+000", "x+030", "y+000", "y+030"]
     assert rows[0]["angle"] == "" and rows[2]["angle"] == "30.0" and rows[4]["auc"] == "nan"

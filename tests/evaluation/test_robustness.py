@@ -8,7 +8,7 @@ from monai.networks.nets import ResNet
 from torch import nn
 
 from monai_sre import create_model
-from monai_sre.evaluation import RotationSweep, evaluate_rotation_robustness
+from monai_sre.evaluation import RotationSweep, evaluate_rotation_robustness, prediction_consistency
 
 
 def _data(count=24, size=12, seed=0):
@@ -43,9 +43,20 @@ def test_an_invariant_model_is_flat_under_grid48_and_a_plain_cnn_is_not():
     for metric in ("accuracy", "auc"):
         assert all(abs(v - report.upright[metric]) < 1e-9 for v in report.values(metric)), metric
         assert abs(report.summary()[f"{metric}_gap"]) < 1e-9
+    assert report.consistency == 1.0 and report.summary()["consistency"] == 1.0  # the same class for every input
     plain = ResNet("basic", [1, 1, 1, 1], [4, 8, 8, 8], n_input_channels=1, num_classes=2)
     plain_report = evaluate_rotation_robustness(plain, _data(), "grid48", progress=False)
     assert len({round(v, 9) for v in plain_report.values("auc")}) > 1
+    assert plain_report.consistency < 1.0
+
+
+def test_prediction_consistency_counts_inputs_with_one_class_in_every_case():
+    predictions = torch.tensor([[0, 1, 2, 1], [0, 1, 1, 1], [0, 2, 2, 1]])  # upright, then two cases
+    assert prediction_consistency(predictions) == 0.5  # inputs 0 and 3
+    assert prediction_consistency(predictions[:1]) == 1.0
+    assert math.isnan(prediction_consistency(torch.zeros(3, 0, dtype=torch.long)))
+    with pytest.raises(ValueError, match="cases, inputs"):
+        prediction_consistency(torch.zeros(3))
 
 
 def test_paper_protocol_with_pairs_and_a_progress_bar():

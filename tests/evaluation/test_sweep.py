@@ -38,6 +38,10 @@ def test_grid_and_flip_protocols_are_exact():
     assert len(sweep) == 48
     for case, element in zip(sweep, grid_symmetries(3)):
         assert torch.equal(case.apply(x), apply_grid_symmetry(x, element))
+    rotations = RotationSweep("grid24")
+    assert len(rotations) == 24 and len(RotationSweep("grid24", spatial_dims=2)) == 4
+    assert all(round(float(np.linalg.det(case.element.matrix))) == 1 for case in rotations)  # proper rotations only
+    assert {c.name for c in rotations} < {c.name for c in sweep}
     flips = RotationSweep("flips")
     assert [c.name for c in flips] == ["flip-x", "flip-y", "flip-z"]
     assert torch.equal(flips.cases[1].apply(x), x.flip(3))
