@@ -8,6 +8,10 @@ the same commands and arguments (``run``, ``verify_metadata``, ``ckpt_export``, 
 ``verify_net_in_out``) and, when one fails, prints only the innermost error's type and message, which names
 the value or file and what was expected, and exits with status 1. Set ``MONAI_SRE_TRACEBACK=1`` for the full
 traceback.
+
+``python -m monai_sre compare --datalist PATH --num_classes N [--models ...] [--seeds ...] [--fractions ...]
+[--output DIR] [--resume true]`` compares networks on the user's own datalist with the fair protocol
+(:func:`monai_sre.comparison.datalist.compare_on_datalist`).
 """
 
 from __future__ import annotations
@@ -44,10 +48,13 @@ def main(argv: list[str] | None = None) -> int:
     import fire
     from monai.bundle import scripts
 
+    from monai_sre.comparison.datalist import compare_on_datalist
+
     commands = {
         name: getattr(scripts, name)
         for name in ("run", "verify_metadata", "ckpt_export", "onnx_export", "verify_net_in_out")
     }
+    commands["compare"] = compare_on_datalist
     try:
         fire.Fire(commands, command=sys.argv[1:] if argv is None else argv, name="python -m monai_sre")
     except Exception as error:  # noqa: BLE001 - reported below, or re-raised with MONAI_SRE_TRACEBACK=1

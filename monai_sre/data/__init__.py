@@ -9,6 +9,7 @@ from .domain import raise_if_refused, refuse_outside_domain, training_extent_mm,
 from .medmnist import MEDMNIST3D_INFO, load_medmnist_npz, medmnist3d_info, medmnist_path
 from .preprocessing import MODALITIES, classification_preprocessing
 from .readers import SimpleITKReader, check_image_readable
+from .subsets import balanced_indices, balanced_subset, dataset_labels
 from .tissue import TISSUE_CLASSES, TISSUE_RULES, load_tissue_arrays
 from .tissue_segmentation import (
     TISSUE_SEGMENTATION_CLASSES,
@@ -29,6 +30,9 @@ __all__ = [
     "SimpleITKReader",
     "TissuePatchDataset",
     "TissueSegmentationDataset",
+    "balanced_indices",
+    "balanced_subset",
+    "dataset_labels",
     "VolumeCheck",
     "VolumeInfo",
     "check_image_readable",

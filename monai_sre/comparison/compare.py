@@ -1,0 +1,241 @@
+# Copyright (c) monai_sre contributors
+# Licensed under the Apache License, Version 2.0
+"""A fair comparison of networks through a classification bundle: equal optimiser steps at every training fraction.
+
+For each model, training fraction ``f`` and seed, one run of the bundle's own configs:
+
+- a class-balanced subsample of ``f`` of the training split, drawn with the seed
+  (:func:`~monai_sre.data.balanced_subset`);
+- the same optimiser steps at every fraction (:class:`~monai_sre.comparison.budget.EqualStepsBudget`: epochs scaled
+  by about ``1/f``, the learning-rate schedule over the whole run, a fixed number of validations);
+- the checkpoint with the best validation accuracy, evaluated on the test split upright and under ``haar-64``,
+  ``grid48`` and ``grid24`` (accuracy mean and worst, and the consistency of the predicted class across rotations);
+- the learning rate chosen per model on the validation split from a small grid at 100 % (first seed), kept for all
+  fractions and seeds; the test split is never looked at to choose.
+
+Rows are saved one by one into ``output/results.json`` (with the learning-rate grid), so an interrupted comparison
+resumes where it stopped; ``table.md`` and ``comparison.png`` (:mod:`~monai_sre.comparison.report`) are rewritten
+after every row.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from monai_sre.comparison.budget import EqualStepsBudget
+from monai_sre.comparison.bundle_runs import TRAIN_CONFIGS, bundle_parser, train_then_evaluate
+from monai_sre.comparison.report import write_report
+from monai_sre.data.subsets import balanced_indices, dataset_labels
+
+__all__ = ["DEFAULT_FRACTIONS", "EVALUATION_PROTOCOLS", "ComparedModel", "Comparison"]
+
+DEFAULT_FRACTIONS = (0.02, 0.05, 0.1, 0.25, 0.5, 1.0)
+EVALUATION_PROTOCOLS = ("haar-64", "grid48", "grid24")
+
+
+@dataclass(frozen=True)
+class ComparedModel:
+    """A network of a comparison: its ``name`` in the tables, the bundle ``overrides`` that select it (``network_def``
+    or ``model_name``; empty for the bundle's own), and whether it trains with random SO(3) rotations."""
+
+    name: str
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    augment: bool = True
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()
+
+
+class Comparison:
+    """Run (or resume) a comparison and write its results.
+
+    Args:
+        bundle: the classification bundle's folder (``bundles/sre_resnet3d_tissue``, ``bundles/sre_classification``).
+        output: the results folder (``results.json``, ``table.md``, ``comparison.png``).
+        models: the networks to compare.
+        fractions: training fractions in ``(0, 1]``.
+        seeds: seeds (each draws its own subsample, initialisation and augmentation).
+        epochs: epochs of the 100 % run (the budget every fraction gets in optimiser steps); ``None``: the bundle's
+            ``max_epochs``.
+        learning_rates: a fixed learning rate per model name; models not named here get theirs from ``lr_grid``.
+        lr_grid: the learning rates tried at 100 % on the first seed, chosen by best validation accuracy.
+        validations: validations per run.
+        overlays: bundle configs merged after ``inference.json`` and ``train.json`` (e.g. ``["plain_resnet"]``).
+        num_test: test samples evaluated (``None``: all).
+        work_dir: where the runs' checkpoints and logs go (default: ``output/runs``).
+        resume: keep the rows (and learning rates) already in ``output/results.json``; without it an existing
+            ``results.json`` is refused.
+        common: bundle overrides of every run (``datalist``, ``num_classes``, ``device``, ...).
+
+    Raises:
+        ValueError: on an empty or duplicated model list, a bad fraction, or an existing comparison without
+            ``resume`` (naming the file).
+    """
+
+    def __init__(
+        self,
+        bundle: str | Path,
+        output: str | Path,
+        models: Sequence[ComparedModel],
+        fractions: Sequence[float] = DEFAULT_FRACTIONS,
+        seeds: Sequence[int] = (0, 1, 2, 3, 4),
+        epochs: int | None = None,
+        learning_rates: Mapping[str, float] | None = None,
+        lr_grid: Sequence[float] = (0.001, 0.003, 0.01),
+        validations: int = 20,
+        overlays: Sequence[str] = (),
+        num_test: int | None = None,
+        work_dir: str | Path | None = None,
+        resume: bool = False,
+        **common: Any,
+    ) -> None:
+        names = [m.name for m in models]
+        if not names or len(set(names)) != len(names):
+            raise ValueError(f"models must be a non-empty list of distinct names, got {names}.")
+        for fraction in fractions:
+            if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction <= 1:
+                raise ValueError(f"fractions must lie in (0, 1], got {fraction!r}.")
+        if not seeds:
+            raise ValueError("seeds must name at least one seed.")
+        self.bundle, self.output = Path(bundle), Path(output)
+        self.models, self.fractions, self.seeds = list(models), sorted(set(fractions)), list(seeds)
+        self.lr_grid, self.validations, self.overlays = list(lr_grid), validations, list(overlays)
+        self.num_test, self.common = num_test, dict(common)
+        self.work_dir = Path(work_dir) if work_dir is not None else self.output / "runs"
+        self.results_path = self.output / "results.json"
+        if self.results_path.exists() and not resume:
+            raise ValueError(
+                f"{self.results_path} holds an earlier comparison; pass resume=True (--resume) to continue it, or "
+                "choose another output folder."
+            )
+        saved = json.loads(self.results_path.read_text()) if self.results_path.exists() else {}
+        self.rows: list[dict] = saved.get("rows", [])
+        self.lr_rows: list[dict] = saved.get("learning_rate_grid", [])
+        self.fixed_learning_rates = dict(learning_rates or {})
+        parser = bundle_parser(self.bundle, [*TRAIN_CONFIGS, *self.overlays], **self.common)
+        self.labels = dataset_labels(parser.get_parsed_content("train#dataset"))
+        self.budget = EqualStepsBudget(
+            len(self.labels), int(parser.get_parsed_content("batch_size")),
+            int(epochs if epochs is not None else parser.get_parsed_content("max_epochs")), validations,
+        )  # fmt: skip
+
+    # learning rates --------------------------------------------------------------------------------------------
+
+    def learning_rate(self, model: ComparedModel) -> float:
+        """The model's learning rate: fixed, or the grid's best on validation at 100 % (training the grid's runs
+        that are not in the results yet)."""
+        if model.name not in self.fixed_learning_rates:
+            for rate in self.lr_grid:
+                if not any(r["model"] == model.name and r["learning_rate"] == rate for r in self.lr_rows):
+                    self.lr_rows.append(self._grid_run(model, rate))
+                    self._save()
+        return self.learning_rate_if_known(model)
+
+    def _grid_run(self, model: ComparedModel, rate: float) -> dict:
+        seed = self.seeds[0]
+        folder = self.work_dir / "lr_grid" / _slug(model.name) / f"lr{rate:g}"
+        run = self._train(model, 1.0, seed, rate, folder, protocols=())
+        return {"model": model.name, "learning_rate": rate, "seed": seed, "best_val_accuracy": run.best_validation,
+                "train_seconds": run.train_seconds}  # fmt: skip
+
+    # runs ------------------------------------------------------------------------------------------------------
+
+    def subset_size(self, fraction: float) -> int:
+        return len(balanced_indices(self.labels, fraction, 0))  # per-class counts do not depend on the seed
+
+    def _train(self, model: ComparedModel, fraction: float, seed: int, rate: float, folder: Path, protocols):
+        budget = self.budget.for_size(self.subset_size(fraction))
+        overrides = {
+            **self.common,
+            **model.overrides,
+            "seed": seed,
+            "augment_rotation": model.augment,
+            "learning_rate": rate,
+            "max_epochs": budget.epochs,
+            "val_interval": budget.val_interval,
+        }
+        train_overrides = {}
+        if fraction < 1:
+            subset = f"$monai_sre.data.balanced_subset(@train#dataset, {fraction!r}, @seed)"
+            train_overrides["train#dataloader#dataset"] = subset
+        return train_then_evaluate(
+            self.bundle, self.overlays, folder, protocols, self.num_test, train_overrides=train_overrides, **overrides
+        )
+
+    def run_one(self, model: ComparedModel, fraction: float, seed: int) -> dict:
+        """Train, select and evaluate one (model, fraction, seed); the row of its results."""
+        rate = self.learning_rate(model)
+        folder = self.work_dir / _slug(model.name) / f"f{fraction:g}" / f"seed{seed}"
+        run = self._train(model, fraction, seed, rate, folder, EVALUATION_PROTOCOLS)
+        network = run.evaluate.parser.get_parsed_content("network")
+        budget = self.budget.for_size(self.subset_size(fraction))
+        row = {
+            "model": model.name,
+            "fraction": fraction,
+            "seed": seed,
+            "augment": model.augment,
+            "num_train": budget.num_train,
+            "epochs": budget.epochs,
+            "steps": budget.steps,
+            "learning_rate": rate,
+            "params": sum(p.numel() for p in network.parameters()),
+            "train_seconds": run.train_seconds,
+            "best_val_accuracy": run.best_validation,
+        }
+        for protocol in EVALUATION_PROTOCOLS:
+            summary = json.loads((folder / "eval" / f"robustness_{protocol}.json").read_text())["summary"]
+            row["accuracy_upright"] = summary["accuracy_upright"]
+            row[f"{protocol}_accuracy_mean"] = summary["accuracy_mean"]
+            row[f"{protocol}_accuracy_worst"] = summary["accuracy_worst"]
+            row[f"{protocol}_consistency"] = summary["consistency"]
+        return row
+
+    def run(self, models: Sequence[str] | None = None) -> list[dict]:
+        """Every missing (model, fraction, seed) row, saved one by one (``models``: only these names); the rows."""
+        chosen = [m for m in self.models if models is None or m.name in models]
+        for model in chosen:
+            for fraction in self.fractions:
+                for seed in self.seeds:
+                    if self.has_row(model.name, fraction, seed):
+                        continue
+                    self.rows.append(self.run_one(model, fraction, seed))
+                    self._save()
+        self._save()
+        return self.rows
+
+    def has_row(self, name: str, fraction: float, seed: int) -> bool:
+        return any(r["model"] == name and r["fraction"] == fraction and r["seed"] == seed for r in self.rows)
+
+    def _save(self) -> None:
+        self.output.mkdir(parents=True, exist_ok=True)
+        chosen = {m.name: self.learning_rate_if_known(m) for m in self.models}
+        data = {
+            "bundle": str(self.bundle),
+            "budget": {
+                "num_train": self.budget.num_train,
+                "batch_size": self.budget.batch_size,
+                "epochs_at_100": self.budget.epochs,
+                "steps": self.budget.total_steps,
+                "validations": self.validations,
+            },  # fmt: skip
+            "learning_rates": chosen,
+            "learning_rate_grid": self.lr_rows,
+            "rows": self.rows,
+        }
+        self.results_path.write_text(json.dumps(data, indent=2))
+        write_report(data, self.output)
+
+    def learning_rate_if_known(self, model: ComparedModel) -> float | None:
+        """The model's learning rate if fixed or its grid is complete, else ``None`` (nothing is trained)."""
+        if model.name in self.fixed_learning_rates:
+            return float(self.fixed_learning_rates[model.name])
+        grid = {r["learning_rate"]: r["best_val_accuracy"] for r in self.lr_rows if r["model"] == model.name}
+        if not all(rate in grid for rate in self.lr_grid):
+            return None
+        return max(self.lr_grid, key=lambda rate: (grid[rate], -rate))  # ties: the smaller rate

@@ -1,0 +1,111 @@
+# Copyright (c) monai_sre contributors
+# Licensed under the Apache License, Version 2.0
+"""``python -m monai_sre compare``: the fair comparison on the user's own datalist, through the generic
+classification bundle (``bundles/sre_classification``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from monai_sre.comparison.compare import DEFAULT_FRACTIONS, ComparedModel, Comparison
+
+__all__ = ["AUGMENTED_SUFFIX", "DEFAULT_MODELS", "compare_on_datalist", "parse_model"]
+
+AUGMENTED_SUFFIX = "+so3"
+# the two networks that decide the default: the exactly invariant group network and the augmented plain CNN
+DEFAULT_MODELS = ("group_resnet_light+so3", "plain_resnet_light+so3")
+
+
+def parse_model(spec: str) -> ComparedModel:
+    """``"NAME"`` (a registered classification network, trained upright) or ``"NAME+so3"`` (trained with random SO(3)
+    rotations) as a :class:`ComparedModel` of the generic bundle (its ``model_name``).
+
+    Raises:
+        ValueError: for a name the registry does not hold as a classification network (the message lists them).
+    """
+    from monai_sre.networks.nets import list_models
+
+    name = str(spec)
+    augment = name.endswith(AUGMENTED_SUFFIX)
+    network = name[: -len(AUGMENTED_SUFFIX)] if augment else name
+    known = list_models(task="classification")
+    if network not in known:
+        raise ValueError(
+            f"unknown model '{spec}': expected a classification network of the registry, optionally followed by "
+            f"'{AUGMENTED_SUFFIX}' (SO(3) augmentation): {', '.join(known)}."
+        )
+    label = f"{network}, SO(3) augmentation" if augment else f"{network}, no augmentation"
+    return ComparedModel(label, {"model_name": network}, augment)
+
+
+def compare_on_datalist(
+    datalist: str,
+    num_classes: int,
+    models: Sequence[str] = DEFAULT_MODELS,
+    seeds: Sequence[int] = (0, 1, 2, 3, 4),
+    fractions: Sequence[float] = DEFAULT_FRACTIONS,
+    output: str = "runs/compare",
+    resume: bool = False,
+    epochs: int | None = None,
+    lr_grid: Sequence[float] = (0.001, 0.003, 0.01),
+    learning_rate: float | None = None,
+    validations: int = 20,
+    only: Sequence[str] | None = None,
+    **bundle_overrides: Any,
+) -> str:
+    """Compare ``models`` on a datalist with the fair protocol (:class:`~monai_sre.comparison.Comparison`) and write
+    ``results.json``, ``table.md`` and ``comparison.png`` into ``output``.
+
+    Args:
+        datalist: the datalist of the generic bundle (decathlon JSON or CSV with a split column).
+        num_classes: the number of classes.
+        models: ``"NAME"`` or ``"NAME+so3"`` specs (:func:`parse_model`).
+        seeds: seeds (each draws its own subsample).
+        fractions: training fractions in ``(0, 1]``.
+        output: the comparison's folder; an existing comparison is refused unless ``resume``.
+        resume: continue the comparison in ``output`` (rows already there are kept).
+        epochs: epochs of the 100 % run (default: the bundle's ``max_epochs``).
+        lr_grid: learning rates tried at 100 % on validation, per model.
+        learning_rate: one fixed learning rate for every model instead of the grid.
+        validations: validations per run.
+        only: run only the models with these specs now (split a long comparison over sittings with ``resume``).
+        bundle_overrides: more overrides of the bundle (``class_names``, ``modality``, ``spacing``, ``input_size``,
+            ``device``, ``num_workers``, ...).
+
+    Returns:
+        the ``table.md`` text.
+    """
+    from monai_sre.runs import bundle_root
+
+    parsed = [parse_model(spec) for spec in _as_list(models)]
+    fixed = {m.name: learning_rate for m in parsed} if learning_rate is not None else None
+    comparison = Comparison(
+        bundle_root("sre_classification"),
+        output,
+        parsed,
+        fractions=[float(f) for f in _as_list(fractions)],
+        seeds=[int(s) for s in _as_list(seeds)],
+        epochs=epochs,
+        learning_rates=fixed,
+        lr_grid=[float(r) for r in _as_list(lr_grid)],
+        validations=validations,
+        resume=resume,
+        datalist=str(Path(datalist).resolve()),
+        num_classes=num_classes,
+        **bundle_overrides,
+    )
+    chosen = None if only is None else [parse_model(spec).name for spec in _as_list(only)]
+    comparison.run(chosen)
+    return (Path(output) / "table.md").read_text()
+
+
+def _as_list(value) -> list:
+    """A command-line value as a list: fire gives one value, a tuple (``0,1``), a list (``"['a','b']"``) or a string
+    with commas (``a+so3,b``)."""
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return [value]

@@ -1,0 +1,124 @@
+# Copyright (c) monai_sre contributors
+# Licensed under the Apache License, Version 2.0
+"""Tables and the plot of a model comparison (``results.json`` of :class:`~monai_sre.comparison.Comparison`)."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+__all__ = ["COLUMNS", "comparison_table", "plot_comparison", "write_report"]
+
+# (header, row key, format) of the summary table
+COLUMNS = (
+    ("acc upright", "accuracy_upright", ".3f"),
+    ("acc haar-64", "haar-64_accuracy_mean", ".3f"),
+    ("worst haar-64", "haar-64_accuracy_worst", ".3f"),
+    ("worst grid48", "grid48_accuracy_worst", ".3f"),
+    ("consistency haar-64", "haar-64_consistency", ".3f"),
+    ("consistency grid24", "grid24_consistency", ".3f"),
+    ("train s", "train_seconds", ".0f"),
+)
+
+
+def _mean_sd(values: Sequence[float], spec: str) -> str:
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.mean(values):{spec}} ± {sd:{spec}}"
+
+
+def _groups(rows: Sequence[Mapping]) -> dict[tuple[str, float], list[Mapping]]:
+    groups: dict[tuple[str, float], list[Mapping]] = {}
+    for row in rows:
+        groups.setdefault((row["model"], row["fraction"]), []).append(row)
+    return {key: sorted(group, key=lambda r: r["seed"]) for key, group in groups.items()}
+
+
+def comparison_table(rows: Sequence[Mapping]) -> str:
+    """Markdown: one line per (model, fraction) with mean ± sd over seeds, then each seed's ``haar-64`` accuracy."""
+    lines = [
+        "| model | fraction | train items | steps | lr | seeds | " + " | ".join(c[0] for c in COLUMNS) + " |",
+        "|---|---|---|---|---|---|" + "---|" * len(COLUMNS),
+    ]
+    per_seed = ["| model | fraction | haar-64 accuracy per seed | consistency haar-64 per seed |", "|---|---|---|---|"]
+    for (model, fraction), group in _groups(rows).items():
+        first = group[0]
+        cells = [_mean_sd([r[key] for r in group], spec) for _, key, spec in COLUMNS]
+        lines.append(
+            f"| {model} | {fraction:g} | {first['num_train']} | {first['steps']} | {first['learning_rate']:g} | "
+            f"{len(group)} | " + " | ".join(cells) + " |"
+        )
+        accuracy = ", ".join(f"s{r['seed']} {r['haar-64_accuracy_mean']:.3f}" for r in group)
+        consistency = ", ".join(f"s{r['seed']} {r['haar-64_consistency']:.3f}" for r in group)
+        per_seed.append(f"| {model} | {fraction:g} | {accuracy} | {consistency} |")
+    return "\n".join(lines) + "\n\nPer seed:\n\n" + "\n".join(per_seed)
+
+
+def _learning_rates(grid: Sequence[Mapping], chosen: Mapping[str, float | None]) -> str:
+    """The learning-rate grid (validation accuracy at 100 %, first seed) and the rate chosen per model."""
+    fixed = [f"{model} {rate:g}" for model, rate in chosen.items() if not any(r["model"] == model for r in grid)]
+    text = f"Learning rates fixed by the caller: {', '.join(fixed)}.\n\n" if fixed else ""
+    if not grid:
+        return text.rstrip()
+    lines = [
+        "Learning rate per model from the grid at 100 % (first seed), by best validation accuracy:",
+        "",
+        "| model | learning rate | best validation accuracy | chosen |",
+        "|---|---|---|---|",
+    ]
+    for row in grid:
+        mark = "yes" if chosen.get(row["model"]) == row["learning_rate"] else ""
+        lines.append(f"| {row['model']} | {row['learning_rate']:g} | {row['best_val_accuracy']:.3f} | {mark} |")
+    return "\n".join(lines)
+
+
+def plot_comparison(rows: Sequence[Mapping], path: str | Path) -> Path:
+    """``haar-64`` accuracy and consistency against the training fraction: the mean over seeds per model (line) and
+    every seed (dots), fraction on a log axis."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(11, 4.2), layout="constrained")
+    panels = figure.subplots(1, 2)
+    groups = _groups(rows)
+    models = list(dict.fromkeys(model for model, _ in groups))
+    for index, model in enumerate(models):
+        color = f"C{index % 10}"
+        fractions = sorted(f for m, f in groups if m == model)
+        for axis, key in zip(panels, ("haar-64_accuracy_mean", "haar-64_consistency")):
+            means = [statistics.mean(r[key] for r in groups[(model, f)]) for f in fractions]
+            axis.plot(fractions, means, "-o", color=color, label=model, markersize=4)
+            for f in fractions:
+                values = [r[key] for r in groups[(model, f)]]
+                axis.scatter([f] * len(values), values, color=color, s=9, alpha=0.45)
+    ticks = sorted({fraction for _, fraction in groups})
+    for axis, label in zip(panels, ("test accuracy, mean over haar-64", "consistency under haar-64")):
+        axis.set_xscale("log")
+        axis.set_xticks(ticks, [f"{100 * f:g} %" for f in ticks])
+        axis.minorticks_off()
+        axis.set_xlabel("fraction of the training split (equal optimiser steps)")
+        axis.set_ylabel(label)
+        axis.grid(alpha=0.3)
+    panels[0].legend(fontsize=7, loc="lower right")
+    path = Path(path)
+    figure.savefig(path, dpi=120)
+    return path
+
+
+def write_report(data: Mapping, output: str | Path) -> None:
+    """``table.md`` (budget, learning-rate grid, summary and per-seed tables) and, with rows, ``comparison.png``."""
+    output = Path(output)
+    budget = data["budget"]
+    text = [
+        f"Bundle: `{data['bundle']}`. Budget: {budget['steps']} optimiser steps at every fraction "
+        f"({budget['epochs_at_100']} epochs over {budget['num_train']} training items at 100 %, batch "
+        f"{budget['batch_size']}), {budget['validations']} validations per run, checkpoint by best validation "
+        "accuracy.",
+        "",
+        _learning_rates(data.get("learning_rate_grid", []), data.get("learning_rates", {})),
+        "",
+        comparison_table(data["rows"]) if data["rows"] else "(no rows yet)",
+        "",
+    ]
+    (output / "table.md").write_text("\n".join(text))
+    if data["rows"]:
+        plot_comparison(data["rows"], output / "comparison.png")

@@ -1,0 +1,103 @@
+"""The fair comparison end to end on real volumes: the generic bundle's example datalist (NIfTI crops of the MNI
+template, 6/2/2 per class), tiny budgets."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from monai_sre.comparison import Comparison, comparison_table
+from monai_sre.comparison.datalist import compare_on_datalist, parse_model
+from monai_sre.runs import bundle_root
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def example(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("example")
+    script = REPO / "scripts" / "build_classification_example.py"
+    subprocess.run([sys.executable, str(script), "--output", str(folder), "--per-class", "6", "2", "2"], check=True)
+    return folder / "datalist.json"
+
+
+@pytest.fixture(scope="module")
+def compared(example, tmp_path_factory) -> Path:
+    """``python -m monai_sre compare`` as a user runs it: one model, a learning-rate grid, two fractions, two seeds."""
+    output = tmp_path_factory.mktemp("compare") / "out"
+    command = [
+        sys.executable, "-m", "monai_sre", "compare", "--datalist", str(example), "--num_classes", "4",
+        "--models", "sre_resnet_light+so3", "--seeds", "0,1", "--fractions", "0.5,1", "--epochs", "2",
+        "--lr_grid", "0.001,0.01", "--validations", "2", "--output", str(output),
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return output
+
+
+def test_every_fraction_gets_the_same_steps_and_the_grid_picks_on_validation(compared):
+    data = json.loads((compared / "results.json").read_text())
+    rows = data["rows"]
+    assert {(r["fraction"], r["seed"]) for r in rows} == {(0.5, 0), (0.5, 1), (1.0, 0), (1.0, 1)}
+    assert {r["steps"] for r in rows} == {data["budget"]["steps"]} == {4}  # 2 epochs x 2 batches of 16 at 100 %
+    assert {r["num_train"] for r in rows} == {12, 24} and {r["epochs"] for r in rows if r["fraction"] == 0.5} == {4}
+    grid = {r["learning_rate"]: r["best_val_accuracy"] for r in data["learning_rate_grid"]}
+    assert set(grid) == {0.001, 0.01} and all(r["seed"] == 0 for r in data["learning_rate_grid"])
+    chosen = max(grid, key=lambda rate: (grid[rate], -rate))
+    assert data["learning_rates"] == {"sre_resnet_light, SO(3) augmentation": chosen}
+    assert {r["learning_rate"] for r in rows} == {chosen}
+    for row in rows:  # an exactly invariant network: the same class under the 24 grid rotations, always
+        assert row["grid24_consistency"] == 1.0 and row["grid48_accuracy_worst"] == pytest.approx(
+            row["accuracy_upright"]
+        )
+        assert 0 <= row["haar-64_consistency"] <= 1 and row["haar-64_accuracy_worst"] <= row["haar-64_accuracy_mean"]
+    table = (compared / "table.md").read_text()
+    assert "| sre_resnet_light, SO(3) augmentation | 0.5 | 12 | 4 |" in table and "Per seed:" in table
+    assert (compared / "comparison.png").stat().st_size > 10_000
+
+
+def test_an_existing_comparison_is_refused_without_resume_and_resumed_with_it(compared, example):
+    common = dict(datalist=str(example), num_classes=4, models=["sre_resnet_light+so3"], seeds=[0, 1, 2],
+                  fractions=[0.5, 1], epochs=2, lr_grid=[0.001, 0.01], validations=2, output=str(compared))  # fmt: skip
+    with pytest.raises(ValueError, match="holds an earlier comparison; pass resume=True"):
+        compare_on_datalist(**common)
+    before = json.loads((compared / "results.json").read_text())
+    compare_on_datalist(**common, resume=True)  # adds seed 2 only; the grid is not trained again
+    after = json.loads((compared / "results.json").read_text())
+    assert after["rows"][:4] == before["rows"] and {r["seed"] for r in after["rows"][4:]} == {2}
+    assert after["learning_rate_grid"] == before["learning_rate_grid"]
+
+
+def test_models_are_registry_names_with_an_optional_augmentation_suffix():
+    model = parse_model("plain_resnet_light+so3")
+    assert (model.overrides, model.augment) == ({"model_name": "plain_resnet_light"}, True)
+    assert parse_model("group_resnet_light").augment is False
+    with pytest.raises(ValueError, match="unknown model 'sre_unet_light'.*group_resnet_light"):
+        parse_model("sre_unet_light")  # a segmentation network
+
+
+@pytest.mark.parametrize(
+    "kwargs, pattern",
+    [({"models": []}, "non-empty list of distinct"), ({"fractions": [0.0]}, "fractions must lie in"),
+     ({"seeds": []}, "at least one seed")],
+)  # fmt: skip
+def test_bad_comparisons_raise_naming_the_value(kwargs, pattern, tmp_path):
+    arguments = {"models": [parse_model("sre_resnet_light")], **kwargs}
+    with pytest.raises(ValueError, match=pattern):
+        Comparison(bundle_root("sre_classification"), tmp_path, **arguments)
+
+
+def test_table_lists_every_seed():
+    rows = [
+        {"model": "m", "fraction": 0.1, "seed": s, "num_train": 5, "steps": 9, "learning_rate": 0.003,
+         "accuracy_upright": 0.5 + s / 10, "haar-64_accuracy_mean": 0.4 + s / 10, "haar-64_accuracy_worst": 0.3,
+         "grid48_accuracy_worst": 0.5, "haar-64_consistency": 0.9, "grid24_consistency": 1.0, "train_seconds": 3}
+        for s in (0, 1)
+    ]  # fmt: skip
+    table = comparison_table(rows)
+    assert "| m | 0.1 | 5 | 9 | 0.003 | 2 | 0.550 ± 0.071 | 0.450 ± 0.071 |" in table
+    assert "| m | 0.1 | s0 0.400, s1 0.500 | s0 0.900, s1 0.900 |" in table
