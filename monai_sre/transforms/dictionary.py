@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -50,7 +50,26 @@ class _SharedDraw(RandomizableTransform, MapTransform, InvertibleTransform, Lazy
         self.inner.set_random_state(seed, state)
         return self
 
-    def _apply(self, image: torch.Tensor, index: int, lazy: bool) -> torch.Tensor:
+    # per-key resampling options of the rotating subclasses (one entry per key of ``self.keys``)
+    resampling_options: tuple[tuple, ...] = ()
+
+    def _set_resampling_options(self, mode, padding_mode, align_corners, dtype) -> None:
+        """Keep ``mode``, ``padding_mode``, ``align_corners`` and ``dtype`` as one entry per key."""
+        self.mode = ensure_tuple_rep(mode, len(self.keys))
+        self.padding_mode = ensure_tuple_rep(padding_mode, len(self.keys))
+        self.align_corners = ensure_tuple_rep(align_corners, len(self.keys))
+        self.dtype = ensure_tuple_rep(dtype, len(self.keys))
+        self.resampling_options = (self.mode, self.padding_mode, self.align_corners, self.dtype)
+
+    def keys_with_options(self, d: Mapping[Hashable, torch.Tensor]) -> Iterator[tuple[Hashable, tuple]]:
+        """The present keys of ``d``, each with its own options (``mode``, ``padding_mode``, ``align_corners``,
+        ``dtype``, or none): paired through ``key_iterator(d, *options)`` as MONAI pairs them, so that a missing
+        key (``allow_missing_keys``) never hands its options to the next one."""
+        if not self.resampling_options:
+            return ((key, ()) for key in self.key_iterator(d))
+        return ((key, tuple(options)) for key, *options in self.key_iterator(d, *self.resampling_options))
+
+    def _apply(self, image: torch.Tensor, options: tuple, lazy: bool) -> torch.Tensor:
         return self.inner(image, randomize=False, lazy=lazy)
 
     def _draw(self, d: Mapping[Hashable, torch.Tensor]) -> None:
@@ -65,9 +84,9 @@ class _SharedDraw(RandomizableTransform, MapTransform, InvertibleTransform, Lazy
         d = dict(data)
         self._draw(d)
         lazy_ = self.lazy if lazy is None else lazy
-        for index, key in enumerate(self.key_iterator(d)):
+        for key, options in self.keys_with_options(d):
             if self._do_transform:
-                d[key] = self._apply(d[key], index, lazy_)
+                d[key] = self._apply(d[key], options, lazy_)
             else:
                 d[key] = convert_to_tensor(d[key], track_meta=get_track_meta(), dtype=torch.float32)
             self.push_transform(d[key], replace=True, lazy=lazy_)
@@ -116,18 +135,16 @@ class RandSO3Rotated(_SharedDraw):
     ) -> None:
         self.inner = RandSO3Rotate(prob=1.0, max_angle=max_angle, keep_size=keep_size, lazy=lazy)
         super().__init__(keys, prob, allow_missing_keys, lazy)
-        self.mode = ensure_tuple_rep(mode, len(self.keys))
-        self.padding_mode = ensure_tuple_rep(padding_mode, len(self.keys))
-        self.align_corners = ensure_tuple_rep(align_corners, len(self.keys))
-        self.dtype = ensure_tuple_rep(dtype, len(self.keys))
+        self._set_resampling_options(mode, padding_mode, align_corners, dtype)
 
-    def _apply(self, image: torch.Tensor, index: int, lazy: bool) -> torch.Tensor:
+    def _apply(self, image: torch.Tensor, options: tuple, lazy: bool) -> torch.Tensor:
+        mode, padding_mode, align_corners, dtype = options
         return self.inner(
             image,
-            mode=self.mode[index],
-            padding_mode=self.padding_mode[index],
-            align_corners=self.align_corners[index],
-            dtype=self.dtype[index],
+            mode=mode,
+            padding_mode=padding_mode,
+            align_corners=align_corners,
+            dtype=dtype,
             randomize=False,
             lazy=lazy,
         )

@@ -364,24 +364,21 @@ class RandSO3RotateCropd(_SharedDraw):
     ) -> None:
         self.inner = RandSO3RotateCrop(roi_size, prob=1.0, max_angle=max_angle, lazy=lazy)
         super().__init__(keys, prob, allow_missing_keys, lazy)
-        self.mode = ensure_tuple_rep(mode, len(self.keys))
-        self.padding_mode = ensure_tuple_rep(padding_mode, len(self.keys))
-        self.align_corners = ensure_tuple_rep(align_corners, len(self.keys))
-        self.dtype = ensure_tuple_rep(dtype, len(self.keys))
+        self._set_resampling_options(mode, padding_mode, align_corners, dtype)
 
     def __call__(self, data: Mapping[Hashable, torch.Tensor], lazy: bool | None = None) -> dict[Hashable, torch.Tensor]:
         d = dict(data)
         self._draw(d)  # as RandSO3Rotated draws, so both give the same rotations from the same state
         lazy_ = self.lazy if lazy is None else lazy
-        for index, key in enumerate(self.key_iterator(d)):
+        for key, (mode, padding_mode, align_corners, dtype) in self.keys_with_options(d):
             d[key] = rotate_crop(
                 d[key],
                 self.inner.matrix if self._do_transform else None,
                 self.inner.roi_size,
-                mode=self.mode[index],
-                padding_mode=self.padding_mode[index],
-                align_corners=self.align_corners[index],
-                dtype=self.dtype[index],
+                mode=mode,
+                padding_mode=padding_mode,
+                align_corners=align_corners,
+                dtype=dtype,
                 lazy=lazy_,
                 transform_info=self.get_transform_info(),
             )
