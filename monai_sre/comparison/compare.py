@@ -196,16 +196,25 @@ class Comparison:
             row[f"{protocol}_consistency"] = summary["consistency"]
         return row
 
-    def run(self, models: Sequence[str] | None = None) -> list[dict]:
-        """Every missing (model, fraction, seed) row, saved one by one (``models``: only these names); the rows."""
+    def run(
+        self,
+        models: Sequence[str] | None = None,
+        fractions: Sequence[float] | None = None,
+        seeds: Sequence[int] | None = None,
+    ) -> list[dict]:
+        """Every missing (model, fraction, seed) row, saved one by one; the rows.
+
+        Seed by seed, smallest fraction first, every model at each (so that a comparison stopped part-way has
+        comparable rows). ``models`` (names), ``fractions`` and ``seeds`` restrict this call to a part of the
+        comparison (split a long comparison over sittings, then ``resume``).
+        """
         chosen = [m for m in self.models if models is None or m.name in models]
-        for model in chosen:
-            for fraction in self.fractions:
-                for seed in self.seeds:
-                    if self.has_row(model.name, fraction, seed):
-                        continue
-                    self.rows.append(self.run_one(model, fraction, seed))
-                    self._save()
+        for seed in self.seeds if seeds is None else seeds:
+            for fraction in self.fractions if fractions is None else sorted(fractions):
+                for model in chosen:
+                    if not self.has_row(model.name, fraction, seed):
+                        self.rows.append(self.run_one(model, fraction, seed))
+                        self._save()
         self._save()
         return self.rows
 

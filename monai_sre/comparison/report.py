@@ -56,7 +56,11 @@ def comparison_table(rows: Sequence[Mapping]) -> str:
 
 def _learning_rates(grid: Sequence[Mapping], chosen: Mapping[str, float | None]) -> str:
     """The learning-rate grid (validation accuracy at 100 %, first seed) and the rate chosen per model."""
-    fixed = [f"{model} {rate:g}" for model, rate in chosen.items() if not any(r["model"] == model for r in grid)]
+    fixed = [
+        f"{model} {rate:g}"
+        for model, rate in chosen.items()
+        if rate is not None and not any(r["model"] == model for r in grid)
+    ]
     text = f"Learning rates fixed by the caller: {', '.join(fixed)}.\n\n" if fixed else ""
     if not grid:
         return text.rstrip()
