@@ -11,7 +11,8 @@ traceback.
 
 ``python -m monai_sre compare --datalist PATH --num_classes N [--models ...] [--seeds ...] [--fractions ...]
 [--output DIR] [--resume true]`` compares networks on the user's own datalist with the fair protocol
-(:func:`monai_sre.comparison.datalist.compare_on_datalist`).
+(:func:`monai_sre.comparison.datalist.compare_on_datalist`); ``python -m monai_sre audit BUNDLE_DIR [--protocol ...]``
+audits any bundle's rotation robustness (:func:`monai_sre.audit.audit`, ``docs/audit.md``).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     import fire
     from monai.bundle import scripts
 
+    from monai_sre.audit import audit
     from monai_sre.comparison.datalist import compare_on_datalist
 
     commands = {
@@ -55,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in ("run", "verify_metadata", "ckpt_export", "onnx_export", "verify_net_in_out")
     }
     commands["compare"] = compare_on_datalist
+    commands["audit"] = audit
     try:
         fire.Fire(commands, command=sys.argv[1:] if argv is None else argv, name="python -m monai_sre")
     except Exception as error:  # noqa: BLE001 - reported below, or re-raised with MONAI_SRE_TRACEBACK=1
