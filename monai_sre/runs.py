@@ -13,7 +13,9 @@ A bundle config calls these in its ``initialize`` list:
   channels, class names) in the run folder, and :func:`read_training_domain` gives it to evaluation and
   inference, which bring every input into that domain;
 - :func:`latest_checkpoint` is the newest full training state that ``--resume`` continues from
-  (:class:`monai_sre.handlers.TrainingCheckpoint` writes and reads them).
+  (:class:`monai_sre.handlers.TrainingCheckpoint` writes and reads them);
+- :func:`as_flag` reads a command-line switch, and :func:`use_amp` the ``--amp`` switch checked against the device
+  the engines run on.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ import shutil
 import time
 from pathlib import Path
 
+import torch
+
 __all__ = [
     "RUN_MARKER",
     "as_flag",
@@ -32,6 +36,7 @@ __all__ = [
     "latest_checkpoint",
     "prepare_run_dir",
     "read_training_domain",
+    "use_amp",
     "write_training_domain",
 ]
 
@@ -61,6 +66,43 @@ def as_flag(value: bool | int | str, name: str = "flag") -> bool:
     if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
         return value.strip().lower() in _TRUE
     raise ValueError(f"--{name} must be true or false, got {value!r}.")
+
+
+def use_amp(amp: bool | int | str, device: torch.device | str) -> bool:
+    """The ``--amp`` switch of a bundle's trainer and evaluators, refused where MONAI's engines cannot honour it.
+
+    MONAI 1.6's ``SupervisedTrainer`` and ``SupervisedEvaluator`` run the forward pass (and the loss) under
+    ``torch.autocast("cuda")`` and scale the loss with a CUDA ``GradScaler`` whatever their ``device``. On any
+    other device both turn themselves off with a warning and the run is plain float32, so ``--amp true`` on a
+    CPU would claim mixed precision it does not use; it is refused instead. The bundles' default,
+    ``"$torch.device(@device).type == 'cuda'"``, is on on a GPU and off elsewhere.
+
+    Example (bundle config)::
+
+        "amp": "$torch.device(@device).type == 'cuda'",
+        "trainer": {"_target_": "SupervisedTrainer", "device": "@device",
+                    "amp": "$monai_sre.runs.use_amp(@amp, @device)", ...}
+
+    Args:
+        amp: the switch, as :func:`as_flag` reads it.
+        device: the device the engine runs on (a ``torch.device`` or its name).
+
+    Returns:
+        whether the engine should run with automatic mixed precision.
+
+    Raises:
+        ValueError: ``amp`` is not a switch, or it is on and ``device`` is not a CUDA device (the message names
+            the device and the two ways on).
+    """
+    enabled = as_flag(amp, "amp")
+    device_type = torch.device(device).type
+    if enabled and device_type != "cuda":
+        raise ValueError(
+            f"--amp true needs a CUDA device, got device '{device}': MONAI's SupervisedTrainer and "
+            "SupervisedEvaluator autocast with torch.autocast('cuda'), which does nothing on "
+            f"'{device_type}' (the run would be plain float32). Pass --amp false, or run on a GPU."
+        )
+    return enabled
 
 
 def bundle_root(name: str) -> str:

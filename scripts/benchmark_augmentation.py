@@ -13,12 +13,12 @@ drift on a shared machine hits all alike), with ratios:
     - ``fused``: ``RandSO3RotateCropd`` (resamples only the crop; the bundles' default);
     - ``batched``: ``BatchRandSO3Rotate`` on the collated batch (one ``grid_sample`` call), divided by the batch.
 
-(b) the tissue bundle's training epoch time (``bundles/sre_resnet3d_tissue/configs/train.json`` through MONAI's
-    ``ConfigWorkflow``, bundle files untouched; overrides only), without augmentation, with the previous
-    augmentation, with the fused transform (the bundle as shipped) and with the batched ``prepare_batch``, and
-    the ratio of each to the run without augmentation. The trainer's handlers are overridden to none (no
-    validation, checkpoints or logs: the epoch is data loading, preprocessing, forward, backward and optimiser
-    steps); ``--num-train`` keeps the first samples of the training split.
+(b) the tissue bundle's training epoch time (``bundles/sre_resnet3d_tissue/configs``: ``inference.json`` +
+    ``train.json`` through MONAI's ``ConfigWorkflow``, bundle files untouched; overrides only), without
+    augmentation, with the previous augmentation, with the fused transform (the bundle as shipped) and with the
+    batched ``prepare_batch``, and the ratio of each to the run without augmentation. The trainer's handlers are
+    overridden to none (no validation, checkpoints or logs: the epoch is data loading, preprocessing, forward,
+    backward and optimiser steps); ``--num-train`` keeps the first samples of the training split.
 
 Usage::
 
@@ -36,7 +36,7 @@ import tempfile
 from pathlib import Path
 
 import torch
-from benchmarking import interleaved_medians, machine_description
+from benchmarking import TRAIN_CONFIGS, interleaved_medians, machine_description
 from monai.bundle import ConfigWorkflow
 from monai.data import list_data_collate
 from monai.transforms import Compose, ResizeWithPadOrCropd, ScaleIntensityRanged
@@ -103,9 +103,10 @@ def transform_tasks(patch: int, size: int, batch: int) -> dict:
 
 
 def bundle_trainer(overrides: dict, run_dir: Path, epochs: int, num_train: int | None, batch: int, device: str):
-    """The tissue bundle's trainer, built by ConfigWorkflow from train.json with ``overrides`` (files untouched)."""
+    """The tissue bundle's trainer, built by ConfigWorkflow from its training configs with ``overrides`` (files
+    untouched)."""
     workflow = ConfigWorkflow(
-        config_file=str(BUNDLE / "configs" / "train.json"),
+        config_file=[str(BUNDLE / "configs" / f"{name}.json") for name in TRAIN_CONFIGS],
         meta_file=str(BUNDLE / "configs" / "metadata.json"),
         workflow_type="train",
         bundle_root=str(BUNDLE),

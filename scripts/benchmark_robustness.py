@@ -3,7 +3,7 @@
 """Rotation robustness and cost of SRE networks against plain CNNs on the embedded tissue dataset.
 
 Every model is trained and evaluated by the default bundle's own configs (``bundles/sre_resnet3d_tissue``:
-``train.json``, then ``train.json`` + ``evaluate.json``, parsed by MONAI's ``ConfigWorkflow`` and run as
+``inference.json`` + ``train.json``, then the same + ``evaluate.json``, parsed by MONAI's ``ConfigWorkflow`` and run as
 ``python -m monai.bundle run`` runs them), so preprocessing, budget (epochs, optimiser, schedule), checkpoint
 selection (best validation accuracy), weight loading and evaluation are the bundle's; the script overrides only
 the network (``network_def``; the group-network rows keep the bundle's own), the seed, the rotation-augmentation switch,

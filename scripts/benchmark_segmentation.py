@@ -3,8 +3,8 @@
 """Rotation robustness and cost of SRE U-Nets against plain and group U-Nets on the embedded tissue segmentation data.
 
 The segmentation sibling of ``benchmark_robustness.py``. Every model is trained and evaluated by the segmentation
-bundle's own configs (``bundles/sre_unet3d_tissue_seg``: ``train.json`` with the model's overlay, then
-``train.json`` + overlay + ``evaluate.json``, parsed by MONAI's ``ConfigWorkflow`` as ``python -m monai.bundle run``
+bundle's own configs (``bundles/sre_unet3d_tissue_seg``: ``inference.json`` + ``train.json`` with the model's
+overlay, then the same + ``evaluate.json``, parsed by MONAI's ``ConfigWorkflow`` as ``python -m monai.bundle run``
 parses them), so preprocessing, budget (epochs, optimiser, schedule), checkpoint selection (best validation Dice),
 weight loading and evaluation are the bundle's; the script overrides only the seed, the rotation-augmentation
 switch, the sample counts, the device and the output folders (and, when ``--epochs`` is below the bundle's
@@ -40,7 +40,8 @@ from benchmarking import check_device_and_models, rows_table, run_rows, train_th
 REPO = Path(__file__).resolve().parents[1]
 BUNDLE = REPO / "bundles" / "sre_unet3d_tissue_seg"
 TRAIN = json.loads((BUNDLE / "configs" / "train.json").read_text())
-CLASSES = TRAIN["class_names"][1:]  # the reported (foreground) classes: evaluate.json leaves the background out
+# the reported (foreground) classes: evaluate.json leaves the background out
+CLASSES = json.loads((BUNDLE / "configs" / "inference.json").read_text())["class_names"][1:]
 PROTOCOLS = ("paper", "haar-64", "grid48")
 
 # name: (the overlay config on top of train.json, None for the bundle's default network; rotation augmentation)

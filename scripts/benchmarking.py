@@ -11,7 +11,8 @@
 - on a CUDA device, :func:`cuda_peak_growth_mib` reads the caching allocator's peak instead (in process), and
   :func:`interleaved_medians` synchronises the device after every task so that the wall time covers its kernels;
 - :func:`bundle_workflow` parses and initialises a bundle's configs with MONAI's ``ConfigWorkflow``, as
-  ``python -m monai.bundle run`` does, for the scripts that train and evaluate through a bundle.
+  ``python -m monai.bundle run`` does, for the scripts that train and evaluate through a bundle
+  (:data:`TRAIN_CONFIGS`: ``inference.json``, the base every bundle command starts from, then ``train.json``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 __all__ = [
+    "TRAIN_CONFIGS",
     "add_common_arguments",
     "bundle_workflow",
     "cuda_peak_growth_mib",
@@ -37,6 +39,10 @@ __all__ = [
     "report_peak_growth",
     "resident_high_water_kib",
 ]
+
+
+# the configs of a bundle's training command, in merge order (evaluation adds "evaluate" after them and any overlay)
+TRAIN_CONFIGS = ("inference", "train")
 
 
 def add_common_arguments(parser: argparse.ArgumentParser, repeats: int, warmup: int) -> None:
@@ -51,8 +57,9 @@ def add_common_arguments(parser: argparse.ArgumentParser, repeats: int, warmup: 
 
 
 def bundle_workflow(bundle: Path, files: list[str], **overrides):
-    """The configs ``files`` (names in ``bundle/configs``, merged in order) with ``overrides``, parsed and
-    initialised as a ``train`` workflow (a MONAI ``ConfigWorkflow``; run it with ``.run()``, then ``.finalize()``)."""
+    """The configs ``files`` (names in ``bundle/configs``, merged in order, e.g. ``[*TRAIN_CONFIGS, "evaluate"]``)
+    with ``overrides``, parsed and initialised as a ``train`` workflow (a MONAI ``ConfigWorkflow``; run it with
+    ``.run()``, then ``.finalize()``)."""
     from monai.bundle import ConfigWorkflow
 
     configs = bundle / "configs"
@@ -69,13 +76,14 @@ def bundle_workflow(bundle: Path, files: list[str], **overrides):
 
 
 def train_then_evaluate(bundle: Path, files: list[str], folder: Path, protocols, num_test, **common):
-    """Train ``bundle`` with its configs ``files`` into ``folder/train``, then evaluate the best model into
+    """Train ``bundle`` with its overlay configs ``files`` (after :data:`TRAIN_CONFIGS`) into ``folder/train``, then
+    evaluate the best model (``evaluate.json`` after the overlays) into
     ``folder/eval`` under ``protocols`` on ``num_test`` test samples (``None``: all); ``common`` overrides both.
 
     A rerun replaces the folders of an earlier, unfinished run. Returns the training seconds, the trained
     workflow's trainer and the finished evaluation workflow (its ``network`` holds the evaluated weights).
     """
-    train = bundle_workflow(bundle, ["train", *files], run_dir=str(folder / "train"), overwrite=True, **common)
+    train = bundle_workflow(bundle, [*TRAIN_CONFIGS, *files], run_dir=str(folder / "train"), overwrite=True, **common)
     start = time.perf_counter()
     train.run()
     train_seconds = time.perf_counter() - start
@@ -83,7 +91,7 @@ def train_then_evaluate(bundle: Path, files: list[str], folder: Path, protocols,
     train.finalize()
     evaluate = bundle_workflow(
         bundle,
-        ["train", *files, "evaluate"],
+        [*TRAIN_CONFIGS, *files, "evaluate"],
         ckpt_path=str(folder / "train" / "models" / "model.pt"),
         eval_dir=str(folder / "eval"),
         overwrite=True,

@@ -42,14 +42,14 @@ COLOURS = ("#000000", "#f28e2b", "#59a14f", "#e8e8e8", "#4e79a7")  # background,
 def run_map(
     bundle: str, source: Path, work_dir: Path, stride: int, overlays: list[str], ckpt_path: str | None
 ) -> tuple[Path, float, str]:
-    """Run train + inference + [overlays] (+ tissue_map) of ``bundle`` on ``source``: label map, seconds, network."""
+    """Run inference + [overlays] (+ tissue_map) of ``bundle`` on ``source``: label map, seconds, network."""
     from monai.bundle import ConfigWorkflow
 
     volumes, out = work_dir / "volumes", work_dir / "out"
     volumes.mkdir(parents=True, exist_ok=True)
     shutil.copy(source, volumes / source.name)
     after, postfix, _ = BUNDLES[bundle]
-    names = ["train", "inference", *overlays, *after]
+    names = ["inference", *overlays, *after]
     overrides = {"dataset_dir": str(volumes), "output_dir": str(out), "overwrite": True}
     if after:  # the classifier's map: every stride-th voxel
         overrides["stride"] = stride

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from monai_sre.runs import (
     RUN_MARKER,
@@ -9,6 +10,7 @@ from monai_sre.runs import (
     latest_checkpoint,
     prepare_run_dir,
     read_training_domain,
+    use_amp,
     write_training_domain,
 )
 
@@ -70,3 +72,23 @@ def test_bundle_root_finds_the_shipped_bundles_from_any_folder(tmp_path, monkeyp
     assert bundle_root("sre_resnet3d_tissue").endswith("bundles/sre_resnet3d_tissue")
     with pytest.raises(FileNotFoundError, match="bundle 'nope' not found.*--bundle_root"):
         bundle_root("nope")
+
+
+@pytest.mark.parametrize(
+    "amp, device, expected",
+    [
+        (False, "cpu", False),
+        ("false", torch.device("cpu"), False),
+        ("true", "cuda:0", True),
+        (1, torch.device("cuda", 1), True),
+    ],
+)
+def test_amp_switch_is_read_against_the_device(amp, device, expected):
+    assert use_amp(amp, device) is expected
+
+
+def test_amp_on_a_device_that_monai_does_not_autocast_is_refused_naming_it():
+    with pytest.raises(ValueError, match=r"--amp true needs a CUDA device, got device 'cpu'.*Pass --amp false"):
+        use_amp("true", torch.device("cpu"))
+    with pytest.raises(ValueError, match="--amp must be true or false, got 'fp16'"):
+        use_amp("fp16", "cuda")

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -9,13 +11,22 @@ from monai.bundle import ConfigWorkflow
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA = REPO / "bundles" / "schema" / "meta_schema_20240725.json"
 
+# The configs of each bundle command, in merge order (the model zoo's layout): inference.json runs alone and holds
+# what the commands share (network_def, preprocessing pieces, postprocessing, device, amp); train.json overrides it;
+# evaluate.json and multi_gpu_train.json go after train.json. Overlays go after the configs they change.
+INFER = ("inference",)
+TRAIN = ("inference", "train")
+EVALUATE = (*TRAIN, "evaluate")
+MULTI_GPU_TRAIN = (*TRAIN, "multi_gpu_train")
+
 
 def bundle_config(bundle: str, *names: str) -> list[str]:
     return [str(REPO / "bundles" / bundle / "configs" / f"{name}.json") for name in names]
 
 
 def run_workflow(bundle: str, names: tuple[str, ...], workflow_type: str = "train", **overrides) -> ConfigWorkflow:
-    """Run a bundle config in this process, as `python -m monai.bundle run` does, and return the workflow."""
+    """Run the bundle configs ``names`` (merged in order, e.g. :data:`TRAIN`) in this process, as
+    `python -m monai.bundle run` does, and return the workflow."""
     workflow = ConfigWorkflow(
         config_file=bundle_config(bundle, *names),
         meta_file=str(REPO / "bundles" / bundle / "configs" / "metadata.json"),
@@ -33,6 +44,27 @@ def run_workflow(bundle: str, names: tuple[str, ...], workflow_type: str = "trai
 @pytest.fixture(autouse=True)
 def _repository_root(monkeypatch):
     monkeypatch.chdir(REPO)
+
+
+@pytest.fixture(scope="session")
+def classification_example(tmp_path_factory) -> Path:
+    """The runnable example of real volumes (NIfTI crops of the MNI template), 6/2/2 per class, by its script."""
+    folder = tmp_path_factory.mktemp("example")
+    script = REPO / "scripts" / "build_classification_example.py"
+    subprocess.run([sys.executable, str(script), "--output", str(folder), "--per-class", "6", "2", "2"], check=True)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def classification_run(classification_example, tmp_path_factory) -> Path:
+    """One short training run of the sre_classification bundle on the example's JSON datalist, with class names
+    from its file (the run folder: models/, training_domain.json, ...)."""
+    run = tmp_path_factory.mktemp("runs") / "run"
+    run_workflow(
+        "sre_classification", TRAIN, datalist=str(classification_example / "datalist.json"), num_classes=4,
+        class_names=str(classification_example / "classes.json"), run_dir=str(run), max_epochs=2,
+    )  # fmt: skip
+    return run
 
 
 def assert_fails_with(error_type: type, pattern: str, run, *args, **kwargs) -> None:

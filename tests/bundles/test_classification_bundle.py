@@ -12,10 +12,20 @@ import nibabel as nib
 import numpy as np
 import pytest
 import torch
-from monai.bundle import ckpt_export, onnx_export, verify_metadata
+from monai.bundle import onnx_export, verify_metadata
 
 from monai_sre.networks.nets import group_resnet_light
-from tests.bundles.conftest import REPO, SCHEMA, assert_fails_with, bundle_config, run_workflow
+from tests.bundles.conftest import (
+    EVALUATE,
+    INFER,
+    MULTI_GPU_TRAIN,
+    REPO,
+    SCHEMA,
+    TRAIN,
+    assert_fails_with,
+    bundle_config,
+    run_workflow,
+)
 
 BUNDLE = "sre_classification"
 META = REPO / "bundles" / BUNDLE / "configs" / "metadata.json"
@@ -23,61 +33,43 @@ CLASSES = ["cortical grey matter", "deep grey matter", "white matter", "internal
 NIBABEL_DATA = Path(nib.__file__).parent / "tests" / "data"
 
 
-@pytest.fixture(scope="module")
-def example(tmp_path_factory) -> Path:
-    """The runnable example of real volumes (NIfTI crops of the MNI template), 6/2/2 per class, by its script."""
-    folder = tmp_path_factory.mktemp("example")
-    script = REPO / "scripts" / "build_classification_example.py"
-    subprocess.run([sys.executable, str(script), "--output", str(folder), "--per-class", "6", "2", "2"], check=True)
-    return folder
-
-
-@pytest.fixture(scope="module")
-def trained(example, tmp_path_factory) -> Path:
-    """One short training run on the example's JSON datalist, with class names from its file."""
-    run = tmp_path_factory.mktemp("runs") / "run"
-    run_workflow(
-        BUNDLE, ("train",), datalist=str(example / "datalist.json"), num_classes=4,
-        class_names=str(example / "classes.json"), run_dir=str(run), max_epochs=2,
-    )  # fmt: skip
-    return run
-
-
 def test_metadata_verifies_against_the_local_schema():
     verify_metadata(meta_file=str(META), filepath=str(SCHEMA))
 
 
-def test_training_writes_the_best_model_a_resumable_checkpoint_and_the_training_domain(trained):
+def test_training_writes_the_best_model_a_resumable_checkpoint_and_the_training_domain(classification_run):
     group_resnet_light(n_input_channels=1, num_classes=4).load_state_dict(
-        torch.load(trained / "models" / "model.pt", weights_only=True)
+        torch.load(classification_run / "models" / "model.pt", weights_only=True)
     )
-    assert (trained / "models" / "checkpoint_epoch=2.pt").exists()
-    domain = json.loads((trained / "training_domain.json").read_text())
+    assert (classification_run / "models" / "checkpoint_epoch=2.pt").exists()
+    domain = json.loads((classification_run / "training_domain.json").read_text())
     assert domain["classes"] == CLASSES and domain["spacing"] == 2.0 and domain["input_size"] == 16
     assert domain["extent_mm"] == [60.0, 60.0]  # 30^3 crops of the 2 mm template
 
 
-def test_a_csv_with_a_split_column_and_another_network_train_the_same_way(example, tmp_path):
+def test_a_csv_with_a_split_column_and_another_network_train_the_same_way(classification_example, tmp_path):
     rows = []
     for split in ("train", "validation", "test"):
-        rows += [{**row, "split": split} for row in csv.DictReader((example / f"{split}.csv").open())]
-    with (example / "all.csv").open("w", newline="") as handle:
+        rows += [{**row, "split": split} for row in csv.DictReader((classification_example / f"{split}.csv").open())]
+    with (classification_example / "all.csv").open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
     run_workflow(
-        BUNDLE, ("train", "plain_resnet"), datalist=str(example / "all.csv"), num_classes=4,
+        BUNDLE, (*TRAIN, "plain_resnet"), datalist=str(classification_example / "all.csv"), num_classes=4,
         run_dir=str(tmp_path / "run"), max_epochs=1,
     )  # fmt: skip
     domain = json.loads((tmp_path / "run" / "training_domain.json").read_text())
     assert domain["model_name"] == "plain_resnet_light" and domain["classes"] == [f"class_{i}" for i in range(4)]
 
 
-def test_evaluation_names_metrics_after_the_test_split_and_runs_the_rotation_protocols(trained):
-    run_workflow(BUNDLE, ("train", "evaluate"), run_dir=str(trained), rotation_protocols=["grid48", "haar-8"])
-    metrics = dict(line.split(",") for line in (trained / "eval" / "metrics.csv").read_text().splitlines() if line)
+def test_evaluation_names_metrics_after_the_test_split_and_runs_the_rotation_protocols(classification_run):
+    run_workflow(BUNDLE, EVALUATE, run_dir=str(classification_run), rotation_protocols=["grid48", "haar-8"])
+    metrics = dict(
+        line.split(",") for line in (classification_run / "eval" / "metrics.csv").read_text().splitlines() if line
+    )
     assert set(metrics) == {"test_accuracy", "test_auc"}
-    report = json.loads((trained / "eval" / "robustness_haar-8.json").read_text())
+    report = json.loads((classification_run / "eval" / "robustness_haar-8.json").read_text())
     assert len(report["cases"]) == 8
     assert report["summary"]["accuracy_upright"] == pytest.approx(float(metrics["test_accuracy"]))
 
@@ -106,14 +98,16 @@ def _bad_and_out_of_domain_inputs(folder: Path, example: Path) -> dict[str, str]
     }
 
 
-def test_inference_predicts_the_good_volumes_and_refuses_each_bad_one_naming_why(trained, example, tmp_path):
+def test_inference_predicts_the_good_volumes_and_refuses_each_bad_one_naming_why(
+    classification_run, classification_example, tmp_path
+):
     inputs = tmp_path / "inputs"
     inputs.mkdir()
-    refusals = _bad_and_out_of_domain_inputs(inputs, example)
+    refusals = _bad_and_out_of_domain_inputs(inputs, classification_example)
     out = tmp_path / "out"
     with pytest.raises(SystemExit) as exit_info:  # the run ends with one message listing the refused inputs
         run_workflow(
-            BUNDLE, ("train", "inference"), workflow_type="infer", run_dir=str(trained), dataset_dir=str(inputs),
+            BUNDLE, INFER, workflow_type="infer", run_dir=str(classification_run), dataset_dir=str(inputs),
             output_dir=str(out),
         )  # fmt: skip
     message = str(exit_info.value.code)
@@ -131,22 +125,22 @@ def test_inference_predicts_the_good_volumes_and_refuses_each_bad_one_naming_why
         assert row["predicted_class"] == CLASSES[int(np.argmax(probabilities))]
 
 
-def test_missing_arguments_and_bad_datalists_fail_before_training_naming_the_value(example, tmp_path):
+def test_missing_arguments_and_bad_datalists_fail_before_training_naming_the_value(classification_example, tmp_path):
     run = tmp_path / "run"
-    assert_fails_with(ValueError, "pass --num_classes N", run_workflow, BUNDLE, ("train",),
-                      datalist=str(example / "datalist.json"), run_dir=str(run))  # fmt: skip
-    assert_fails_with(ValueError, "no datalist given: pass --datalist PATH", run_workflow, BUNDLE, ("train",),
+    assert_fails_with(ValueError, "pass --num_classes N", run_workflow, BUNDLE, TRAIN,
+                      datalist=str(classification_example / "datalist.json"), run_dir=str(run))  # fmt: skip
+    assert_fails_with(ValueError, "no datalist given: pass --datalist PATH", run_workflow, BUNDLE, TRAIN,
                       num_classes=4, run_dir=str(run))  # fmt: skip
-    assert_fails_with(ValueError, r"entry \d+: label 3 is outside 0..2", run_workflow, BUNDLE, ("train",),
-                      datalist=str(example / "datalist.json"), num_classes=3, run_dir=str(run))  # fmt: skip
-    assert_fails_with(ValueError, r"class_names must be 3 distinct names", run_workflow, BUNDLE, ("train",),
-                      datalist=str(example / "datalist.json"), num_classes=3,
-                      class_names=str(example / "classes.json"), run_dir=str(run))  # fmt: skip
+    assert_fails_with(ValueError, r"entry \d+: label 3 is outside 0..2", run_workflow, BUNDLE, TRAIN,
+                      datalist=str(classification_example / "datalist.json"), num_classes=3, run_dir=str(run))  # fmt: skip
+    assert_fails_with(ValueError, r"class_names must be 3 distinct names", run_workflow, BUNDLE, TRAIN,
+                      datalist=str(classification_example / "datalist.json"), num_classes=3,
+                      class_names=str(classification_example / "classes.json"), run_dir=str(run))  # fmt: skip
     assert not (run / "models").exists()
 
 
 def test_the_cli_reports_a_failed_run_by_its_cause_only(tmp_path):
-    config = bundle_config(BUNDLE, "train")[0]
+    config = str(bundle_config(BUNDLE, *TRAIN))
     result = subprocess.run(
         [sys.executable, "-m", "monai_sre", "run", "--config_file", config, "--num_classes", "2",
          "--run_dir", str(tmp_path / "run")],
@@ -158,11 +152,11 @@ def test_the_cli_reports_a_failed_run_by_its_cause_only(tmp_path):
 
 
 @pytest.mark.skipif(importlib.util.find_spec("torch.distributed") is None, reason="torch.distributed missing")
-def test_two_process_ddp_training_on_cpu(example, tmp_path):
+def test_two_process_ddp_training_on_cpu(classification_example, tmp_path):
     command = [
         sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes=1", "--nproc_per_node=2",
-        "-m", "monai.bundle", "run", "--config_file", str(bundle_config(BUNDLE, "train", "multi_gpu_train")),
-        "--datalist", str(example / "datalist.json"), "--num_classes", "4", "--max_epochs", "1",
+        "-m", "monai.bundle", "run", "--config_file", str(bundle_config(BUNDLE, *MULTI_GPU_TRAIN)),
+        "--datalist", str(classification_example / "datalist.json"), "--num_classes", "4", "--max_epochs", "1",
         "--run_dir", str(tmp_path / "run"),
     ]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)
@@ -171,30 +165,31 @@ def test_two_process_ddp_training_on_cpu(example, tmp_path):
     assert (tmp_path / "run" / "training_domain.json").exists()
 
 
-def test_a_trained_run_exports_to_torchscript_and_onnx_with_a_dynamic_batch(trained, tmp_path):
-    """The docs' export commands, on the model of a run."""
-    config = bundle_config(BUNDLE, "train")
-    common = dict(net_id="network_def", ckpt_file=str(trained / "models" / "model.pt"), meta_file=str(META),
-                  config_file=config, input_shape=[1, 1, 16, 16, 16], num_classes=4)  # fmt: skip
-    ckpt_export(filepath=str(tmp_path / "model.ts"), use_trace=True, **common)
+def test_a_trained_run_exports_to_onnx_with_a_dynamic_batch(classification_run, tmp_path):
+    """The docs' ONNX command, on the model of a run: inference.json alone, the network and its classes read from
+    the run's training domain (TorchScript and verify_net_in_out: test_model_zoo.py, through the command line)."""
     onnx_export(
+        net_id="network_def",
         filepath=str(tmp_path / "model.onnx"),
+        ckpt_file=str(classification_run / "models" / "model.pt"),
+        meta_file=str(META),
+        config_file=bundle_config(BUNDLE, *INFER),
+        input_shape=[1, 1, 16, 16, 16],
+        run_dir=str(classification_run),
         converter_kwargs={
             "input_names": ["image"],
             "output_names": ["pred"],
             "dynamic_axes": {"image": {0: "batch"}, "pred": {0: "batch"}},
         },
-        **common,
     )
     network = group_resnet_light(n_input_channels=1, num_classes=4).eval()
-    network.load_state_dict(torch.load(trained / "models" / "model.pt", weights_only=True))
+    network.load_state_dict(torch.load(classification_run / "models" / "model.pt", weights_only=True))
     x = torch.randn(3, 1, 16, 16, 16)
     import onnxruntime
 
     session = onnxruntime.InferenceSession(str(tmp_path / "model.onnx"))
     with torch.no_grad():
         expected = network(x)
-        torch.testing.assert_close(torch.jit.load(str(tmp_path / "model.ts"))(x), expected, rtol=1e-4, atol=1e-5)
     for batch in (1, 3):
         (result,) = session.run(None, {"image": x[:batch].numpy()})
         np.testing.assert_allclose(result, expected[:batch].numpy(), rtol=1e-4, atol=1e-5)

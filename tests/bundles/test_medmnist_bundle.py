@@ -12,7 +12,7 @@ import torch
 from monai.bundle import ConfigWorkflow, verify_metadata
 
 from monai_sre.data import medmnist_path
-from tests.bundles.conftest import REPO, SCHEMA, assert_fails_with, bundle_config, run_workflow
+from tests.bundles.conftest import EVALUATE, INFER, REPO, SCHEMA, TRAIN, assert_fails_with, bundle_config, run_workflow
 
 BUNDLE = "sre_resnet3d_medmnist"
 ROOT = REPO / "bundles" / BUNDLE
@@ -61,7 +61,7 @@ def volumes(tmp_path_factory):
 
 @pytest.mark.parametrize(
     "names, workflow_type",
-    [(("train",), "train"), (("train", "evaluate"), "train"), (("train", "inference"), "infer")],
+    [(TRAIN, "train"), (EVALUATE, "train"), (INFER, "infer")],
 )
 def test_metadata_and_properties_from_any_working_folder(names, workflow_type, medmnist_dir, volumes, tmp_path,
                                                          monkeypatch):  # fmt: skip
@@ -89,14 +89,14 @@ def test_metadata_and_properties_from_any_working_folder(names, workflow_type, m
 
 def test_train_evaluate_and_infer_in_one_run_folder(medmnist_dir, volumes, tmp_path):
     run = tmp_path / "run"
-    run_workflow(BUNDLE, ("train",), dataset_dir=str(medmnist_dir), flag=FLAG, run_dir=str(run),
+    run_workflow(BUNDLE, TRAIN, dataset_dir=str(medmnist_dir), flag=FLAG, run_dir=str(run),
                  augment_rotation=True, **LIGHT)  # fmt: skip
     state = torch.load(run / "models" / "model.pt", weights_only=True)
     assert state["fc.weight"].shape[0] == 2  # the flag decides the number of classes
     assert (run / "models" / "checkpoint_epoch=1.pt").exists()  # the full state, for --resume
     assert list(run.glob("events.out.tfevents.*"))
     # evaluation reads the run's model and writes into its eval/ folder, metrics named after the test split
-    run_workflow(BUNDLE, ("train", "evaluate"), dataset_dir=str(medmnist_dir), flag=FLAG, run_dir=str(run),
+    run_workflow(BUNDLE, EVALUATE, dataset_dir=str(medmnist_dir), flag=FLAG, run_dir=str(run),
                  rotation_protocols=["grid48", "paper"], **LIGHT)  # fmt: skip
     metrics = dict(line.split(",") for line in (run / "eval" / "metrics.csv").read_text().splitlines() if line)
     assert set(metrics) == {"test_accuracy", "test_auc"}
@@ -106,7 +106,7 @@ def test_train_evaluate_and_infer_in_one_run_folder(medmnist_dir, volumes, tmp_p
     # inference (merged after train.json) predicts the readable volumes with the flag's class names, lists the
     # unreadable one with its reason, and ends the run naming it
     with pytest.raises(SystemExit) as exit_info:
-        run_workflow(BUNDLE, ("train", "inference"), workflow_type="infer", dataset_dir=str(volumes), flag=FLAG,
+        run_workflow(BUNDLE, INFER, workflow_type="infer", dataset_dir=str(volumes), flag=FLAG,
                      model_name="sre_resnet_light", run_dir=str(run))  # fmt: skip
     message = str(exit_info.value.code)
     assert message.startswith("2 of 5 inputs were refused; the other 3 were predicted") and "notes.nii" in message
@@ -124,24 +124,24 @@ def test_train_evaluate_and_infer_in_one_run_folder(medmnist_dir, volumes, tmp_p
     # the same commands again are refused before anything runs, and change nothing
     best = (run / "models" / "model.pt").read_bytes()
     assert_fails_with(ValueError, f"run folder '{run}' already holds an earlier run.*--resume true.*--overwrite true",
-                      run_workflow, BUNDLE, ("train",), dataset_dir=str(medmnist_dir), flag=FLAG, run_dir=str(run),
+                      run_workflow, BUNDLE, TRAIN, dataset_dir=str(medmnist_dir), flag=FLAG, run_dir=str(run),
                       **LIGHT)  # fmt: skip
     assert (run / "models" / "model.pt").read_bytes() == best
     assert_fails_with(ValueError, f"run folder '{run / 'eval'}' already holds an earlier run", run_workflow, BUNDLE,
-                      ("train", "evaluate"), dataset_dir=str(medmnist_dir), flag=FLAG, run_dir=str(run),
+                      EVALUATE, dataset_dir=str(medmnist_dir), flag=FLAG, run_dir=str(run),
                       **LIGHT)  # fmt: skip
     assert_fails_with(ValueError, f"run folder '{run / 'inference'}' already holds an earlier run", run_workflow,
-                      BUNDLE, ("train", "inference"), workflow_type="infer", dataset_dir=str(volumes), flag=FLAG,
+                      BUNDLE, INFER, workflow_type="infer", dataset_dir=str(volumes), flag=FLAG,
                       model_name="sre_resnet_light", run_dir=str(run))  # fmt: skip
     # --resume true continues the training from its last checkpoint, at the next epoch
-    workflow = run_workflow(BUNDLE, ("train",), dataset_dir=str(medmnist_dir), flag=FLAG, run_dir=str(run),
+    workflow = run_workflow(BUNDLE, TRAIN, dataset_dir=str(medmnist_dir), flag=FLAG, run_dir=str(run),
                             resume=True, **{**LIGHT, "max_epochs": 2})  # fmt: skip
     trainer = workflow.parser.get_parsed_content("train#trainer")
     assert trainer.state.epoch == 2 and trainer.state.iteration == 6  # one more epoch of 12 / 4 iterations
     assert (run / "models" / "checkpoint_epoch=2.pt").exists()
     # a missing model stops the evaluation naming the file, before any result is written
     assert_fails_with(FileNotFoundError, "weights file not found: '.*missing.pt'", run_workflow, BUNDLE,
-                      ("train", "evaluate"), dataset_dir=str(medmnist_dir), flag=FLAG,
+                      EVALUATE, dataset_dir=str(medmnist_dir), flag=FLAG,
                       ckpt_path=str(tmp_path / "missing.pt"), eval_dir=str(tmp_path / "eval_missing"),
                       **LIGHT)  # fmt: skip
     assert not list((tmp_path / "eval_missing").glob("robustness_*"))
@@ -154,7 +154,7 @@ def test_missing_data_and_unknown_flag_fail_early(tmp_path, medmnist_dir):
         r"MedMNIST file not found: '.*nodulemnist3d.npz'.*zenodo",
         run_workflow,
         BUNDLE,
-        ("train",),
+        TRAIN,
         dataset_dir=str(tmp_path),
         flag=FLAG,
         run_dir=str(tmp_path / "run"),
@@ -166,7 +166,7 @@ def test_missing_data_and_unknown_flag_fail_early(tmp_path, medmnist_dir):
         "nodulemnist2d",
         run_workflow,
         BUNDLE,
-        ("train",),
+        TRAIN,
         dataset_dir=str(medmnist_dir),
         flag="nodulemnist2d",
         run_dir=str(tmp_path / "run2"),

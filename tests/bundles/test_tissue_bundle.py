@@ -3,6 +3,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import socket
 import subprocess
 import sys
 
@@ -10,12 +11,23 @@ import nibabel as nib
 import numpy as np
 import pytest
 import torch
-from monai.bundle import ConfigWorkflow, ckpt_export, onnx_export, verify_metadata, verify_net_in_out
+from monai.bundle import ConfigWorkflow, onnx_export, verify_metadata
 
+from monai_sre.data.tissue import TISSUE_ASSET
 from monai_sre.groups import grid_symmetries
 from monai_sre.networks.nets import GridAveraged, group_resnet_light, sre_resnet_light
 from monai_sre.utils import load_weights
-from tests.bundles.conftest import REPO, SCHEMA, assert_fails_with, bundle_config, run_workflow
+from tests.bundles.conftest import (
+    EVALUATE,
+    INFER,
+    MULTI_GPU_TRAIN,
+    REPO,
+    SCHEMA,
+    TRAIN,
+    assert_fails_with,
+    bundle_config,
+    run_workflow,
+)
 from tests.conftest import _package_dir
 
 BUNDLE = "sre_resnet3d_tissue"
@@ -45,7 +57,7 @@ def samples(tmp_path_factory):
 
 @pytest.mark.parametrize(
     "names, workflow_type",
-    [(("train",), "train"), (("train", "evaluate"), "train"), (("train", "inference"), "infer")],
+    [(TRAIN, "train"), (EVALUATE, "train"), (INFER, "infer")],
 )
 def test_standard_properties_are_all_present(names, workflow_type, samples, tmp_path):
     # the handlers are built (not run) by the check: their folders go to tmp_path, not the bundle's runs/
@@ -61,7 +73,13 @@ def test_standard_properties_are_all_present(names, workflow_type, samples, tmp_
 
 @pytest.mark.parametrize("extra", [(), ("plain_resnet",), ("sre_resnet",)])
 def test_one_tiny_epoch_trains_and_saves_the_best_checkpoint(tmp_path, extra):
-    run_workflow(BUNDLE, ("train", *extra), run_dir=str(tmp_path / "run"), augment_rotation=True, **TINY)
+    workflow = run_workflow(BUNDLE, (*TRAIN, *extra), run_dir=str(tmp_path / "run"), augment_rotation=True, **TINY)
+    # train.json, merged after inference.json, replaced its run and folders; inference's own pieces stayed unbuilt
+    built = {key.replace("::", "#") for key in workflow.parser.ref_resolver.resolved_content}
+    assert "train#trainer" in built and not built & {"volumes", "dataset", "dataloader", "handlers", "evaluator"}
+    assert workflow.parser.get_parsed_content("output_dir") == str(tmp_path / "run")
+    assert workflow.parser.get_parsed_content("dataset_dir") == str(TISSUE_ASSET.parent)
+    assert workflow.parser.get_parsed_content("train#trainer").amp is False  # on the CPU, amp is off by default
     state = torch.load(tmp_path / "run" / "models" / "model.pt", weights_only=True)
     assert any(key.startswith("fc.") for key in state)
     assert list((tmp_path / "run").glob("events.out.tfevents.*"))
@@ -74,11 +92,11 @@ def test_one_tiny_epoch_trains_and_saves_the_best_checkpoint(tmp_path, extra):
 
 def test_a_rerun_is_refused_resumes_or_overwrites_but_never_replaces_the_best_model_silently(tmp_path):
     run = tmp_path / "run"
-    run_workflow(BUNDLE, ("train",), run_dir=str(run), **TINY)
+    run_workflow(BUNDLE, TRAIN, run_dir=str(run), **TINY)
     best = (run / "models" / "model.pt").read_bytes()
     # the same command again: refused, naming the folder and the ways on; nothing touched
     assert_fails_with(ValueError, f"run folder '{run}' already holds an earlier run.*--resume true.*--overwrite true",
-                      run_workflow, BUNDLE, ("train",), run_dir=str(run), **TINY)  # fmt: skip
+                      run_workflow, BUNDLE, TRAIN, run_dir=str(run), **TINY)  # fmt: skip
     assert (run / "models" / "model.pt").read_bytes() == best
     # a killed run resumes at its next epoch; a restored best score that no new epoch beats keeps the best model
     checkpoint = run / "models" / "checkpoint_epoch=1.pt"
@@ -86,22 +104,34 @@ def test_a_rerun_is_refused_resumes_or_overwrites_but_never_replaces_the_best_mo
     assert state["trainer"]["iteration"] == 1 and state["validation"]["best_metric_epoch"] == 1
     state["validation"]["best_metric"] = 2.0  # an accuracy no epoch can beat
     torch.save(state, checkpoint)
-    workflow = run_workflow(BUNDLE, ("train",), run_dir=str(run), resume=True, **{**TINY, "max_epochs": 2})
+    workflow = run_workflow(BUNDLE, TRAIN, run_dir=str(run), resume=True, **{**TINY, "max_epochs": 2})
     trainer = workflow.parser.get_parsed_content("train#trainer")
     assert trainer.state.epoch == 2 and trainer.state.iteration == 2  # one more epoch of one iteration
     assert (run / "models" / "model.pt").read_bytes() == best
     assert [p.name for p in (run / "models").glob("checkpoint_epoch=*.pt")] == ["checkpoint_epoch=2.pt"]
     # --overwrite starts afresh; --resume with nothing to resume says so
-    run_workflow(BUNDLE, ("train",), run_dir=str(run), overwrite=True, **TINY)
+    run_workflow(BUNDLE, TRAIN, run_dir=str(run), overwrite=True, **TINY)
     assert not (run / "models" / "checkpoint_epoch=2.pt").exists()
-    assert_fails_with(FileNotFoundError, "no checkpoint_epoch=N.pt in", run_workflow, BUNDLE, ("train",),
+    assert_fails_with(FileNotFoundError, "no checkpoint_epoch=N.pt in", run_workflow, BUNDLE, TRAIN,
                       run_dir=str(tmp_path / "new"), resume=True, **TINY)  # fmt: skip
+
+
+def test_amp_on_the_cpu_is_refused_before_anything_runs(tmp_path, samples):
+    """MONAI's engines autocast with ``torch.autocast("cuda")`` whatever their device: on the CPU ``--amp true``
+    would run plain float32 while claiming mixed precision, so training and inference refuse it, naming the device."""
+    pattern = r"--amp true needs a CUDA device, got device 'cpu'.*Pass --amp false"
+    assert_fails_with(ValueError, pattern, run_workflow, BUNDLE, TRAIN, run_dir=str(tmp_path / "run"), amp="true",
+                      **TINY)  # fmt: skip
+    assert not (tmp_path / "run").exists()  # refused before the run folder is made: rerun with --amp false as is
+    assert_fails_with(ValueError, pattern, run_workflow, BUNDLE, INFER, workflow_type="infer", amp=True,
+                      dataset_dir=str(samples), output_dir=str(tmp_path / "out"))  # fmt: skip
+    assert not (tmp_path / "out" / "predictions.csv").exists()
 
 
 def test_grid_average_switch_wraps_the_network_and_keeps_exact_grid48_scores(tmp_path):
     """``--grid_average true``: the shipped weights load into the wrapped network; 48 passes, same (invariant) scores."""
     workflow = run_workflow(
-        BUNDLE, ("train", "evaluate"), eval_dir=str(tmp_path), grid_average=True, num_test_samples=4,
+        BUNDLE, EVALUATE, eval_dir=str(tmp_path), grid_average=True, num_test_samples=4,
         rotation_protocols=["grid48"],
     )  # fmt: skip
     assert isinstance(workflow.parser.get_parsed_content("network"), GridAveraged)
@@ -111,7 +141,7 @@ def test_grid_average_switch_wraps_the_network_and_keeps_exact_grid48_scores(tmp
 
 def test_shipped_weights_reproduce_the_documented_metrics(tmp_path):
     """Golden test: the full test split, upright and under the three rotation protocols."""
-    run_workflow(BUNDLE, ("train", "evaluate"), eval_dir=str(tmp_path))
+    run_workflow(BUNDLE, EVALUATE, eval_dir=str(tmp_path))
     expected = json.loads(META.read_text())["eval_metrics"]
     reports = {p: json.loads((tmp_path / f"robustness_{p}.json").read_text()) for p in ("paper", "haar-64", "grid48")}
     summary = {p: r["summary"] for p, r in reports.items()}
@@ -136,7 +166,7 @@ def test_shipped_weights_reproduce_the_documented_metrics(tmp_path):
 def test_inference_writes_class_probabilities_for_a_folder_of_nifti_volumes(tmp_path, samples):
     run_workflow(
         BUNDLE,
-        ("train", "inference"),
+        INFER,
         workflow_type="infer",
         dataset_dir=str(samples),
         output_dir=str(tmp_path / "out"),
@@ -174,7 +204,7 @@ def test_inputs_outside_the_training_domain_are_refused_and_the_others_still_pre
     (inputs / "cut.nii.gz").write_bytes(patch.read_bytes()[:2000])
     with pytest.raises(SystemExit) as exit_info:
         run_workflow(
-            BUNDLE, ("train", "inference"), workflow_type="infer", dataset_dir=str(inputs),
+            BUNDLE, INFER, workflow_type="infer", dataset_dir=str(inputs),
             output_dir=str(tmp_path / "out"),
         )  # fmt: skip
     message = str(exit_info.value.code)
@@ -188,24 +218,14 @@ def test_inputs_outside_the_training_domain_are_refused_and_the_others_still_pre
     assert sum(1 for row in rows.values() if row["predicted"]) == 6
 
 
-def test_torchscript_and_onnx_exports_match_the_network(tmp_path):
-    config = bundle_config(BUNDLE, "train", "inference")
-    ckpt_export(
-        net_id="network_def",
-        filepath=str(tmp_path / "model.ts"),
-        ckpt_file=str(WEIGHTS),
-        meta_file=str(META),
-        config_file=config,
-        bundle_root=str(ROOT),
-        use_trace=True,  # the docs' command: group convolutions gather their kernels by index, traced not scripted
-        input_shape=[1, 1, 16, 16, 16],
-    )
+def test_onnx_export_from_inference_json_serves_any_batch_size(tmp_path):
+    """The docs' ONNX command (TorchScript and verify_net_in_out: test_model_zoo.py, through the command line)."""
     onnx_export(
         net_id="network_def",
         filepath=str(tmp_path / "model.onnx"),
         ckpt_file=str(WEIGHTS),
         meta_file=str(META),
-        config_file=config,
+        config_file=bundle_config(BUNDLE, *INFER),
         input_shape=[1, 1, 16, 16, 16],
         bundle_root=str(ROOT),
         converter_kwargs={  # the docs' command: a dynamic batch axis
@@ -218,15 +238,12 @@ def test_torchscript_and_onnx_exports_match_the_network(tmp_path):
     x = torch.randn(2, 1, 16, 16, 16)
     with torch.no_grad():
         expected = network(x)
-        scripted = torch.jit.load(str(tmp_path / "model.ts"))
-        torch.testing.assert_close(scripted(x), expected, rtol=1e-4, atol=1e-5)
     import onnxruntime
 
     session = onnxruntime.InferenceSession(str(tmp_path / "model.onnx"))
     for batch in (1, 2):  # one export serves any batch size
         (result,) = session.run(None, {"image": x[:batch].numpy()})
         np.testing.assert_allclose(result, expected[:batch].numpy(), rtol=1e-4, atol=1e-5)
-    verify_net_in_out(net_id="network_def", meta_file=str(META), config_file=config, device="cpu")
 
 
 def test_bad_overrides_fail_before_training(tmp_path):
@@ -235,7 +252,7 @@ def test_bad_overrides_fail_before_training(tmp_path):
         "embedded dataset not found at '.*mni152_tissue_2mm.npz'",
         run_workflow,
         BUNDLE,
-        ("train",),
+        TRAIN,
         dataset_dir=str(tmp_path),
         run_dir=str(tmp_path / "run"),
         **TINY,
@@ -243,7 +260,7 @@ def test_bad_overrides_fail_before_training(tmp_path):
     assert not (tmp_path / "run" / "models").exists()  # nothing trained, no checkpoint written
     (tmp_path / "datalist.json").write_text('{"training": []}')
     assert_fails_with(ValueError, "is not the embedded tissue dataset.*use the sre_classification bundle",
-                      run_workflow, BUNDLE, ("train",), dataset_dir=str(tmp_path / "datalist.json"),
+                      run_workflow, BUNDLE, TRAIN, dataset_dir=str(tmp_path / "datalist.json"),
                       run_dir=str(tmp_path / "run2"), **TINY)  # fmt: skip
     (tmp_path / "empty").mkdir()
     assert_fails_with(
@@ -251,7 +268,7 @@ def test_bad_overrides_fail_before_training(tmp_path):
         "no volumes in '.*empty'",
         run_workflow,
         BUNDLE,
-        ("train", "inference"),
+        INFER,
         workflow_type="infer",
         dataset_dir=str(tmp_path / "empty"),
         output_dir=str(tmp_path / "out"),
@@ -285,7 +302,7 @@ def test_bad_weights_stop_evaluation_and_inference_naming_the_file(tmp_path, sam
         pattern,
         run_workflow,
         BUNDLE,
-        ("train", "evaluate"),
+        EVALUATE,
         ckpt_path=ckpt_path,
         eval_dir=str(tmp_path / "eval"),
         num_test_samples=8,
@@ -296,7 +313,7 @@ def test_bad_weights_stop_evaluation_and_inference_naming_the_file(tmp_path, sam
         pattern,
         run_workflow,
         BUNDLE,
-        ("train", "inference"),
+        INFER,
         workflow_type="infer",
         ckpt_path=ckpt_path,
         dataset_dir=str(samples),
@@ -319,29 +336,40 @@ def test_checkpoints_carrying_code_are_refused(tmp_path):
         load_weights(tmp_path / "missing.pt")
 
 
-def test_two_process_ddp_training_on_cpu(tmp_path):
-    command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nnodes=1",
-        "--nproc_per_node=2",
-        "-m",
-        "monai.bundle",
-        "run",
-        "--config_file",
-        str(bundle_config(BUNDLE, "train", "multi_gpu_train")),
-        "--max_epochs",
-        "1",
-        "--num_train_samples",
-        "32",
-        "--num_val_samples",
-        "16",
-        "--run_dir",
-        str(tmp_path / "run"),
-    ]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert (tmp_path / "run" / "models" / "model.pt").exists()
-    assert (tmp_path / "run" / "models" / "checkpoint_epoch=1.pt").exists()
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_two_node_ddp_training_on_cpu_writes_one_run_folder_from_rank_0(tmp_path):
+    """The docs' multi-node command on one machine: two torchrun launchers (``--nnodes=2``, one process each) meet
+    at a c10d rendezvous on 127.0.0.1 and train one epoch with gloo; only global rank 0 writes the run folder."""
+    run = tmp_path / "run"
+    launcher = [
+        sys.executable, "-m", "torch.distributed.run", "--nnodes=2", "--nproc_per_node=1", "--rdzv_backend=c10d",
+        f"--rdzv_endpoint=127.0.0.1:{_free_port()}", "-m", "monai.bundle", "run",
+        "--config_file", str(bundle_config(BUNDLE, *MULTI_GPU_TRAIN)), "--max_epochs", "1",
+        "--num_train_samples", "32", "--num_val_samples", "16", "--run_dir", str(run),
+    ]  # fmt: skip
+    logs = [tmp_path / f"node{node}.log" for node in (0, 1)]
+    nodes = [subprocess.Popen(launcher, stdout=log.open("w"), stderr=subprocess.STDOUT, cwd=tmp_path) for log in logs]
+    try:
+        codes = [node.wait(timeout=300) for node in nodes]
+    finally:
+        for node in nodes:
+            if node.poll() is None:
+                node.kill()
+                node.wait()
+    assert codes == [0, 0], "\n".join(log.read_text()[-3000:] for log in logs)
+    written = sorted(str(p.relative_to(run)) for p in run.rglob("*") if p.is_file())
+    events = [name for name in written if name.startswith("events.out.tfevents.")]
+    assert [name for name in written if name not in events] == [
+        ".monai_sre_run", "models/checkpoint_epoch=1.pt", "models/model.pt"
+    ]  # fmt: skip
+    assert len({name.split(".")[-2] for name in events}) == 1, events  # TensorBoard files of one process only
+    network = group_resnet_light(n_input_channels=1, num_classes=4)
+    network.load_state_dict(torch.load(run / "models" / "model.pt", weights_only=True))
+    state = torch.load(run / "models" / "checkpoint_epoch=1.pt", weights_only=True)
+    network.load_state_dict(state["network"])  # saved without DistributedDataParallel's "module." prefix
+    assert state["trainer"]["iteration"] == 1  # 16 of the 32 samples on each process, batch 32: one iteration

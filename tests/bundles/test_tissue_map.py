@@ -12,10 +12,10 @@ import pytest
 from monai.bundle import ConfigWorkflow
 
 from monai_sre.data import TISSUE_CLASSES
-from tests.bundles.conftest import REPO, assert_fails_with, bundle_config, run_workflow
+from tests.bundles.conftest import INFER, REPO, assert_fails_with, bundle_config, run_workflow
 
 BUNDLE = "sre_resnet3d_tissue"
-CONFIGS = ("train", "inference", "tissue_map")
+CONFIGS = (*INFER, "tissue_map")
 META = REPO / "bundles" / BUNDLE / "configs" / "metadata.json"
 # a real T1 (int16, LAS, 2 mm, 33 x 41 x 25: a slab through the ventricles) that nibabel ships for its tests
 ANATOMICAL = Path(nib.__file__).parent / "tests" / "data" / "anatomical.nii"

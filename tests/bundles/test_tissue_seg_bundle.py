@@ -10,13 +10,23 @@ import nibabel as nib
 import numpy as np
 import pytest
 import torch
-from monai.bundle import ConfigWorkflow, ckpt_export, onnx_export, verify_metadata, verify_net_in_out
+from monai.bundle import ConfigWorkflow, onnx_export, verify_metadata
 
 from monai_sre.data.tissue import TISSUE_ASSET
 from monai_sre.data.tissue_segmentation import TISSUE_SEGMENTATION_ASSET
 from monai_sre.networks.nets import GroupUNet, SREUNet, sre_unet_light
 from monai_sre.utils import load_weights
-from tests.bundles.conftest import REPO, SCHEMA, assert_fails_with, bundle_config, run_workflow
+from tests.bundles.conftest import (
+    EVALUATE,
+    INFER,
+    MULTI_GPU_TRAIN,
+    REPO,
+    SCHEMA,
+    TRAIN,
+    assert_fails_with,
+    bundle_config,
+    run_workflow,
+)
 
 BUNDLE = "sre_unet3d_tissue_seg"
 ROOT = REPO / "bundles" / BUNDLE
@@ -49,7 +59,7 @@ def template_crop(tmp_path_factory):
 
 @pytest.mark.parametrize(
     "names, workflow_type",
-    [(("train",), "train"), (("train", "evaluate"), "train"), (("train", "inference"), "infer")],
+    [(TRAIN, "train"), (EVALUATE, "train"), (INFER, "infer")],
 )
 def test_standard_properties_are_all_present(names, workflow_type, template_crop, tmp_path):
     overrides = {"run_dir": str(tmp_path / "run"), "eval_dir": str(tmp_path / "eval")}
@@ -64,7 +74,7 @@ def test_standard_properties_are_all_present(names, workflow_type, template_crop
 
 @pytest.mark.parametrize("extra, network_type", [((), SREUNet), (("group_unet",), GroupUNet), (("plain_unet",), None)])
 def test_one_tiny_epoch_trains_and_saves_the_best_checkpoint(tmp_path, extra, network_type):
-    workflow = run_workflow(BUNDLE, ("train", *extra), run_dir=str(tmp_path / "run"), **TINY)
+    workflow = run_workflow(BUNDLE, (*TRAIN, *extra), run_dir=str(tmp_path / "run"), **TINY)
     network = workflow.parser.get_parsed_content("network_def")
     assert network_type is None or isinstance(network, network_type)
     state = torch.load(tmp_path / "run" / "models" / "model.pt", weights_only=True)
@@ -74,11 +84,12 @@ def test_one_tiny_epoch_trains_and_saves_the_best_checkpoint(tmp_path, extra, ne
     assert trainer.state.iteration == 1 and "train_mean_dice" in trainer.state.metrics
 
 
-def test_training_rotates_image_and_labels_together_with_nearest_labels():
+def test_training_rotates_image_and_labels_together_with_nearest_labels(tmp_path):
     """One training sample: a 16^3 crop whose labels are label values (nearest), rotated as the image is."""
     workflow = ConfigWorkflow(
-        config_file=bundle_config(BUNDLE, "train"), workflow_type="train", meta_file=str(META), bundle_root=str(ROOT)
-    )
+        config_file=bundle_config(BUNDLE, *TRAIN), workflow_type="train", meta_file=str(META), bundle_root=str(ROOT),
+        run_dir=str(tmp_path / "run"),  # initialize prepares the run folder: not the bundle's runs/train
+    )  # fmt: skip
     workflow.initialize()
     dataset = workflow.parser.get_parsed_content("train#dataset")
     item = dataset[0]
@@ -90,7 +101,7 @@ def test_training_rotates_image_and_labels_together_with_nearest_labels():
 
 def test_shipped_weights_reproduce_the_documented_metrics(tmp_path):
     """Golden test: Dice on the test split, upright and under the three rotation protocols; exact grid48."""
-    run_workflow(BUNDLE, ("train", "evaluate"), eval_dir=str(tmp_path))
+    run_workflow(BUNDLE, EVALUATE, eval_dir=str(tmp_path))
     expected = json.loads(META.read_text())["eval_metrics"]
     reports = {p: json.loads((tmp_path / f"robustness_{p}.json").read_text()) for p in ("paper", "haar-64", "grid48")}
     summary = {p: r["summary"] for p, r in reports.items()}
@@ -120,7 +131,7 @@ def test_inference_writes_a_label_map_on_the_input_grid_and_affine(tmp_path, tem
     try:
         with pytest.raises(SystemExit) as exit_info:
             run_workflow(
-                BUNDLE, ("train", "inference"), workflow_type="infer", dataset_dir=str(folder),
+                BUNDLE, INFER, workflow_type="infer", dataset_dir=str(folder),
                 output_dir=str(tmp_path / "out"),
             )  # fmt: skip
     finally:
@@ -139,7 +150,7 @@ def test_inference_writes_a_label_map_on_the_input_grid_and_affine(tmp_path, tem
     # the same command again is refused before anything is written over the first run's map
     written = output.read_bytes()
     assert_fails_with(ValueError, "already holds an earlier run.*--overwrite true", run_workflow, BUNDLE,
-                      ("train", "inference"), workflow_type="infer", dataset_dir=str(folder),
+                      INFER, workflow_type="infer", dataset_dir=str(folder),
                       output_dir=str(tmp_path / "out"))  # fmt: skip
     assert output.read_bytes() == written
 
@@ -167,7 +178,7 @@ def test_inference_refuses_each_bad_input_naming_why_and_segments_the_good_one(t
     }
     out = tmp_path / "out"
     with pytest.raises(SystemExit) as exit_info:
-        run_workflow(BUNDLE, ("train", "inference"), workflow_type="infer", dataset_dir=str(inputs),
+        run_workflow(BUNDLE, INFER, workflow_type="infer", dataset_dir=str(inputs),
                      output_dir=str(out))  # fmt: skip
     message = str(exit_info.value.code)
     assert message.startswith("5 of 6 inputs were refused; the other one was predicted"), message
@@ -176,38 +187,32 @@ def test_inference_refuses_each_bad_input_naming_why_and_segments_the_good_one(t
     assert [p.name for p in out.glob("*.nii.gz")] == ["crop_tissue_seg.nii.gz"]
 
 
-def test_torchscript_and_onnx_exports_match_the_network(tmp_path):
-    config = bundle_config(BUNDLE, "train", "inference")
-    ckpt_export(
-        net_id="network_def", filepath=str(tmp_path / "model.ts"), ckpt_file=str(WEIGHTS), meta_file=str(META),
-        config_file=config, bundle_root=str(ROOT), use_trace=True, input_shape=[1, 1, 16, 16, 16],
-    )  # fmt: skip
+def test_onnx_export_from_inference_json_serves_any_batch_and_size(tmp_path):
+    """The docs' ONNX command (TorchScript and verify_net_in_out: test_model_zoo.py, through the command line)."""
     onnx_export(
         net_id="network_def", filepath=str(tmp_path / "model.onnx"), ckpt_file=str(WEIGHTS), meta_file=str(META),
-        config_file=config, input_shape=[1, 1, 16, 16, 16], bundle_root=str(ROOT),
+        config_file=bundle_config(BUNDLE, *INFER), input_shape=[1, 1, 16, 16, 16], bundle_root=str(ROOT),
         converter_kwargs={"input_names": ["image"], "output_names": ["pred"],
                           "dynamic_axes": {"image": {0: "batch", 2: "x", 3: "y", 4: "z"}, "pred": {0: "batch"}}},
     )  # fmt: skip
-    train = json.loads((ROOT / "configs" / "train.json").read_text())
-    network = sre_unet_light(in_channels=1, out_channels=CLASSES, features=train["features"], norm=train["norm"])
+    config = json.loads((ROOT / "configs" / "inference.json").read_text())
+    network = sre_unet_light(in_channels=1, out_channels=CLASSES, features=config["features"], norm=config["norm"])
     network = load_weights(WEIGHTS, network).eval()
-    x = torch.randn(2, 1, 32, 16, 16)  # another batch and size than traced with: both follow the input
+    x = torch.randn(2, 1, 32, 16, 16)  # another batch and size than exported with: both follow the input
     with torch.no_grad():
         expected = network(x)
-        torch.testing.assert_close(torch.jit.load(str(tmp_path / "model.ts"))(x), expected, rtol=1e-4, atol=1e-4)
     import onnxruntime
 
     session = onnxruntime.InferenceSession(str(tmp_path / "model.onnx"))
     (result,) = session.run(None, {"image": x.numpy()})
     np.testing.assert_allclose(result, expected.numpy(), rtol=1e-4, atol=1e-4)
-    verify_net_in_out(net_id="network_def", meta_file=str(META), config_file=config, device="cpu", n=1)
 
 
 def test_bad_weights_stop_evaluation_naming_the_file(tmp_path):
     path = tmp_path / "other.pt"
     torch.save(torch.nn.Linear(2, 2).state_dict(), path)
     assert_fails_with(
-        ValueError, "weights in '.*other.pt' do not fit SREUNet", run_workflow, BUNDLE, ("train", "evaluate"),
+        ValueError, "weights in '.*other.pt' do not fit SREUNet", run_workflow, BUNDLE, EVALUATE,
         ckpt_path=str(path), eval_dir=str(tmp_path / "eval"), num_test_samples=2,
     )  # fmt: skip
     assert not list((tmp_path / "eval").glob("robustness_*"))
@@ -216,7 +221,7 @@ def test_bad_weights_stop_evaluation_naming_the_file(tmp_path):
 def test_two_process_ddp_training_on_cpu(tmp_path):
     command = [
         sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes=1", "--nproc_per_node=2",
-        "-m", "monai.bundle", "run", "--config_file", str(bundle_config(BUNDLE, "train", "multi_gpu_train")),
+        "-m", "monai.bundle", "run", "--config_file", str(bundle_config(BUNDLE, *MULTI_GPU_TRAIN)),
         "--max_epochs", "1", "--num_train_samples", "8", "--num_val_samples", "4", "--val_interval", "1",
         "--run_dir", str(tmp_path / "run"),
     ]  # fmt: skip
