@@ -69,17 +69,16 @@ def patches(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def sre_resnet3d_tissue(patches) -> Case:
-    """The shipped weights; exported traced, as the docs' command does."""
+    """The shipped weights; exported scripted, as the docs' command does (the group convolutions script)."""
     root = REPO / "bundles" / "sre_resnet3d_tissue"
     return Case(
         "sre_resnet3d_tissue", patches, root / "models" / "model.pt",
-        export=["--use_trace=True", "--input_shape=[1, 1, 16, 16, 16]"],
     )  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def sre_unet3d_tissue_seg(tmp_path_factory) -> Case:
-    """The shipped weights on a 64 mm crop of the 2 mm template; exported traced, as the docs' command does."""
+    """The shipped weights on a 64 mm crop of the 2 mm template; exported scripted, as the docs' command does."""
     folder = tmp_path_factory.mktemp("crop")
     with np.load(TISSUE_ASSET) as images:
         volume, affine = images["volume"], images["affine"]
@@ -91,19 +90,17 @@ def sre_unet3d_tissue_seg(tmp_path_factory) -> Case:
     root = REPO / "bundles" / "sre_unet3d_tissue_seg"
     return Case(
         "sre_unet3d_tissue_seg", folder, root / "models" / "model.pt",
-        export=["--use_trace=True", "--input_shape=[1, 1, 16, 16, 16]"], check_shape=(2, 1, 32, 16, 16),
-        segmentation=True,
+        check_shape=(2, 1, 32, 16, 16), segmentation=True,
     )  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def sre_classification(classification_run, classification_example) -> Case:
     """A short training run on the classification example (4 classes, where the metadata describes 2: the model
-    zoo's metadata override); inference reads the run's training domain; exported traced, as the docs' command."""
+    zoo's metadata override); inference reads the run's training domain; exported scripted, as the docs' command."""
     return Case(
         "sre_classification", classification_example / "test", classification_run / "models" / "model.pt",
         overrides={"run_dir": str(classification_run)},
-        export=["--use_trace=True", "--input_shape=[1, 1, 16, 16, 16]"],
         net_in_out={"_meta_#network_data_format#outputs#pred#num_channels": "4"},
     )  # fmt: skip
 
