@@ -120,7 +120,8 @@ def run_one(name: str, network_def: dict | None, augment: bool, seed: int, args,
         common["num_workers"] = args.num_workers
         common["train#dataloader#persistent_workers"] = args.num_workers > 0
         common["validate#dataloader#persistent_workers"] = args.num_workers > 0
-    train_seconds, _, evaluate = train_then_evaluate(BUNDLE, [], folder, PROTOCOLS, args.num_test, **common)
+    run = train_then_evaluate(BUNDLE, [], folder, PROTOCOLS, args.num_test, **common)
+    train_seconds, evaluate = run.train_seconds, run.evaluate
     network = evaluate.parser.get_parsed_content("network").eval()  # holds the weights its evaluation loaded
     device = next(network.parameters()).device
     test_batches = evaluate.parser.get_parsed_content("validate#dataloader")  # test split, bundle preprocessing

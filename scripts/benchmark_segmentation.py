@@ -65,7 +65,8 @@ def run_one(name: str, overlay: str | None, augment: bool, seed: int, args, fold
     if args.device is not None:
         common["device"] = f"$torch.device({args.device!r})"
     overlays = [] if overlay is None else [overlay]
-    train_seconds, trainer, evaluate = train_then_evaluate(BUNDLE, overlays, folder, PROTOCOLS, args.num_test, **common)
+    run = train_then_evaluate(BUNDLE, overlays, folder, PROTOCOLS, args.num_test, **common)
+    train_seconds, trainer, evaluate = run.train_seconds, run.trainer, run.evaluate
     iterations, epochs = trainer.state.iteration, trainer.state.epoch
     network = evaluate.parser.get_parsed_content("network")  # holds the weights its evaluation loaded
     device = next(network.parameters()).device

@@ -10,9 +10,9 @@
   buffers map and unmap with the tensors, so the high-water mark follows the tensors alive at once;
 - on a CUDA device, :func:`cuda_peak_growth_mib` reads the caching allocator's peak instead (in process), and
   :func:`interleaved_medians` synchronises the device after every task so that the wall time covers its kernels;
-- :func:`bundle_workflow` parses and initialises a bundle's configs with MONAI's ``ConfigWorkflow``, as
-  ``python -m monai.bundle run`` does, for the scripts that train and evaluate through a bundle
-  (:data:`TRAIN_CONFIGS`: ``inference.json``, the base every bundle command starts from, then ``train.json``).
+- the scripts that train and evaluate through a bundle use the library's :mod:`monai_sre.comparison.bundle_runs`
+  (``bundle_workflow``, ``train_then_evaluate``, ``TRAIN_CONFIGS``: ``inference.json``, the base every bundle
+  command starts from, then ``train.json``), re-exported here.
 """
 
 from __future__ import annotations
@@ -27,10 +27,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from monai_sre.comparison.bundle_runs import TRAIN_CONFIGS, bundle_workflow, train_then_evaluate
+
 __all__ = [
     "TRAIN_CONFIGS",
     "add_common_arguments",
     "bundle_workflow",
+    "train_then_evaluate",
     "cuda_peak_growth_mib",
     "device_description",
     "interleaved_medians",
@@ -39,10 +42,6 @@ __all__ = [
     "report_peak_growth",
     "resident_high_water_kib",
 ]
-
-
-# the configs of a bundle's training command, in merge order (evaluation adds "evaluate" after them and any overlay)
-TRAIN_CONFIGS = ("inference", "train")
 
 
 def add_common_arguments(parser: argparse.ArgumentParser, repeats: int, warmup: int) -> None:
@@ -54,54 +53,6 @@ def add_common_arguments(parser: argparse.ArgumentParser, repeats: int, warmup: 
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--child", help=argparse.SUPPRESS)
-
-
-def bundle_workflow(bundle: Path, files: list[str], **overrides):
-    """The configs ``files`` (names in ``bundle/configs``, merged in order, e.g. ``[*TRAIN_CONFIGS, "evaluate"]``)
-    with ``overrides``, parsed and initialised as a ``train`` workflow (a MONAI ``ConfigWorkflow``; run it with
-    ``.run()``, then ``.finalize()``)."""
-    from monai.bundle import ConfigWorkflow
-
-    configs = bundle / "configs"
-    flow = ConfigWorkflow(
-        config_file=[str(configs / f"{name}.json") for name in files],
-        meta_file=str(configs / "metadata.json"),
-        logging_file=str(configs / "logging.conf"),
-        workflow_type="train",
-        bundle_root=str(bundle),
-        **overrides,
-    )
-    flow.initialize()
-    return flow
-
-
-def train_then_evaluate(bundle: Path, files: list[str], folder: Path, protocols, num_test, **common):
-    """Train ``bundle`` with its overlay configs ``files`` (after :data:`TRAIN_CONFIGS`) into ``folder/train``, then
-    evaluate the best model (``evaluate.json`` after the overlays) into
-    ``folder/eval`` under ``protocols`` on ``num_test`` test samples (``None``: all); ``common`` overrides both.
-
-    A rerun replaces the folders of an earlier, unfinished run. Returns the training seconds, the trained
-    workflow's trainer and the finished evaluation workflow (its ``network`` holds the evaluated weights).
-    """
-    train = bundle_workflow(bundle, [*TRAIN_CONFIGS, *files], run_dir=str(folder / "train"), overwrite=True, **common)
-    start = time.perf_counter()
-    train.run()
-    train_seconds = time.perf_counter() - start
-    trainer = train.parser.get_parsed_content("train#trainer")
-    train.finalize()
-    evaluate = bundle_workflow(
-        bundle,
-        [*TRAIN_CONFIGS, *files, "evaluate"],
-        ckpt_path=str(folder / "train" / "models" / "model.pt"),
-        eval_dir=str(folder / "eval"),
-        overwrite=True,
-        rotation_protocols=list(protocols),
-        num_test_samples=num_test,
-        **common,
-    )
-    evaluate.run()
-    evaluate.finalize()
-    return train_seconds, trainer, evaluate
 
 
 def check_device_and_models(
