@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import importlib.util
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -50,3 +52,13 @@ def dicom_files() -> Path:
 def ct_series(dicom_files) -> Path:
     """A real 5-slice CT DICOM series that pydicom ships."""
     return dicom_files / "dicomdirtests" / "98892001" / "CT5N"
+
+
+@pytest.fixture(scope="session")
+def classification_example(tmp_path_factory) -> Path:
+    """The generic bundle's runnable example of real volumes (NIfTI crops of the MNI template with labels), 6/2/2
+    per class, by its script: ``datalist.json``, ``classes.json``, CSVs and the volumes."""
+    folder = tmp_path_factory.mktemp("example")
+    script = Path(__file__).resolve().parents[1] / "scripts" / "build_classification_example.py"
+    subprocess.run([sys.executable, str(script), "--output", str(folder), "--per-class", "6", "2", "2"], check=True)
+    return folder

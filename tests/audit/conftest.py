@@ -5,8 +5,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -118,22 +116,13 @@ def write_bundle(folder: Path, data: Path, configs: dict[str, dict], metadata: d
 
 
 @pytest.fixture(scope="session")
-def tissue_example(tmp_path_factory) -> Path:
-    """Real NIfTI crops of the MNI template with labels, 6/2/2 per class, by the package's example script."""
-    folder = tmp_path_factory.mktemp("example")
-    script = REPO / "scripts" / "build_classification_example.py"
-    subprocess.run([sys.executable, str(script), "--output", str(folder), "--per-class", "6", "2", "2"], check=True)
-    return folder
-
-
-@pytest.fixture(scope="session")
-def zoo_bundle(tissue_example, tmp_path_factory) -> Path:
+def zoo_bundle(classification_example, tmp_path_factory) -> Path:
     """The zoo-layout bundle, its MONAI ResNet trained for a few steps on the example's training volumes."""
     from monai.bundle import ConfigParser
 
     folder = write_bundle(
         tmp_path_factory.mktemp("zoo") / "zoo_classifier",
-        tissue_example,
+        classification_example,
         {"train.json": TRAIN, "evaluate.json": EVALUATE, "inference.json": INFERENCE},
     )
     parser = ConfigParser()

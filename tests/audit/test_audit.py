@@ -80,18 +80,18 @@ def test_command_line(zoo_bundle, tmp_path, capsys):
     assert (tmp_path / "audit_grid24.json").is_file()
 
 
-def test_missing_evaluator(tissue_example, tmp_path, capsys):
+def test_missing_evaluator(classification_example, tmp_path, capsys):
     configs = {"inference.json": {k: v for k, v in INFERENCE.items() if k != "evaluator"}}
-    bundle = write_bundle(tmp_path / "b", tissue_example, configs)
+    bundle = write_bundle(tmp_path / "b", classification_example, configs)
     with pytest.raises(KeyError, match="define no evaluator: expected the id 'validate#evaluator'.*'evaluator'"):
         read_bundle(bundle)
     assert main(["audit", str(bundle), "--output", str(tmp_path / "out")]) == 1
     assert "define no evaluator" in capsys.readouterr().err
 
 
-def test_missing_weights_loader(tissue_example, tmp_path):
+def test_missing_weights_loader(classification_example, tmp_path):
     evaluate = {k: v for k, v in EVALUATE.items() if k != "validate#evaluator#val_handlers"}
-    bundle = write_bundle(tmp_path / "b", tissue_example, {"train.json": TRAIN, "evaluate.json": evaluate})
+    bundle = write_bundle(tmp_path / "b", classification_example, {"train.json": TRAIN, "evaluate.json": evaluate})
     with pytest.raises(KeyError, match="'validate#evaluator#val_handlers' holds no StateDictLoader.*--ckpt"):
         read_bundle(bundle)
 
@@ -125,8 +125,10 @@ def test_crop_that_pads_is_refused(zoo_bundle, tmp_path):
         audit_bundle(zoo_bundle, protocol="flips", output=tmp_path, progress=False, **{crop: [40, 40, 40]})
 
 
-def test_evaluator_without_data_loader(tissue_example, tmp_path):
+def test_evaluator_without_data_loader(classification_example, tmp_path):
     evaluator = {k: v for k, v in INFERENCE["evaluator"].items() if k != "val_data_loader"}
-    bundle = write_bundle(tmp_path / "b", tissue_example, {"inference.json": {**INFERENCE, "evaluator": evaluator}})
+    bundle = write_bundle(
+        tmp_path / "b", classification_example, {"inference.json": {**INFERENCE, "evaluator": evaluator}}
+    )
     with pytest.raises(KeyError, match="'evaluator' has no 'val_data_loader' \\(the data loader\\)"):
         read_bundle(bundle)

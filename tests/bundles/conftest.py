@@ -1,8 +1,6 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -44,15 +42,6 @@ def run_workflow(bundle: str, names: tuple[str, ...], workflow_type: str = "trai
 @pytest.fixture(autouse=True)
 def _repository_root(monkeypatch):
     monkeypatch.chdir(REPO)
-
-
-@pytest.fixture(scope="session")
-def classification_example(tmp_path_factory) -> Path:
-    """The runnable example of real volumes (NIfTI crops of the MNI template), 6/2/2 per class, by its script."""
-    folder = tmp_path_factory.mktemp("example")
-    script = REPO / "scripts" / "build_classification_example.py"
-    subprocess.run([sys.executable, str(script), "--output", str(folder), "--per-class", "6", "2", "2"], check=True)
-    return folder
 
 
 @pytest.fixture(scope="session")

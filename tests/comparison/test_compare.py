@@ -14,15 +14,10 @@ from monai_sre.comparison import Comparison, comparison_table
 from monai_sre.comparison.datalist import compare_on_datalist, parse_model
 from monai_sre.runs import bundle_root
 
-REPO = Path(__file__).resolve().parents[2]
-
 
 @pytest.fixture(scope="module")
-def example(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("example")
-    script = REPO / "scripts" / "build_classification_example.py"
-    subprocess.run([sys.executable, str(script), "--output", str(folder), "--per-class", "6", "2", "2"], check=True)
-    return folder / "datalist.json"
+def example(classification_example) -> Path:
+    return classification_example / "datalist.json"
 
 
 @pytest.fixture(scope="module")
