@@ -28,6 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from monai_sre.comparison.bundle_runs import TRAIN_CONFIGS, bundle_workflow, train_then_evaluate
+from monai_sre.comparison.report import mean_sd
 
 __all__ = [
     "TRAIN_CONFIGS",
@@ -97,13 +98,6 @@ def run_rows(parser: argparse.ArgumentParser, args, models: dict, all_names: lis
             print(json.dumps(rows[-1]), flush=True)
             results.write_text(json.dumps(rows, indent=2))
     return rows
-
-
-def mean_sd(values: list[float], spec: str) -> str:
-    """``mean ± sd`` of ``values`` in the format ``spec`` (sd 0 for one value)."""
-    mean = statistics.mean(values)
-    sd = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{mean:{spec}} ± {sd:{spec}}"
 
 
 def rows_table(rows: list[dict], columns: list[tuple[str, str, str]]) -> str:

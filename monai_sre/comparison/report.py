@@ -8,7 +8,7 @@ import statistics
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-__all__ = ["COLUMNS", "comparison_table", "plot_comparison", "write_report"]
+__all__ = ["COLUMNS", "comparison_table", "mean_sd", "plot_comparison", "write_report"]
 
 # (header, row key, format) of the summary table
 COLUMNS = (
@@ -22,7 +22,8 @@ COLUMNS = (
 )
 
 
-def _mean_sd(values: Sequence[float], spec: str) -> str:
+def mean_sd(values: Sequence[float], spec: str) -> str:
+    """``mean ± sd`` of ``values`` in the format ``spec`` (sd 0 for one value)."""
     sd = statistics.stdev(values) if len(values) > 1 else 0.0
     return f"{statistics.mean(values):{spec}} ± {sd:{spec}}"
 
@@ -43,7 +44,7 @@ def comparison_table(rows: Sequence[Mapping]) -> str:
     per_seed = ["| model | fraction | haar-64 accuracy per seed | consistency haar-64 per seed |", "|---|---|---|---|"]
     for (model, fraction), group in _groups(rows).items():
         first = group[0]
-        cells = [_mean_sd([r[key] for r in group], spec) for _, key, spec in COLUMNS]
+        cells = [mean_sd([r[key] for r in group], spec) for _, key, spec in COLUMNS]
         lines.append(
             f"| {model} | {fraction:g} | {first['num_train']} | {first['steps']} | {first['learning_rate']:g} | "
             f"{len(group)} | " + " | ".join(cells) + " |"
