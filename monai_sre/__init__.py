@@ -8,7 +8,8 @@ Importing the package registers the SRE layers in MONAI's layer factory (``Conv[
 
 from __future__ import annotations
 
-from . import data, evaluation, groups, handlers, inferers, networks, runs, transforms, utils
+from . import data, engines, evaluation, groups, handlers, inferers, networks, runs, transforms
+from .deprecation import deprecated_names
 from .evaluation import (
     assert_equivariant,
     equivariance_error,
@@ -34,7 +35,6 @@ from .networks.layers import (
     SREConvTranspose2d,
     SREConvTranspose3d,
     SymmetricPool,
-    load_authors_state_dict,
     register_layer_factories,
 )
 from .networks.nets import (
@@ -51,6 +51,15 @@ from .networks.nets import (
 __version__ = "0.1.0"
 
 register_layer_factories()
+
+# moved: monai_sre.networks.weights (load_weights, the authors' state dicts); the old names warn once
+__getattr__ = deprecated_names(
+    __name__,
+    {
+        "load_authors_state_dict": "monai_sre.networks.weights:load_authors_state_dict",
+        "utils": "monai_sre.networks:weights",
+    },
+)
 
 __all__ = [
     "GridAveraged",
@@ -75,6 +84,7 @@ __all__ = [
     "SymmetricPool",
     "convert_to_sre",
     "data",
+    "engines",
     "assert_equivariant",
     "equivariance_error",
     "evaluate_rotation_robustness",
@@ -84,7 +94,6 @@ __all__ = [
     "invariance_error",
     "networks",
     "transforms",
-    "utils",
     "create_model",
     "list_models",
     "register_model",
@@ -97,6 +106,5 @@ __all__ = [
     "SREConvTranspose2d",
     "SREConvTranspose3d",
     "__version__",
-    "load_authors_state_dict",
     "register_layer_factories",
 ]

@@ -12,7 +12,9 @@ traceback.
 ``python -m monai_sre compare --datalist PATH --num_classes N [--models ...] [--seeds ...] [--fractions ...]
 [--output DIR] [--resume true]`` compares networks on the user's own datalist with the fair protocol
 (:func:`monai_sre.comparison.datalist.compare_on_datalist`); ``python -m monai_sre audit BUNDLE_DIR [--protocol ...]``
-audits any bundle's rotation robustness (:func:`monai_sre.audit.audit`, ``docs/audit.md``).
+audits any bundle's rotation robustness (:func:`monai_sre.audit.audit`, ``docs/audit.md``);
+``python -m monai_sre convert-bundle BUNDLE_DIR --to sre|group --output NEW_DIR [--augment so3]`` writes a new bundle
+whose network is the source's, converted (:func:`monai_sre.audit.convert_bundle`, ``docs/convert_bundle.md``).
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     from monai.bundle import scripts
 
     from monai_sre.audit import audit
+    from monai_sre.audit.convert_bundle import convert_bundle_command
     from monai_sre.comparison.datalist import compare_on_datalist
 
     commands = {
@@ -58,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     commands["compare"] = compare_on_datalist
     commands["audit"] = audit
+    commands["convert-bundle"] = convert_bundle_command
     try:
         fire.Fire(commands, command=sys.argv[1:] if argv is None else argv, name="python -m monai_sre")
     except Exception as error:  # noqa: BLE001 - reported below, or re-raised with MONAI_SRE_TRACEBACK=1

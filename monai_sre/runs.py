@@ -21,12 +21,14 @@ A bundle config calls these in its ``initialize`` list:
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import time
 from pathlib import Path
 
 import torch
+
+from monai_sre.arguments import as_flag
+from monai_sre.handlers.training_checkpoint import latest_checkpoint
 
 __all__ = [
     "RUN_MARKER",
@@ -42,30 +44,6 @@ __all__ = [
 
 RUN_MARKER = ".monai_sre_run"
 TRAINING_DOMAIN = "training_domain.json"
-_CHECKPOINT = re.compile(r"^checkpoint_epoch=(\d+)\.pt$")
-
-
-_TRUE = ("true", "yes", "1")
-_FALSE = ("false", "no", "0")
-
-
-def as_flag(value: bool | int | str, name: str = "flag") -> bool:
-    """A command-line switch as a bool: ``True``/``False``, 1/0 or the strings ``true``/``false`` (any case).
-
-    ``python -m monai.bundle run --resume true`` passes the string ``"true"`` (only ``True`` and ``False`` become
-    bools), and ``"false"`` would count as true in a config expression; every switch of the bundles goes through
-    this function.
-
-    Raises:
-        ValueError: anything else, naming the switch and the value.
-    """
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
-        return value.strip().lower() in _TRUE
-    raise ValueError(f"--{name} must be true or false, got {value!r}.")
 
 
 def use_amp(amp: bool | int | str, device: torch.device | str) -> bool:
@@ -122,15 +100,6 @@ def bundle_root(name: str) -> str:
         f"bundle '{name}' not found at '{beside_package}' nor in the working folder '{Path.cwd()}'; "
         "pass its folder with --bundle_root."
     )
-
-
-def latest_checkpoint(folder: str | Path) -> Path | None:
-    """The ``checkpoint_epoch=N.pt`` file with the largest ``N`` in ``folder``, or ``None``."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        return None
-    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := _CHECKPOINT.match(p.name))]
-    return max(found)[1] if found else None
 
 
 def prepare_run_dir(path: str | Path, overwrite: bool = False, resume: bool = False) -> str:

@@ -7,7 +7,7 @@ wheel, so it lives here, beside the benchmarks, and never in ``monai_sre``. Its 
 
 - ``scripts/benchmark_layers.py`` imports it as a sibling module (``from authors_sre_conv import ...``, as it
   imports ``benchmarking``);
-- ``tests/networks/layers/test_checkpoints.py`` loads this file by path (``scripts/`` is not a package).
+- ``tests/networks/test_weights.py`` loads this file by path (``scripts/`` is not a package).
 """
 
 from __future__ import annotations

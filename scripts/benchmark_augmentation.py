@@ -75,7 +75,7 @@ VARIANTS = {
     "batched (prepare_batch)": {
         "train#preprocessing": {"_target_": "Compose", "transforms": ["@scale_intensity", "@to_tensor"]},
         "train#trainer#prepare_batch": {
-            "_target_": "monai_sre.transforms.PrepareBatchRandSO3Rotate",
+            "_target_": "monai_sre.engines.PrepareBatchRandSO3Rotate",
             "roi_size": "$[@input_size] * 3",
             "prob": PROB,
             "mode": "bilinear",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from monai_sre.arguments import check_odd_positive_int, check_positive_int, check_positive_ints
+from monai_sre.arguments import check_odd_positive_int, check_per_stage, check_positive_int, check_positive_ints
 
 
 def test_positive_int_accepts_and_refuses():
@@ -29,3 +29,16 @@ def test_odd_positive_int():
     for bad in (4, 0, -3, 3.0):
         with pytest.raises(ValueError, match="kernel_size must be an odd positive int"):
             check_odd_positive_int("kernel_size", bad)
+
+
+def test_per_stage_repeats_one_value_or_takes_one_per_stage():
+    assert check_per_stage("kernel_sizes", 3, 4) == (3, 3, 3, 3)
+    assert check_per_stage("space", "axes", 2, stage="level") == ("axes", "axes")  # a string is one value
+    assert check_per_stage("num_bands", None, 2) == (None, None)
+    assert check_per_stage("block_inplanes", [4, 8], 2) == (4, 8)
+    with pytest.raises(ValueError, match=r"block_inplanes must be one value or one per stage \(2 here\), got \[4\]"):
+        check_per_stage("block_inplanes", [4], 2)
+    with pytest.raises(ValueError, match=r"space must be one value or one per level \(3 here\)"):
+        check_per_stage("space", ("axes",) * 2, 3, stage="level")
+    with pytest.raises(ValueError, match="widths must be one value or one per stage"):
+        check_per_stage("widths", [4, 0], 2, valid=lambda v: v > 0)

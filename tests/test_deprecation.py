@@ -34,3 +34,49 @@ def test_moved_module_aliases_the_new_one(monkeypatch):
     import monai_sre.arguments
 
     assert sys.modules["monai_sre._old_place"] is monai_sre.arguments
+
+
+def test_renamed_arguments_pass_the_old_keyword_on_and_keep_the_new_signature(monkeypatch):
+    import inspect
+
+    monkeypatch.setattr(deprecation, "_warned", set())
+
+    @deprecation.renamed_arguments(points="num_orientations")
+    def pool(num_orientations: int, mode: str = "mean") -> tuple:
+        return num_orientations, mode
+
+    assert list(inspect.signature(pool).parameters) == ["num_orientations", "mode"]
+    with pytest.warns(FutureWarning, match=r"argument points= of .*pool is deprecated .* num_orientations="):
+        assert pool(points=24, mode="max") == (24, "max")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert pool(points=3) == (3, "mean")  # warned once only
+        assert pool(4) == (4, "mean")
+    with pytest.raises(TypeError, match="num_orientations= and its deprecated name points="):
+        pool(points=3, num_orientations=3)
+
+
+def test_renamed_attributes_read_the_new_ones_and_stay_out_of_dir(monkeypatch):
+    from torch import nn
+
+    monkeypatch.setattr(deprecation, "_warned", set())
+
+    class Pool(deprecation.RenamedAttributes, nn.Module):
+        renamed_attributes = {"points": "num_orientations"}
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.num_orientations = 24
+            self.linear = nn.Linear(1, 1)
+
+    pool = Pool()
+    with pytest.warns(FutureWarning, match=r"attribute Pool\.points is deprecated .* Pool\.num_orientations"):
+        assert pool.points == 24
+    assert "points" not in dir(pool) and isinstance(pool.linear, nn.Linear)  # nn.Module's lookup still works
+    with pytest.raises(AttributeError, match="no attribute 'other'"):
+        _ = pool.other
+    with pytest.warns(FutureWarning, match=r"attribute Plain\.old is deprecated"):
+        plain = type("Plain", (deprecation.RenamedAttributes,), {"renamed_attributes": {"old": "new"}, "new": 1})()
+        assert plain.old == 1
+    with pytest.raises(AttributeError, match="'Plain' object has no attribute 'other'"):
+        _ = plain.other

@@ -10,7 +10,7 @@ from monai.utils import OptionalImportError
 from monai_sre.export import export_onnx, verify_onnx
 from monai_sre.networks.layers import GroupConv, SREConv
 from monai_sre.networks.nets import group_resnet_light, sre_resnet_light
-from monai_sre.utils import load_weights
+from monai_sre.networks.weights import load_weights
 
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxscript")

@@ -35,6 +35,7 @@ OUR_MODULES = [
     "monai_sre.handlers",
     "monai_sre.data",
     "monai_sre.inferers",
+    "monai_sre.engines",
 ]
 # names users import at package level: they stay there when modules move (the rotation sweeps moved from
 # transforms to evaluation, where they are kept)

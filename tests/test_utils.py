@@ -1,75 +1,39 @@
+"""``monai_sre.utils`` moved to ``monai_sre.networks.weights`` (its tests: tests/networks/test_weights.py)."""
+
 from __future__ import annotations
 
-import re
+import importlib
+import sys
 
 import pytest
-import torch
-from torch import nn
 
-from monai_sre.utils import load_weights
-
-
-def _net() -> nn.Module:
-    return nn.Sequential(nn.Conv3d(1, 2, 3), nn.ReLU(), nn.Conv3d(2, 1, 1))
+import monai_sre
+from monai_sre import deprecation
+from monai_sre.networks import weights
 
 
-def test_a_good_file_loads_as_a_state_dict_and_into_a_network(tmp_path):
-    source = _net()
-    path = tmp_path / "weights.pt"
-    torch.save(source.state_dict(), path)
-    state = load_weights(path)
-    assert list(state) == list(source.state_dict())
-    target = _net()
-    assert load_weights(str(path), target) is target
-    for name, value in source.state_dict().items():
-        torch.testing.assert_close(target.state_dict()[name], value)
-    # {"model": state_dict}, as MONAI's CheckpointSaver writes it
-    wrapped = tmp_path / "checkpoint.pt"
-    torch.save({"model": source.state_dict(), "epoch": 3}, wrapped)
-    assert list(load_weights(wrapped)) == list(source.state_dict())
+@pytest.fixture
+def fresh(monkeypatch):
+    """Forget earlier warnings and imports of the old module, so that it warns again."""
+    monkeypatch.setattr(deprecation, "_warned", set())
+    monkeypatch.delitem(sys.modules, "monai_sre.utils", raising=False)
+    if "utils" in vars(monai_sre):  # not hasattr: the package's __getattr__ answers for the old name
+        monkeypatch.delattr(monai_sre, "utils")
 
 
-def test_a_missing_file_is_named(tmp_path):
-    path = tmp_path / "absent.pt"
-    with pytest.raises(FileNotFoundError, match=re.escape(str(path))):
-        load_weights(path)
-    with pytest.raises(FileNotFoundError, match="weights file not found"):
-        load_weights(tmp_path)  # a directory is not a weights file
+def test_the_old_module_is_the_new_one_and_warns(fresh):
+    with pytest.warns(
+        FutureWarning, match=r"module monai_sre\.utils is deprecated .* module monai_sre\.networks\.weights"
+    ):
+        old = importlib.import_module("monai_sre.utils")
+    assert old is weights and old.load_weights is weights.load_weights
+    from monai_sre.utils import load_weights
+
+    assert load_weights is weights.load_weights
 
 
-def test_a_corrupt_file_is_named(tmp_path):
-    path = tmp_path / "corrupt.pt"
-    path.write_bytes(b"not a torch file at all")
-    with pytest.raises(ValueError, match=f"cannot load weights from '{re.escape(str(path))}'"):
-        load_weights(path)
-    truncated = tmp_path / "truncated.pt"
-    torch.save(_net().state_dict(), truncated)
-    truncated.write_bytes(truncated.read_bytes()[:100])
-    with pytest.raises(ValueError, match=re.escape(str(truncated))):
-        load_weights(truncated)
-
-
-def test_a_file_carrying_code_is_refused_unexecuted(tmp_path):
-    path = tmp_path / "pickled_module.pt"
-    torch.save(_net(), path)  # a whole module: loading it would unpickle (run) code
-    with pytest.raises(ValueError, match=f"'{re.escape(str(path))}'.*carries code, which is refused"):
-        load_weights(path)
-
-
-@pytest.mark.parametrize("content", [[torch.zeros(2)], {"weight": 3}, torch.zeros(2), {"model": [1, 2]}])
-def test_a_file_without_a_state_dict_is_named(tmp_path, content):
-    path = tmp_path / "other.pt"
-    torch.save(content, path)
-    with pytest.raises(ValueError, match=f"'{re.escape(str(path))}' does not hold a state dict"):
-        load_weights(path)
-
-
-def test_weights_for_another_network_are_named(tmp_path):
-    path = tmp_path / "other_network.pt"
-    torch.save(nn.Linear(3, 2).state_dict(), path)
-    with pytest.raises(ValueError, match=f"weights in '{re.escape(str(path))}' do not fit Sequential"):
-        load_weights(path, _net())
-    shapes = tmp_path / "other_shapes.pt"
-    torch.save(nn.Sequential(nn.Conv3d(1, 4, 3), nn.ReLU(), nn.Conv3d(4, 1, 1)).state_dict(), shapes)
-    with pytest.raises(ValueError, match=f"(?s)'{re.escape(str(shapes))}'.*size mismatch"):
-        load_weights(shapes, _net())
+def test_the_old_package_attribute_warns(fresh):
+    """Bundle configs may say ``$monai_sre.utils.load_weights(...)`` without importing the module."""
+    with pytest.warns(FutureWarning, match=r"monai_sre\.utils is deprecated .* monai_sre\.networks\.weights"):
+        assert monai_sre.utils.load_weights is weights.load_weights
+    assert "utils" not in monai_sre.__all__

@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 from monai.inferers import SimpleInferer
+from torch import nn
 
 from monai_sre.audit.bundle import BundlePipeline, read_bundle
 from monai_sre.evaluation import (
@@ -44,13 +45,18 @@ def _protocols(protocol: str | Sequence[str]) -> list[str]:
     return names
 
 
-def _read_data(data_loader: Iterable, image_key: str, label_key: str) -> tuple[list[dict], bool]:
-    """The loader's batches, read once (``{image_key, label_key}`` dicts on the CPU), and whether they hold labels.
+def _read_data(
+    data_loader: Iterable, image_key: str, label_key: str, task: str = "classification"
+) -> tuple[list[dict], bool, bool]:
+    """The loader's batches, read once (``{image_key, label_key}`` dicts on the CPU), whether they hold labels, and
+    whether the labels were one-hot (then turned into class indices: ``(N, C)`` class vectors, or ``(N, C, *spatial)``
+    label maps).
 
     Raises:
-        ValueError: a batch without ``image_key`` (the keys it has named), or labels in some batches only.
+        ValueError: a batch without ``image_key`` (the keys it has named), labels in some batches only, or
+            multi-hot class vectors (several classes per input: the audit scores single-label classifiers).
     """
-    batches, with_labels = [], None
+    batches, with_labels, one_hot = [], None, False
     for index, batch in enumerate(data_loader):
         if not isinstance(batch, Mapping) or image_key not in batch:
             keys = sorted(batch) if isinstance(batch, Mapping) else type(batch).__name__
@@ -68,25 +74,56 @@ def _read_data(data_loader: Iterable, image_key: str, label_key: str) -> tuple[l
             )
         item = {image_key: torch.as_tensor(batch[image_key]).as_subclass(torch.Tensor).float().cpu()}
         if has:
-            item[label_key] = torch.as_tensor(batch[label_key]).as_subclass(torch.Tensor).cpu()
+            labels, converted = _class_indices(torch.as_tensor(batch[label_key]).as_subclass(torch.Tensor), task, index)
+            item[label_key] = labels.cpu()
+            one_hot = one_hot or converted
         batches.append(item)
     if not batches:
         raise ValueError("the bundle's data loader yielded no batches (an empty dataset or datalist?).")
-    return batches, bool(with_labels)
+    return batches, bool(with_labels), one_hot
+
+
+def _class_indices(labels: torch.Tensor, task: str, index: int) -> tuple[torch.Tensor, bool]:
+    """Class indices from one-hot labels (``(N, C)`` for classifiers, ``(N, C, *spatial)`` label maps with
+    ``C > 1``), and whether they were one-hot; other labels as they are."""
+    axis_ok = labels.dim() == 2 if task == "classification" else labels.dim() >= 4
+    if not axis_ok or labels.shape[1] < 2:
+        return labels, False
+    binary = bool(((labels == 0) | (labels == 1)).all())
+    if binary and not bool((labels.sum(1) == 1).all()):
+        raise ValueError(
+            f"batch {index}: the labels are {tuple(labels.shape)} vectors of 0/1 that are not one-hot (several or no "
+            "classes per input); the audit scores single-label predictions."
+        )
+    return labels.argmax(1, keepdim=task != "classification"), True
+
+
+class _ThroughInferer(nn.Module):
+    """A classifier called through the bundle's inferer, as the bundle's evaluator calls it."""
+
+    def __init__(self, network: nn.Module, inferer: Any) -> None:
+        super().__init__()
+        self.network = network
+        self.inferer = inferer
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        return self.inferer(inputs, self.network)
 
 
 @torch.no_grad()
-def _upright_classes(pipeline: BundlePipeline, batches: list[dict], image_key: str, label_key: str) -> list[dict]:
+def _upright_classes(
+    pipeline: BundlePipeline, network: nn.Module, batches: list[dict], image_key: str, label_key: str
+) -> list[dict]:
     """Batches labelled with the network's own upright predictions: scored against them, a rotation's accuracy
     is the share of inputs whose predicted class it keeps."""
-    device = model_device(pipeline.network, None)
+    device = model_device(network, None)
     out = []
-    with evaluating(pipeline.network):
+    with evaluating(network):
         for batch in batches:
             inputs = batch[image_key].to(device)
             if pipeline.crop_size is not None:
                 inputs = centre_crop(inputs, pipeline.crop_size)
-            out.append({image_key: batch[image_key], label_key: pipeline.network(inputs).argmax(1).cpu()})
+            out.append({image_key: batch[image_key], label_key: network(inputs).argmax(1).cpu()})
     return out
 
 
@@ -123,7 +160,7 @@ def audit_pipeline(
     ``consistency``. Segmentation networks by Dice per class and ``agreement`` (voxels keeping their upright
     label), ``agreement`` only without labels.
     """
-    batches, with_labels = _read_data(pipeline.data_loader, image_key, label_key)
+    batches, with_labels, one_hot = _read_data(pipeline.data_loader, image_key, label_key, pipeline.task)
     seed = pipeline.seed if seed is None else seed
     for index, batch in enumerate(batches):
         shape = tuple(batch[image_key].shape[2:])
@@ -137,15 +174,19 @@ def audit_pipeline(
     notes = list(pipeline.notes)
     if not with_labels:
         notes.append(f"the batches hold no '{label_key}': agreement and consistency only (pass --label_key?)")
+    if one_hot:
+        notes.append(f"the '{label_key}' labels are one-hot: their argmax (class index) is scored")
+    network = pipeline.network
     if pipeline.task == "classification" and not isinstance(pipeline.inferer, (SimpleInferer, type(None))):
-        notes.append(f"the evaluator's {type(pipeline.inferer).__name__} is not used: classifiers are called directly")
+        network = _ThroughInferer(pipeline.network, pipeline.inferer)  # as the bundle's evaluator calls it
+        notes.append(f"the classifier is called through the evaluator's {type(pipeline.inferer).__name__}")
     if pipeline.task == "classification" and not with_labels:
-        batches = _upright_classes(pipeline, batches, image_key, label_key)
+        batches = _upright_classes(pipeline, network, batches, image_key, label_key)
     for protocol in protocols:
         sweep = RotationSweep(protocol, spatial_dims, seed)
         if pipeline.task == "classification":
             report = evaluate_rotation_robustness(
-                pipeline.network,
+                network,
                 batches,
                 sweep,
                 ("accuracy", "auc") if with_labels else ("accuracy",),

@@ -24,7 +24,7 @@ from monai.utils import ensure_tuple
 from torch import nn
 
 from monai_sre.audit.task import bundle_task
-from monai_sre.utils import load_weights
+from monai_sre.networks.weights import load_weights
 
 __all__ = ["EVALUATOR_IDS", "BundlePipeline", "default_configs", "read_bundle"]
 

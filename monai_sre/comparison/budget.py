@@ -14,6 +14,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from monai_sre.arguments import check_positive_int
+
 __all__ = ["EqualStepsBudget", "RunBudget"]
 
 
@@ -56,9 +58,7 @@ class EqualStepsBudget:
 
     def __post_init__(self) -> None:
         for name in ("num_train", "batch_size", "epochs", "validations"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}.")
+            check_positive_int(name, getattr(self, name))
 
     def steps_per_epoch(self, num_train: int) -> int:
         return math.ceil(num_train / self.batch_size)

@@ -30,7 +30,7 @@ from typing import Any
 from monai_sre.comparison.budget import EqualStepsBudget
 from monai_sre.comparison.bundle_runs import TRAIN_CONFIGS, bundle_parser, train_then_evaluate
 from monai_sre.comparison.report import write_report
-from monai_sre.data.subsets import balanced_indices, dataset_labels
+from monai_sre.data.subsets import balanced_indices, check_fraction, dataset_labels
 
 __all__ = ["DEFAULT_FRACTIONS", "EVALUATION_PROTOCOLS", "ComparedModel", "Comparison"]
 
@@ -98,9 +98,8 @@ class Comparison:
         names = [m.name for m in models]
         if not names or len(set(names)) != len(names):
             raise ValueError(f"models must be a non-empty list of distinct names, got {names}.")
-        for fraction in fractions:
-            if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction <= 1:
-                raise ValueError(f"fractions must lie in (0, 1], got {fraction!r}.")
+        for index, fraction in enumerate(fractions):
+            check_fraction(f"fractions[{index}]", fraction)
         if not seeds:
             raise ValueError("seeds must name at least one seed.")
         self.bundle, self.output = Path(bundle), Path(output)

@@ -10,7 +10,7 @@ from .medmnist import MEDMNIST3D_INFO, load_medmnist_npz, medmnist3d_info, medmn
 from .preprocessing import MODALITIES, classification_preprocessing
 from .readers import SimpleITKReader, check_image_readable
 from .subsets import balanced_indices, balanced_subset, dataset_labels
-from .tissue import TISSUE_CLASSES, TISSUE_RULES, load_tissue_arrays
+from .tissue import TISSUE_CLASSES, TISSUE_RULES, load_tissue_arrays, template_white_matter_peak
 from .tissue_segmentation import (
     TISSUE_SEGMENTATION_CLASSES,
     TISSUE_SEGMENTATION_RULES,
@@ -50,6 +50,7 @@ __all__ = [
     "raise_if_refused",
     "refuse_outside_domain",
     "split_readable_volumes",
+    "template_white_matter_peak",
     "training_extent_mm",
     "volume_extent_mm",
 ]

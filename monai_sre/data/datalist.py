@@ -31,6 +31,7 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
+from monai_sre.arguments import check_positive_int
 from monai_sre.data.checks import VolumeCheck, _describe, check_volumes
 from monai_sre.data.readers import IMAGE_SUFFIXES
 
@@ -239,14 +240,13 @@ def class_names(names: Sequence[str] | str | Path | None, num_classes: int | Non
     Args:
         names: a list of names; a path to a JSON list or to a text file with one name per line; or ``None`` for
             ``class_0``, ``class_1``, ...
-        num_classes: the number of classes (required: a positive integer).
+        num_classes: the number of classes (required: a positive int).
 
     Raises:
         ValueError: ``num_classes`` is missing or not positive, or the names are not ``num_classes`` distinct
             strings (the message gives both).
     """
-    if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 1:
-        raise ValueError(f"num_classes must be a positive integer (pass --num_classes N), got {num_classes!r}.")
+    check_positive_int("num_classes (pass --num_classes N)", num_classes)
     if names is None:
         return [f"class_{i}" for i in range(num_classes)]
     if isinstance(names, (str, Path)):

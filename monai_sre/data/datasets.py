@@ -11,6 +11,7 @@ import numpy as np
 from monai.data import Dataset
 from monai.utils import look_up_option
 
+from monai_sre.arguments import check_positive_int
 from monai_sre.data.medmnist import load_medmnist_npz, medmnist3d_info
 from monai_sre.data.tissue import TISSUE_ASSET, TISSUE_CLASSES, load_tissue_arrays
 
@@ -40,9 +41,7 @@ class MedMNISTLayoutDataset(Dataset):
         images, labels = arrays[f"{split}_images"], np.asarray(arrays[f"{split}_labels"]).reshape(-1)
         if len(images) != len(labels):
             raise ValueError(f"split '{split}' has {len(images)} images but {len(labels)} labels.")
-        if num_samples is not None:
-            if not isinstance(num_samples, int) or num_samples < 1:
-                raise ValueError(f"num_samples must be a positive int or None, got {num_samples!r}.")
+        if check_positive_int("num_samples", num_samples, allow_none=True) is not None:
             images, labels = images[:num_samples], labels[:num_samples]
         items = [{"image": images[i][None].astype(np.float32), "label": int(labels[i])} for i in range(len(images))]
         super().__init__(items, transform)

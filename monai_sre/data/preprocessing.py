@@ -25,7 +25,7 @@ from monai.transforms import (
 )
 from monai.utils import ensure_tuple_rep, look_up_option
 
-from monai_sre.transforms.rotate_crop import RandSO3RotateCropd
+from monai_sre.transforms.dictionary import RandSO3RotateCropd
 
 __all__ = ["MODALITIES", "classification_preprocessing"]
 

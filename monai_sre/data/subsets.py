@@ -9,7 +9,18 @@ from collections.abc import Sequence
 import numpy as np
 from torch.utils.data import Dataset, Subset
 
-__all__ = ["balanced_indices", "balanced_subset", "dataset_labels"]
+__all__ = ["balanced_indices", "balanced_subset", "check_fraction", "dataset_labels"]
+
+
+def check_fraction(name: str, value: object) -> float:
+    """Return ``value`` if it is a number in ``(0, 1]`` (a share of a training split); otherwise raise naming ``name``.
+
+    Raises:
+        ValueError: ``name must be a number in (0, 1], got <value>.``
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+        raise ValueError(f"{name} must be a number in (0, 1], got {value!r}.")
+    return value
 
 
 def balanced_indices(labels: Sequence[int] | np.ndarray, fraction: float, seed: int) -> list[int]:
@@ -22,8 +33,7 @@ def balanced_indices(labels: Sequence[int] | np.ndarray, fraction: float, seed: 
     Raises:
         ValueError: ``fraction`` outside ``(0, 1]``, or no labels.
     """
-    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction <= 1:
-        raise ValueError(f"fraction must be a number in (0, 1], got {fraction!r}.")
+    check_fraction("fraction", fraction)
     labels = np.asarray(labels).reshape(-1)
     if labels.size == 0:
         raise ValueError("labels is empty: there is nothing to subsample.")

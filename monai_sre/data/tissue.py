@@ -7,11 +7,12 @@ template's own grey- and white-matter probability maps (rules in :data:`TISSUE_R
 when a patch is rotated, so a model trained upright can be tested rotated. It is ONE population-average
 template and a demo task, not a clinical benchmark.
 
-What ships (``monai_sre/data/assets/mni152_tissue_2mm.npz``, built by ``scripts/build_embedded_dataset.py``):
-the 2 mm T1 volume (uint8), the patch centres and labels of every split, and the build parameters. Patches are
-cut on load, in the MedMNIST key layout (``train_images`` ``(N, P, P, P)`` uint8, ``train_labels`` ``(N, 1)``),
-so the MedMNIST dataset class serves both. Patches carry a margin (30^3 for 16^3 network inputs): evaluation
-rotations then resample real anatomy before the centre crop, instead of padding.
+What ships (``monai_sre/data/assets/mni152_tissue_2mm.npz``, built by ``scripts/build_embedded_dataset.py``,
+which holds the recipe: the package only serves the file): the 2 mm T1 volume (uint8), the patch centres and
+labels of every split, and the build parameters. Patches are cut on load, in the MedMNIST key layout
+(``train_images`` ``(N, P, P, P)`` uint8, ``train_labels`` ``(N, 1)``), so the MedMNIST dataset class serves
+both. Patches carry a margin (30^3 for 16^3 network inputs): evaluation rotations then resample real anatomy
+before the centre crop, instead of padding.
 
 Splits are coronal slabs, posterior to anterior: train, a gap, validation, a small gap, test. No training
 input (16^3, even rotated: 13.9 voxels from its centre) shares a voxel with a validation input scored upright
@@ -22,21 +23,23 @@ would leak: the symmetric template is its own mirror image.
 
 from __future__ import annotations
 
+import functools
 import json
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
+
+from monai_sre.transforms.intensity import white_matter_peak
 
 __all__ = [
     "TISSUE_ASSET",
     "TISSUE_CLASSES",
     "TISSUE_RULES",
-    "build_tissue_dataset",
     "cut_patches",
     "load_tissue_arrays",
-    "tissue_candidates",
+    "template_white_matter_peak",
 ]
 
 TISSUE_ASSET = Path(__file__).parent / "assets" / "mni152_tissue_2mm.npz"
@@ -48,105 +51,8 @@ TISSUE_RULES = (
     "GM < 0.2 and WM < 0.2 and depth > 15 mm",
 )
 SPLITS = ("train", "val", "test")
-
-
-def downsample2(volume: np.ndarray) -> np.ndarray:
-    """Average 2 x 2 x 2 blocks (1 mm to 2 mm; a trailing odd slice is dropped)."""
-    shape = tuple(s // 2 for s in volume.shape)
-    trimmed = volume[: 2 * shape[0], : 2 * shape[1], : 2 * shape[2]].astype(np.float64)
-    return trimmed.reshape(shape[0], 2, shape[1], 2, shape[2], 2).mean(axis=(1, 3, 5))
-
-
-def tissue_candidates(gm: np.ndarray, wm: np.ndarray, voxel_mm: float, margin: int) -> list[np.ndarray]:
-    """Candidate centre voxels ``(n, 3)`` of every class, at least ``margin`` voxels inside the volume.
-
-    Args:
-        gm: grey-matter probability in [0, 1].
-        wm: white-matter probability in [0, 1].
-        voxel_mm: voxel size; depth (distance to the brain surface) is measured in mm.
-        margin: half the stored patch size, so every patch lies inside the volume.
-    """
-    from scipy import ndimage
-
-    tissue = (gm + wm) > 0.2
-    brain = ndimage.binary_fill_holes(ndimage.binary_closing(tissue, ndimage.generate_binary_structure(3, 1), 2))
-    depth = ndimage.distance_transform_edt(brain) * voxel_mm
-    inside = np.zeros(gm.shape, bool)
-    inside[tuple(slice(margin, n - margin + 1) for n in gm.shape)] = True
-    masks = (
-        (gm > 0.6) & (depth < 12) & brain,
-        (gm > 0.6) & (depth > 25),
-        wm > 0.8,
-        (gm < 0.2) & (wm < 0.2) & (depth > 15) & brain,
-    )
-    return [np.argwhere(mask & inside) for mask in masks]
-
-
-def build_tissue_dataset(
-    t1: np.ndarray,
-    gm: np.ndarray,
-    wm: np.ndarray,
-    affine: np.ndarray,
-    seed: int = 0,
-    counts: Mapping[str, int] | None = None,
-    boundaries: tuple[int, int, int] = (43, 65, 74),
-    axis: int = 1,
-    patch_size: int = 30,
-) -> dict[str, np.ndarray]:
-    """Build the stored dataset from the 1 mm template (T1, GM, WM as uint8 arrays, RAS) deterministically.
-
-    Args:
-        t1: T1 template (uint8).
-        gm: grey-matter probability map (uint8, 255 = 1).
-        wm: white-matter probability map (uint8, 255 = 1).
-        affine: the 1 mm voxel-to-world affine.
-        seed: sampling seed.
-        counts: patches per class and split (default train 300, val 100, test 130).
-        boundaries: along ``axis`` at 2 mm: train centres ``<= b0``, validation ``b1..(b2 - 7)``, test ``>= b2``.
-        axis: the coronal (posterior-anterior) axis of the RAS array.
-        patch_size: stored patch size (the margin centres keep from the border is half of it).
-
-    Returns:
-        the arrays to store with ``numpy.savez_compressed``.
-    """
-    counts = dict(counts or {"train": 300, "val": 100, "test": 130})
-    volume = np.clip(np.round(downsample2(t1)), 0, 255).astype(np.uint8)
-    candidates = tissue_candidates(downsample2(gm) / 255, downsample2(wm) / 255, 2.0, patch_size // 2)
-    b0, b1, b2 = boundaries
-    ranges = {"train": (0, b0), "val": (b1, b2 - 7), "test": (b2, volume.shape[axis])}
-    rng = np.random.RandomState(seed)
-    out: dict[str, np.ndarray] = {"volume": volume, "affine": affine @ np.diag([2.0, 2.0, 2.0, 1.0])}
-    for split in SPLITS:
-        low, high = ranges[split]
-        centres, labels = [], []
-        for label, cands in enumerate(candidates):
-            pool = cands[(cands[:, axis] >= low) & (cands[:, axis] <= high)]
-            if len(pool) < counts[split]:
-                raise ValueError(
-                    f"split '{split}' has {len(pool)} candidate centres of class '{TISSUE_CLASSES[label]}', "
-                    f"fewer than the {counts[split]} requested; move the boundaries {boundaries} or ask for fewer."
-                )
-            chosen = pool[rng.choice(len(pool), counts[split], replace=False)]
-            centres.append(chosen)
-            labels.append(np.full(len(chosen), label))
-        order = rng.permutation(sum(len(c) for c in centres))
-        out[f"{split}_centers"] = np.concatenate(centres)[order].astype(np.int16)
-        out[f"{split}_labels"] = np.concatenate(labels)[order].astype(np.uint8)[:, None]
-    out["info"] = np.array(
-        json.dumps(
-            {
-                "classes": TISSUE_CLASSES,
-                "rules": TISSUE_RULES,
-                "voxel_mm": 2.0,
-                "patch_size": patch_size,
-                "seed": seed,
-                "split_axis": axis,
-                "split_ranges": ranges,
-                "counts_per_class": counts,
-            }
-        )
-    )
-    return out
+#: the script that builds the shipped file (and holds its recipe)
+EMBEDDED_BUILDER = "scripts/build_embedded_dataset.py"
 
 
 def cut_patches(volume: np.ndarray, centres: np.ndarray, patch_size: int) -> np.ndarray:
@@ -177,7 +83,7 @@ def load_tissue_arrays(patch_size: int = 30, path: str | Path | None = None) -> 
     if not path.is_file():
         raise FileNotFoundError(
             f"embedded dataset not found at '{path}'; rebuild it with `pip install --no-deps nilearn scipy && "
-            f"python scripts/build_embedded_dataset.py` ({own_data})."
+            f"python {EMBEDDED_BUILDER}` ({own_data})."
         )
     try:
         opened = np.load(path, allow_pickle=False)
@@ -185,8 +91,7 @@ def load_tissue_arrays(patch_size: int = 30, path: str | Path | None = None) -> 
             raise ValueError("not an npz archive holding 'volume'")
     except (ValueError, OSError, zipfile.BadZipFile) as error:  # numpy reads any other file as a pickle
         raise ValueError(
-            f"'{path}' is not the embedded tissue dataset (an .npz archive written by "
-            f"scripts/build_embedded_dataset.py); {own_data}."
+            f"'{path}' is not the embedded tissue dataset (an .npz archive written by {EMBEDDED_BUILDER}); {own_data}."
         ) from error
     with opened as stored:
         info = json.loads(str(stored["info"]))
@@ -200,3 +105,56 @@ def load_tissue_arrays(patch_size: int = 30, path: str | Path | None = None) -> 
             arrays[f"{split}_labels"] = stored[f"{split}_labels"].astype(np.int64)
             arrays[f"{split}_centers"] = stored[f"{split}_centers"].astype(np.int64)
     return arrays
+
+
+@functools.lru_cache(maxsize=4)
+def _template_peak(path: str | None) -> float:
+    file = Path(path) if path is not None else TISSUE_ASSET
+    if file.is_dir():
+        file = file / TISSUE_ASSET.name
+    if not file.is_file():
+        raise FileNotFoundError(f"embedded dataset not found at '{file}'; its volume is the intensity reference.")
+    with np.load(file, allow_pickle=False) as stored:
+        volume = stored["volume"]
+    return white_matter_peak(volume, name=f"the template volume in '{file}'")
+
+
+def template_white_matter_peak(path: str | Path | None = None) -> float:
+    """The white-matter peak of the embedded MNI152 template (uint8 scale, 2 mm), computed by
+    :func:`~monai_sre.transforms.white_matter_peak` from the stored volume (about 220); cached.
+
+    The ``target`` of :class:`~monai_sre.transforms.ScaleToWhiteMatterPeak` that maps another T1 onto the
+    template's scale, as the tissue bundles' inference does.
+
+    Args:
+        path: another dataset file (or its folder) written by ``scripts/build_embedded_dataset.py``; defaults
+            to the shipped one.
+    """
+    return _template_peak(None if path is None else str(path))
+
+
+def built_by_script(module: str, names: Mapping[str, str]) -> Callable[[str], object]:
+    """A module ``__getattr__`` for dataset-building names that moved out of the package into their build script.
+
+    The package serves the shipped files; building them is the scripts' job (``scripts/`` is not installed), so
+    the old names raise an ``AttributeError`` (an ``ImportError`` for ``from ... import``) that names the script.
+
+    Args:
+        module: the ``__name__`` of the module that held the names.
+        names: old name -> the script that now holds it.
+    """
+
+    def __getattr__(name: str) -> object:
+        if name in names:
+            raise AttributeError(
+                f"{module}.{name} moved to {names[name]} (building the dataset is the script's job; the package "
+                "only serves the shipped file): run or import that script from a clone of the repository."
+            )
+        raise AttributeError(f"module {module!r} has no attribute {name!r}")
+
+    return __getattr__
+
+
+__getattr__ = built_by_script(
+    __name__, dict.fromkeys(("build_tissue_dataset", "downsample2", "tissue_candidates"), EMBEDDED_BUILDER)
+)

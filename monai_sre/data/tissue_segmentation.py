@@ -5,7 +5,8 @@
 Labels per voxel (:data:`TISSUE_SEGMENTATION_CLASSES`): 0 background, 1 cortical grey matter, 2 deep grey
 matter, 3 white matter, 4 internal CSF. They are the rules with which :mod:`monai_sre.data.tissue` labels a
 classification patch by its centre voxel (:data:`~monai_sre.data.tissue.TISSUE_RULES`), evaluated at every
-voxel of the same 2 mm grid, through the same function (:func:`~monai_sre.data.tissue.tissue_candidates`):
+voxel of the same 2 mm grid, through the same function (``tissue_candidates`` of
+``scripts/build_embedded_dataset.py``; the recipe is in the build scripts, the package only serves the files):
 
 - GM and WM are the voxel's own template probabilities (2 x 2 x 2 block means of the 1 mm maps).
 - Depth, the only neighbourhood in the rules, is already a per-voxel quantity: the voxel's distance in mm to
@@ -40,7 +41,7 @@ train 14-38, validation 60-62, test 80-102 (patches' label regions train 6-45, v
 No two splits' label regions (upright crops) share a voxel; every voxel a training patch holds (so any
 rotated training crop) lies outside the validation and test label regions, and training and test patches
 share no voxel at all (both may be rotated). Validation and test patches, rotated, may share a few voxels
-(neither is trained on). :func:`split_separation` measures these gaps.
+(neither is trained on). ``split_separation`` in the build script measures these gaps.
 
 Centres are drawn per split and per foreground class (``counts`` per class: 12 / 3 / 3, so 48 / 12 / 12
 patches) with probability proportional to the number of voxels of that class in the label region, without
@@ -53,21 +54,21 @@ from __future__ import annotations
 import hashlib
 import json
 import zipfile
-from collections.abc import Callable, Mapping
-from itertools import product
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 from monai.data import Dataset
 
+from monai_sre.arguments import check_positive_int
 from monai_sre.data.tissue import (
+    EMBEDDED_BUILDER,
     SPLITS,
     TISSUE_ASSET,
     TISSUE_CLASSES,
     TISSUE_RULES,
+    built_by_script,
     cut_patches,
-    downsample2,
-    tissue_candidates,
 )
 
 __all__ = [
@@ -75,11 +76,8 @@ __all__ = [
     "TISSUE_SEGMENTATION_CLASSES",
     "TISSUE_SEGMENTATION_RULES",
     "TissueSegmentationDataset",
-    "build_tissue_segmentation_dataset",
     "load_tissue_segmentation_arrays",
-    "sample_segmentation_centres",
-    "split_separation",
-    "tissue_label_volume",
+    "volume_sha256",
 ]
 
 TISSUE_SEGMENTATION_ASSET = Path(__file__).parent / "assets" / "mni152_tissue_segmentation_2mm.npz"
@@ -87,198 +85,17 @@ TISSUE_SEGMENTATION_CLASSES = ("background",) + TISSUE_CLASSES
 TISSUE_SEGMENTATION_RULES = (
     "none of the rules below (outside the brain, partial volume, GM at 12-25 mm depth, CSF shallower than 15 mm)",
 ) + TISSUE_RULES
+#: the stored patch side (what a rotated ``LABEL_SIZE`` crop can read) and the scored centre crop's side
 PATCH_SIZE = 28
 LABEL_SIZE = 16
-SPLIT_RANGES = {"train": (14, 38), "val": (60, 62), "test": (80, 102)}
-COUNTS_PER_CLASS = {"train": 12, "val": 3, "test": 3}
 SECTIONS = {"train": "train", "training": "train", "val": "val", "validation": "val", "test": "test"}
-COPYRIGHT = (
-    "Derived from the MNI ICBM152 2009 template. Copyright (C) 1993-2004 Louis Collins, McConnell Brain Imaging "
-    "Centre, Montreal Neurological Institute, McGill University. See NOTICE beside this file."
-)
+#: the script that builds the shipped file (and holds its recipe)
 BUILDER = "scripts/build_tissue_segmentation_dataset.py"
 
 
-def tissue_label_volume(gm: np.ndarray, wm: np.ndarray, voxel_mm: float) -> np.ndarray:
-    """Label every voxel 0..4 by the classification rules (uint8; see the module docstring for the mapping).
-
-    Args:
-        gm: grey-matter probability in [0, 1].
-        wm: white-matter probability in [0, 1].
-        voxel_mm: voxel size; depth is measured in mm.
-
-    Raises:
-        ValueError: a voxel satisfies two rules (cannot happen for probability maps with GM + WM <= 1).
-    """
-    labels = np.zeros(gm.shape, np.uint8)
-    for label, voxels in enumerate(tissue_candidates(gm, wm, voxel_mm, margin=0), start=1):
-        index = tuple(voxels.T)
-        if labels[index].any():
-            raise ValueError(f"voxels satisfy the rule of class {label} and of an earlier class; the rules overlap.")
-        labels[index] = label
-    return labels
-
-
-def _crop_counts(mask: np.ndarray, size: int) -> np.ndarray:
-    """Voxels of ``mask`` in the ``size``^3 cube centred (``size // 2``) on each voxel; 0 where it leaves the volume."""
-    total = np.zeros(tuple(n + 1 for n in mask.shape), np.int64)
-    total[1:, 1:, 1:] = mask.astype(np.int64).cumsum(0).cumsum(1).cumsum(2)
-    starts = [np.arange(max(n - size + 1, 0)) for n in mask.shape]
-    counts = np.zeros(tuple(len(s) for s in starts), np.int64)
-    for upper in product((False, True), repeat=3):  # inclusion-exclusion over the cube's 8 corners
-        corner = np.ix_(*(s + size if u else s for s, u in zip(starts, upper)))
-        counts += (-1) ** (3 - sum(upper)) * total[corner]
-    out = np.zeros(mask.shape, np.int64)
-    out[tuple(slice(size // 2, size // 2 + len(s)) for s in starts)] = counts
-    return out
-
-
-def split_separation(
-    ranges: Mapping[str, tuple[int, int]], patch_size: int = PATCH_SIZE, label_size: int = LABEL_SIZE
-) -> dict[str, int]:
-    """Free voxel planes between the splits' regions along the split axis (negative: they overlap).
-
-    Args:
-        ranges: lowest and highest centre index of each split along the split axis (``"train"``, ``"val"``,
-            ``"test"``, posterior to anterior); actual centres or the ranges they were drawn from.
-        patch_size: stored patch side (a patch is everything a rotated crop can read).
-        label_size: side of the scored centre crop (the label region).
-
-    Returns:
-        ``"train-val labels"``, ``"val-test labels"``, ``"train-test labels"`` (upright label regions),
-        ``"train patches-val labels"`` (any rotated training crop vs upright validation) and
-        ``"train-test patches"`` (both rotated).
-    """
-
-    def span(split: str, size: int) -> tuple[int, int]:
-        low, high = ranges[split]
-        return int(low) - size // 2, int(high) - size // 2 + size - 1
-
-    def gap(first: tuple[int, int], second: tuple[int, int]) -> int:
-        return second[0] - first[1] - 1
-
-    labels = {split: span(split, label_size) for split in SPLITS}
-    patches = {split: span(split, patch_size) for split in SPLITS}
-    return {
-        "train-val labels": gap(labels["train"], labels["val"]),
-        "val-test labels": gap(labels["val"], labels["test"]),
-        "train-test labels": gap(labels["train"], labels["test"]),
-        "train patches-val labels": gap(patches["train"], labels["val"]),
-        "train-test patches": gap(patches["train"], patches["test"]),
-    }
-
-
-def sample_segmentation_centres(
-    labels: np.ndarray,
-    seed: int = 0,
-    counts: Mapping[str, int] | None = None,
-    ranges: Mapping[str, tuple[int, int]] | None = None,
-    axis: int = 1,
-    patch_size: int = PATCH_SIZE,
-    label_size: int = LABEL_SIZE,
-) -> dict[str, np.ndarray]:
-    """Patch centres ``(n, 3)`` of every split, drawn deterministically from a label volume.
-
-    Per split (in train, val, test order, one random stream) and per foreground class, ``counts[split]``
-    centres are drawn without replacement with probability proportional to the class's voxels in the
-    ``label_size``^3 label region, among centres in the split's range along ``axis`` whose ``patch_size``^3
-    patch lies inside the volume; then shuffled.
-
-    Raises:
-        ValueError: the ranges let splits' regions overlap (see :func:`split_separation`), or a split has too
-            few candidate centres for a class.
-    """
-    counts = dict(counts or COUNTS_PER_CLASS)
-    ranges = {split: tuple(int(v) for v in value) for split, value in (ranges or SPLIT_RANGES).items()}
-    gaps = split_separation(ranges, patch_size, label_size)
-    if min(gaps.values()) < 0 or min(gaps["train-val labels"], gaps["val-test labels"]) < 1:
-        raise ValueError(f"split ranges {ranges} let regions overlap or touch (free planes between them: {gaps}).")
-    half = patch_size // 2
-    inside = np.zeros(labels.shape, bool)
-    inside[tuple(slice(half, n - patch_size + half + 1) for n in labels.shape)] = True
-    position = np.arange(labels.shape[axis]).reshape([-1 if a == axis else 1 for a in range(3)])
-    weights = [_crop_counts(labels == label, label_size) for label in range(1, len(TISSUE_SEGMENTATION_CLASSES))]
-    rng = np.random.RandomState(seed)
-    out = {}
-    for split in SPLITS:
-        low, high = ranges[split]
-        allowed = inside & (position >= low) & (position <= high)
-        chosen: list[np.ndarray] = []
-        for label, weight in enumerate(weights, start=1):
-            w = np.where(allowed, weight, 0).reshape(-1).astype(np.float64)
-            if chosen:
-                w[np.concatenate(chosen)] = 0
-            if np.count_nonzero(w) < counts[split]:
-                raise ValueError(
-                    f"split '{split}' has {np.count_nonzero(w)} candidate centres whose label region holds "
-                    f"'{TISSUE_SEGMENTATION_CLASSES[label]}', fewer than the {counts[split]} requested; move the "
-                    f"ranges {ranges} or ask for fewer."
-                )
-            chosen.append(rng.choice(w.size, counts[split], replace=False, p=w / w.sum()))
-        flat = np.concatenate(chosen)[rng.permutation(len(chosen) * counts[split])]
-        out[split] = np.stack(np.unravel_index(flat, labels.shape), axis=1).astype(np.int16)
-    return out
-
-
-def _volume_sha256(volume: np.ndarray) -> str:
+def volume_sha256(volume: np.ndarray) -> str:
+    """The SHA-256 of a uint8 volume's bytes: how the labels file names the T1 volume it was built on."""
     return hashlib.sha256(np.ascontiguousarray(volume, dtype=np.uint8).tobytes()).hexdigest()
-
-
-def build_tissue_segmentation_dataset(
-    t1: np.ndarray,
-    gm: np.ndarray,
-    wm: np.ndarray,
-    affine: np.ndarray,
-    seed: int = 0,
-    counts: Mapping[str, int] | None = None,
-    ranges: Mapping[str, tuple[int, int]] | None = None,
-    axis: int = 1,
-    patch_size: int = PATCH_SIZE,
-    label_size: int = LABEL_SIZE,
-) -> dict[str, np.ndarray]:
-    """Build the stored segmentation dataset from the 1 mm template (T1, GM, WM as uint8 arrays, RAS).
-
-    Args:
-        t1: T1 template (uint8); only its 2 mm volume's SHA-256 is stored (the classification file holds it).
-        gm: grey-matter probability map (uint8, 255 = 1).
-        wm: white-matter probability map (uint8, 255 = 1).
-        affine: the 1 mm voxel-to-world affine.
-        seed: sampling seed.
-        counts: patches per foreground class and split (default train 12, val 3, test 3).
-        ranges: centre index range along ``axis`` (2 mm) per split (default train 14-38, val 60-62, test 80-102).
-        axis: the coronal (posterior-anterior) axis of the RAS array.
-        patch_size: stored patch side (what a rotated ``label_size`` crop can read).
-        label_size: side of the scored centre crop.
-
-    Returns:
-        the arrays to store (``labels``, ``affine``, ``{split}_centers``, ``info``).
-    """
-    volume = np.clip(np.round(downsample2(t1)), 0, 255).astype(np.uint8)  # as build_tissue_dataset stores it
-    labels = tissue_label_volume(downsample2(gm) / 255, downsample2(wm) / 255, 2.0)
-    ranges = {split: tuple(int(v) for v in value) for split, value in (ranges or SPLIT_RANGES).items()}
-    counts = dict(counts or COUNTS_PER_CLASS)
-    centres = sample_segmentation_centres(labels, seed, counts, ranges, axis, patch_size, label_size)
-    out: dict[str, np.ndarray] = {"labels": labels, "affine": affine @ np.diag([2.0, 2.0, 2.0, 1.0])}
-    for split in SPLITS:
-        out[f"{split}_centers"] = centres[split]
-    out["info"] = np.array(
-        json.dumps(
-            {
-                "classes": TISSUE_SEGMENTATION_CLASSES,
-                "rules": TISSUE_SEGMENTATION_RULES,
-                "voxel_mm": 2.0,
-                "patch_size": patch_size,
-                "label_size": label_size,
-                "seed": seed,
-                "split_axis": axis,
-                "split_ranges": ranges,
-                "counts_per_class": counts,
-                "image": {"file": TISSUE_ASSET.name, "key": "volume", "sha256": _volume_sha256(volume)},
-                "copyright": COPYRIGHT,
-            }
-        )
-    )
-    return out
 
 
 def _open_npz(path: Path, key: str, what: str, builder: str) -> np.lib.npyio.NpzFile:
@@ -321,9 +138,9 @@ def load_tissue_segmentation_arrays(
         labels = stored["labels"]
         centres = {split: stored[f"{split}_centers"].astype(np.int64) for split in SPLITS}
         affine = stored["affine"]
-    with _open_npz(image_path, "volume", "embedded tissue dataset", "scripts/build_embedded_dataset.py") as images:
+    with _open_npz(image_path, "volume", "embedded tissue dataset", EMBEDDED_BUILDER) as images:
         volume = images["volume"]
-    if volume.shape != labels.shape or _volume_sha256(volume) != info["image"]["sha256"]:
+    if volume.shape != labels.shape or volume_sha256(volume) != info["image"]["sha256"]:
         raise ValueError(
             f"the T1 volume in '{image_path}' is not the one the labels in '{path}' were built on (SHA-256 "
             f"{info['image']['sha256'][:12]}...); rebuild both files from the same template."
@@ -369,8 +186,7 @@ class TissueSegmentationDataset(Dataset):
             raise ValueError(
                 f"section must be 'train' (or 'training'), 'val' (or 'validation') or 'test', got {section!r}."
             )
-        if num_samples is not None and (not isinstance(num_samples, int) or num_samples < 1):
-            raise ValueError(f"num_samples must be a positive int or None, got {num_samples!r}.")
+        check_positive_int("num_samples", num_samples, allow_none=True)
         split = SECTIONS[section]
         if path is not None and Path(path).is_dir():
             path = Path(path) / TISSUE_SEGMENTATION_ASSET.name
@@ -386,3 +202,12 @@ class TissueSegmentationDataset(Dataset):
         self.centers = arrays[f"{split}_centers"][:num_samples]
         self.label_size = int(arrays["info"]["label_size"])
         self.info = arrays["info"]
+
+
+__getattr__ = built_by_script(
+    __name__,
+    dict.fromkeys(
+        ("build_tissue_segmentation_dataset", "sample_segmentation_centres", "split_separation", "tissue_label_volume"),
+        BUILDER,
+    ),
+)

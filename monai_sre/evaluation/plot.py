@@ -5,21 +5,42 @@
 matplotlib is imported when a plot is drawn, not when the package is imported, and the figure is rendered by
 its own Agg canvas (``matplotlib.figure.Figure`` + ``FigureCanvasAgg``): the user's pyplot backend and figure
 registry are left alone (no ``matplotlib.use``).
+
+The plot reads the four fields of :class:`RobustnessResult` (which
+:class:`~monai_sre.evaluation.RobustnessReport` has), so this module does not depend on the report's: the
+report draws itself through it, never the other way round.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from monai.utils import optional_import
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from monai_sre.evaluation.report import RobustnessReport
+__all__ = ["RobustnessResult", "legend_outside", "plot_robustness", "robustness_figure"]
 
-__all__ = ["legend_outside", "plot_robustness", "robustness_figure"]
+
+class RobustnessResult(Protocol):
+    """What a robustness plot draws: metric values upright and per rotation case.
+
+    Attributes:
+        protocol: the protocol name (the panels' titles).
+        metrics: metric names, one panel each.
+        upright: metric values on the untransformed data (the dashed line).
+        cases: one mapping per case: ``name``, ``group`` (one line per group), ``angle`` (degrees, the x axis;
+            ``None`` plots by case index) and one value per metric.
+    """
+
+    protocol: str
+    metrics: Sequence[str]
+    upright: Mapping[str, float]
+    cases: Sequence[Mapping]
+
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "*")  # with the 10 default colours: 100 distinct series
 
@@ -52,7 +73,7 @@ def legend_outside(figure: Figure, handles: list | None = None, labels: list[str
     return figure.legend(handles, labels, loc="outside right upper", fontsize=fontsize, ncols=ncols)
 
 
-def robustness_figure(report: RobustnessReport) -> Figure:
+def robustness_figure(report: RobustnessResult) -> Figure:
     """The figure of :func:`plot_robustness`, not saved (its own Agg canvas; not in pyplot's registry).
 
     Raises:
@@ -81,14 +102,15 @@ def robustness_figure(report: RobustnessReport) -> Figure:
     return figure
 
 
-def plot_robustness(report: RobustnessReport, path: str | Path, dpi: int = 120) -> Path:
+def plot_robustness(report: RobustnessResult, path: str | Path, dpi: int = 120) -> Path:
     """Draw one panel per metric: the metric per case, one line per group (axis), upright dashed; save it.
 
     The legend sits outside the panels, to their right (:func:`legend_outside`), so it never covers a curve,
     whatever the number of groups.
 
     Args:
-        report: the report to draw.
+        report: the report to draw (a :class:`~monai_sre.evaluation.RobustnessReport`, or anything with its
+            ``protocol``, ``metrics``, ``upright`` and ``cases``).
         path: the image file to write; its suffix picks the format (``.png``, ``.pdf``, ``.svg``).
         dpi: resolution of raster formats.
 

@@ -12,7 +12,7 @@ import torch
 from monai.utils import IgniteInfo, min_version, optional_import
 from torch import nn
 
-from monai_sre.utils import load_weights
+from monai_sre.networks.weights import load_weights
 
 Events, _ = optional_import("ignite.engine", IgniteInfo.OPT_IMPORT_VERSION, min_version, "Events")
 if TYPE_CHECKING:
@@ -28,10 +28,10 @@ class StateDictLoader:
 
     The bundle counterpart of MONAI's ``CheckpointLoader`` for a file that holds one network's state dict (or
     ``{"model": state_dict}``, as ``CheckpointSaver`` writes). It reads the file through
-    :func:`monai_sre.utils.load_weights` (``torch.load(..., weights_only=True)``, strict ``load_state_dict``), so
-    a missing or corrupt file, one that carries code, one that is not a state dict, or weights that do not fit
-    the network stop the engine before its first iteration, with the file named in the error. MONAI's handler
-    names the file only when it is missing.
+    :func:`monai_sre.networks.weights.load_weights` (``torch.load(..., weights_only=True)``, strict
+    ``load_state_dict``), so a missing or corrupt file, one that carries code, one that is not a state dict, or
+    weights that do not fit the network stop the engine before its first iteration, with the file named in the
+    error. MONAI's handler names the file only when it is missing.
 
     Attach it first among an evaluator's handlers, so that the network holds the weights before any other
     handler uses it. Example (bundle config)::

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,7 +13,7 @@ import torch
 from monai.handlers import CheckpointLoader, CheckpointSaver
 from monai.utils import IgniteInfo, min_version, optional_import
 
-from monai_sre.runs import as_flag, latest_checkpoint
+from monai_sre.arguments import as_flag
 
 Events, _ = optional_import("ignite.engine", IgniteInfo.OPT_IMPORT_VERSION, min_version, "Events")
 if TYPE_CHECKING:
@@ -20,7 +21,18 @@ if TYPE_CHECKING:
 else:
     Engine, _ = optional_import("ignite.engine", IgniteInfo.OPT_IMPORT_VERSION, min_version, "Engine")
 
-__all__ = ["TrainingCheckpoint"]
+__all__ = ["TrainingCheckpoint", "latest_checkpoint"]
+
+_CHECKPOINT = re.compile(r"^checkpoint_epoch=(\d+)\.pt$")
+
+
+def latest_checkpoint(folder: str | Path) -> Path | None:
+    """The ``checkpoint_epoch=N.pt`` file with the largest ``N`` in ``folder``, or ``None``."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return None
+    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := _CHECKPOINT.match(p.name))]
+    return max(found)[1] if found else None
 
 
 class _ValidationRecord:

@@ -14,16 +14,18 @@ from monai.data import MetaTensor
 from monai.inferers import Inferer
 from monai.utils import convert_to_dst_type, convert_to_tensor
 
+from monai_sre.arguments import check_positive_int, check_positive_ints
+
 __all__ = ["PatchCentreInferer"]
 
 MODES = ("nearest", "linear")
 
 
 def _positive_ints(value: int | Sequence[int], name: str) -> tuple[int, ...]:
-    values = tuple(value) if isinstance(value, Sequence) and not isinstance(value, str) else (value,)
-    if not values or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in values):
-        raise ValueError(f"{name} must be a positive int or a sequence of positive ints, got {value!r}.")
-    return values
+    """One positive int (for every axis) or a sequence of them (one per axis), as a tuple."""
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return check_positive_ints(name, value)
+    return (check_positive_int(name, value),)
 
 
 class PatchCentreInferer(Inferer):
@@ -98,8 +100,7 @@ class PatchCentreInferer(Inferer):
         self.stride = _positive_ints(stride, "stride")
         if len(self.stride) > 1 and len(self.patch_size) > 1 and len(self.stride) != len(self.patch_size):
             raise ValueError(f"stride {stride!r} and patch_size {patch_size!r} have different numbers of axes.")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}.")
+        check_positive_int("batch_size", batch_size)
         if not isinstance(padding_value, (int, float)) or not math.isfinite(padding_value):
             raise ValueError(f"padding_value must be a finite number, got {padding_value!r}.")
         if threshold is not None and (not isinstance(threshold, (int, float)) or math.isnan(threshold)):

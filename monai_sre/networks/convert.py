@@ -35,26 +35,22 @@ from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
+from monai.networks.layers.factories import Conv, Pool
 from monai.utils import ensure_tuple, ensure_tuple_rep, look_up_option
 from torch import nn
 
+from monai_sre.arguments import check_odd_positive_int
 from monai_sre.networks.layers.convutils import checked_tuple_rep, same_padding
 from monai_sre.networks.layers.sre_conv import SREConv, SREConvTranspose
 from monai_sre.networks.layers.symmetric_pool import SymmetricPool
 
 __all__ = ["ConversionReport", "ModuleConverter", "convert_to_sre", "count_parameters", "describe"]
 
-_CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
-_CONV_TRANSPOSES = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
+_DIMS = (1, 2, 3)
+_CONVS = tuple(Conv[Conv.CONV, d] for d in _DIMS)
+_CONV_TRANSPOSES = tuple(Conv[Conv.CONVTRANS, d] for d in _DIMS)
 # pool type -> (spatial dims, mode); read with isinstance, so subclasses of the torch pools convert too
-_POOLS = {
-    nn.MaxPool1d: (1, "max"),
-    nn.MaxPool2d: (2, "max"),
-    nn.MaxPool3d: (3, "max"),
-    nn.AvgPool1d: (1, "avg"),
-    nn.AvgPool2d: (2, "avg"),
-    nn.AvgPool3d: (3, "avg"),
-}
+_POOLS = {Pool[kind, d]: (d, mode) for kind, mode in ((Pool.MAX, "max"), (Pool.AVG, "avg")) for d in _DIMS}
 # sizes on which output-size rules are compared (both parities, past every kernel used in practice)
 _PROBE_SIZES = tuple(range(9, 21))
 ALREADY_SYMMETRIC = "1x1 kernel is already symmetric"
@@ -383,8 +379,8 @@ def convert_to_sre(
         raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}.")
     if kernel_size is not None:
         sizes = ensure_tuple(kernel_size)
-        if any(not isinstance(k, int) or k < 1 or k % 2 == 0 for k in sizes):
-            raise ValueError(f"kernel_size must be None or odd positive ints, got {kernel_size!r}.")
+        for k in sizes:
+            check_odd_positive_int("kernel_size" if len(sizes) == 1 else f"every entry of kernel_size {sizes}", k)
     converter = _SREConverter(kernel_size, num_bands, project_weights, stride_policy, skip)
     converter.report.params_before = count_parameters(model)
     target = model if inplace else copy.deepcopy(model)

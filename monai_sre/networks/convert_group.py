@@ -33,6 +33,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Sequence
 
+from monai.networks.layers.factories import Norm
 from monai.utils import look_up_option
 from torch import nn
 
@@ -46,7 +47,7 @@ from monai_sre.networks.layers.symmetric_pool import SymmetricPool
 
 __all__ = ["convert_to_group"]
 
-_BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
+_BATCH_NORMS = tuple(Norm[Norm.BATCH, d] for d in (1, 2, 3))
 
 
 def _factory(module: nn.Module) -> dict:
@@ -60,34 +61,36 @@ class _GroupConverter(ModuleConverter):
         super().__init__(stride_policy="pool", skip=skip)
         self.group = group
         self.space = space
-        self.points = grid_group(group).space_size(space)
+        self.num_orientations = grid_group(group).space_size(space)
         self.lifting = lifting
         self.divide = widths == "keep"
         self.lifted = False
         self.pooled = False
 
-    def per_point(self, channels: int, name: str, what: str) -> int:
+    def per_orientation(self, channels: int, name: str, what: str) -> int:
         if not self.divide:
             return channels
-        if channels % self.points:
+        if channels % self.num_orientations:
             raise ValueError(
-                f"{what} of '{name}' is {channels}, not a multiple of the {self.points} '{self.space}' orientations "
-                f"of {self.group}; widen the network, pick another space or pass widths='per_orientation'."
+                f"{what} of '{name}' is {channels}, not a multiple of the {self.num_orientations} '{self.space}' "
+                f"orientations of {self.group}; widen the network, pick another space or pass "
+                "widths='per_orientation'."
             )
-        return channels // self.points
+        return channels // self.num_orientations
 
     def convert(self, module: nn.Module, name: str) -> nn.Module | None:
         if isinstance(module, self.conv_types + self.conv_transpose_types):
             return self.convert_any_conv(module, name)
         if isinstance(module, _BATCH_NORMS):
-            return GroupBatchNorm(self.per_point(module.num_features, name, "num_features"), self.points,
-                                  eps=module.eps, momentum=module.momentum, affine=module.affine,
-                                  track_running_stats=module.track_running_stats, **_factory(module))  # fmt: skip
+            channels = self.per_orientation(module.num_features, name, "num_features")
+            return GroupBatchNorm(channels, self.num_orientations, eps=module.eps, momentum=module.momentum,
+                                  affine=module.affine, track_running_stats=module.track_running_stats,
+                                  **_factory(module))  # fmt: skip
         if isinstance(module, nn.Linear) and not self.pooled:
             self.pooled = True
-            features = self.per_point(module.in_features, name, "in_features")
+            features = self.per_orientation(module.in_features, name, "in_features")
             head = nn.Linear(features, module.out_features, bias=module.bias is not None, **_factory(module))
-            return nn.Sequential(GroupPool(self.points, "mean"), head)
+            return nn.Sequential(GroupPool(self.num_orientations, "mean"), head)
         if isinstance(module, self.pool_types):
             return self.convert_pool(module, name)
         return None
@@ -115,11 +118,11 @@ class _GroupConverter(ModuleConverter):
         lifting = (name == self.lifting) if self.lifting is not None else not self.lifted
         self.lifted = self.lifted or lifting
         in_space = "trivial" if lifting else self.space
-        in_channels = conv.in_channels if lifting else self.per_point(conv.in_channels, name, "in_channels")
+        in_channels = conv.in_channels if lifting else self.per_orientation(conv.in_channels, name, "in_channels")
         size = conv.kernel_size[0] + (1 if transposed and conv.kernel_size[0] % 2 == 0 else 0)
         layer = GroupConv(
-            dims, in_channels, self.per_point(conv.out_channels, name, "out_channels"), size, self.group, in_space,
-            self.space, dilation=conv.dilation[0], bias=conv.bias is not None, padding=padding,
+            dims, in_channels, self.per_orientation(conv.out_channels, name, "out_channels"), size, self.group,
+            in_space, self.space, dilation=conv.dilation[0], bias=conv.bias is not None, padding=padding,
             padding_mode=conv.padding_mode, **_factory(conv),
         )  # fmt: skip
         if stride == {1}:

@@ -6,12 +6,16 @@ Inputs are channel-first (``(C, *spatial)``), ``MetaTensor``-aware (the affine r
 invertible, and usable lazily (``Compose(..., lazy=True)``):
 
 - :class:`RandSO3Rotate` draws rotations uniformly over SO(3) and resamples through MONAI's ``Rotate``;
+- :class:`RandSO3RotateCrop` draws the same rotations and fuses each with the centre crop that follows it,
+  resampling only the crop (:func:`~monai_sre.transforms.functional.rotate_crop`);
 - :class:`GridSymmetry` / :class:`RandGridSymmetry` apply one of the 48 axis permutations and flips (8 in
   2D) exactly, by permuting and flipping axes, recording the index-space map in the affine like MONAI's
   ``Flip``.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -20,7 +24,14 @@ from monai.data.meta_obj import get_track_meta
 from monai.transforms import Rotate
 from monai.transforms.inverse import InvertibleTransform
 from monai.transforms.transform import LazyTransform, RandomizableTransform
-from monai.utils import TraceKeys, TransformBackends, convert_to_tensor
+from monai.utils import (
+    GridSampleMode,
+    GridSamplePadMode,
+    TraceKeys,
+    TransformBackends,
+    convert_to_tensor,
+    look_up_option,
+)
 
 from monai_sre.transforms.functional import (
     GridSymmetryElement,
@@ -29,11 +40,13 @@ from monai_sre.transforms.functional import (
     grid_symmetry,
     grid_symmetry_element,
     grid_symmetry_from_info,
+    inverse_rotate_crop,
     random_rotation_matrix,
+    rotate_crop,
     spatial_size,
 )
 
-__all__ = ["GridSymmetry", "RandGridSymmetry", "RandSO3Draw", "RandSO3Rotate", "rotate_by_matrix"]
+__all__ = ["GridSymmetry", "RandGridSymmetry", "RandSO3Draw", "RandSO3Rotate", "RandSO3RotateCrop", "rotate_by_matrix"]
 
 
 def rotate_by_matrix(
@@ -75,7 +88,7 @@ class RandSO3Draw(RandomizableTransform):
     """The random part of the SO(3) rotation transforms: with probability ``prob``, a rotation uniform over SO(3)
     (planar angles in 2D), restricted to angles up to ``max_angle`` radians when given.
 
-    Shared by :class:`RandSO3Rotate` and :class:`~monai_sre.transforms.RandSO3RotateCrop`, so both draw the same
+    Shared by :class:`RandSO3Rotate` and :class:`RandSO3RotateCrop`, so both draw the same
     matrices from the same random state.
     """
 
@@ -104,7 +117,23 @@ class RandSO3Draw(RandomizableTransform):
         return spatial_dims
 
 
-class RandSO3Rotate(RandSO3Draw, InvertibleTransform, LazyTransform):
+class _ResamplingOptions:
+    """The resampling options a rotating transform keeps, and a call's overrides of them."""
+
+    def _keep_resampling_options(self, mode, padding_mode, align_corners: bool, dtype) -> None:
+        self.mode, self.padding_mode, self.align_corners, self.dtype = mode, padding_mode, align_corners, dtype
+
+    def _resampling_options(self, mode=None, padding_mode=None, align_corners: bool | None = None, dtype=None) -> dict:
+        """The kept options, each replaced by the call's where given (``None``: keep it)."""
+        return {
+            "mode": mode or self.mode,
+            "padding_mode": padding_mode or self.padding_mode,
+            "align_corners": self.align_corners if align_corners is None else align_corners,
+            "dtype": dtype or self.dtype,
+        }
+
+
+class RandSO3Rotate(RandSO3Draw, _ResamplingOptions, InvertibleTransform, LazyTransform):
     """Rotate by a uniformly random rotation (Haar measure on SO(3); uniform planar angle in 2D).
 
     MONAI's ``RandRotate`` draws three uniform Euler angles, which is not uniform over 3D rotations: it
@@ -145,10 +174,7 @@ class RandSO3Rotate(RandSO3Draw, InvertibleTransform, LazyTransform):
         RandSO3Draw.__init__(self, prob, max_angle)
         LazyTransform.__init__(self, lazy=lazy)
         self.keep_size = keep_size
-        self.mode = mode
-        self.padding_mode = padding_mode
-        self.align_corners = align_corners
-        self.dtype = dtype
+        self._keep_resampling_options(mode, padding_mode, align_corners, dtype)
 
     def __call__(
         self,
@@ -169,16 +195,8 @@ class RandSO3Rotate(RandSO3Draw, InvertibleTransform, LazyTransform):
                     f"the drawn rotation is {self.matrix.shape[0]}-D but the image has {spatial_dims} spatial dims; "
                     f"call randomize({spatial_dims}) first."
                 )
-            out = rotate_by_matrix(
-                img,
-                self.matrix,
-                keep_size=self.keep_size,
-                mode=mode or self.mode,
-                padding_mode=padding_mode or self.padding_mode,
-                align_corners=self.align_corners if align_corners is None else align_corners,
-                dtype=dtype or self.dtype or img.dtype,
-                lazy=lazy_,
-            )
+            options = self._resampling_options(mode, padding_mode, align_corners, dtype or self.dtype or img.dtype)
+            out = rotate_by_matrix(img, self.matrix, keep_size=self.keep_size, lazy=lazy_, **options)
         else:
             out = convert_to_tensor(img, track_meta=get_track_meta(), dtype=torch.float32)
         self.push_transform(out, replace=True, lazy=lazy_)
@@ -189,6 +207,76 @@ class RandSO3Rotate(RandSO3Draw, InvertibleTransform, LazyTransform):
         if not transform[TraceKeys.DO_TRANSFORM]:
             return data
         return Rotate(0).inverse_transform(data, transform[TraceKeys.EXTRA_INFO])
+
+
+class RandSO3RotateCrop(RandSO3Draw, _ResamplingOptions, InvertibleTransform, LazyTransform):
+    """Rotate by a uniformly random rotation and centre crop, resampling only the crop (fused, one step).
+
+    The same output, draws and metadata as :class:`RandSO3Rotate` (``keep_size=True``) followed by
+    ``ResizeWithPadOrCrop(roi_size)``, at a fraction of the cost: only ``roi_size`` voxels are interpolated
+    (:func:`~monai_sre.transforms.functional.rotate_crop`). With the same random state it draws the same
+    rotations as ``RandSO3Rotate``. When the transform is skipped (``prob``) the image is still centre cropped
+    (exactly, no interpolation).
+
+    Args:
+        roi_size: output spatial size; ``None`` or non-positive entries keep that axis (rotation only).
+        prob: probability of rotating.
+        max_angle: largest rotation angle in radians, in ``(0, pi]``; ``None`` for all rotations.
+        mode: ``"bilinear"`` (trilinear in 3D) or ``"nearest"``.
+        padding_mode: ``"zeros"``, ``"border"`` or ``"reflection"``.
+        align_corners: as for ``torch.nn.functional.grid_sample``.
+        dtype: resampling dtype; the output is float32.
+        lazy: execute lazily.
+
+    Example::
+
+        >>> rotate_crop = RandSO3RotateCrop(roi_size=16).set_random_state(0)
+        >>> rotate_crop(torch.rand(1, 30, 30, 30)).shape
+        torch.Size([1, 16, 16, 16])
+    """
+
+    backend = [TransformBackends.TORCH]
+
+    def __init__(
+        self,
+        roi_size: Sequence[int] | int | None,
+        prob: float = 1.0,
+        max_angle: float | None = None,
+        mode: str = "bilinear",
+        padding_mode: str = "zeros",
+        align_corners: bool = False,
+        dtype: DtypeLike | torch.dtype = np.float32,
+        lazy: bool = False,
+    ) -> None:
+        RandSO3Draw.__init__(self, prob, max_angle)
+        LazyTransform.__init__(self, lazy=lazy)
+        self.roi_size = roi_size
+        padding_mode = look_up_option(padding_mode, GridSamplePadMode).value
+        self._keep_resampling_options(look_up_option(mode, GridSampleMode).value, padding_mode, align_corners, dtype)
+
+    def __call__(
+        self,
+        img: torch.Tensor,
+        mode: str | None = None,
+        padding_mode: str | None = None,
+        align_corners: bool | None = None,
+        dtype: DtypeLike | torch.dtype = None,
+        randomize: bool = True,
+        lazy: bool | None = None,
+    ) -> torch.Tensor:
+        """Rotate and crop ``img`` (channel first); arguments override the constructor's for this call."""
+        self._draw_for(img, randomize)
+        return rotate_crop(
+            img,
+            self.matrix if self._do_transform else None,
+            self.roi_size,
+            lazy=self.lazy if lazy is None else lazy,
+            transform_info=self.get_transform_info(),
+            **self._resampling_options(mode, padding_mode, align_corners, dtype),
+        )
+
+    def inverse(self, data: torch.Tensor) -> torch.Tensor:
+        return inverse_rotate_crop(data, self.pop_transform(data))
 
 
 def _undo_grid_symmetry(transform: InvertibleTransform, data: torch.Tensor) -> torch.Tensor:

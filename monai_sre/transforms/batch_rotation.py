@@ -9,9 +9,8 @@ rotation (about the volume centre) and keeps the central ``roi_size``, with one 
 the batch's device and in its dtype. With the same seed it draws the same rotations, in sample order, as
 ``RandSO3RotateCrop`` applied to the samples one by one.
 
-:class:`PrepareBatchRandSO3Rotate` puts it in a MONAI workflow: the trainer's ``prepare_batch`` moves the batch
-to the device (as MONAI's ``default_prepare_batch``) and rotates and crops the images there; labels are left as
-they are (classification). The data pipeline then stops before the crop (the stored patches are batched whole).
+:class:`~monai_sre.engines.PrepareBatchRandSO3Rotate` puts it in a MONAI workflow (a trainer's
+``prepare_batch``); the data pipeline then stops before the crop (the stored patches are batched whole).
 
 Batched rotation is an augmentation for training: its output is a plain tensor, without metadata or trace (as
 ``EnsureTyped(track_meta=False)`` gives the bundles' batches), and is not invertible.
@@ -20,19 +19,24 @@ Batched rotation is an augmentation for training: its output is a plain tensor, 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import torch
 from monai.data import MetaTensor
-from monai.engines.utils import PrepareBatch, default_prepare_batch
 from monai.utils import GridSampleMode, GridSamplePadMode, look_up_option
 from monai.utils.misc import MAX_SEED
 
+from monai_sre.deprecation import deprecated_names
 from monai_sre.transforms.array import RandSO3Draw
-from monai_sre.transforms.rotate_crop import grid_theta, resample, resolve_roi_size, rotate_crop_index_map
+from monai_sre.transforms.geometry import (
+    centre_crop_slices,
+    grid_theta,
+    resample,
+    resolve_roi_size,
+    rotate_crop_index_map,
+)
 
-__all__ = ["BatchRandSO3Rotate", "PrepareBatchRandSO3Rotate"]
+__all__ = ["BatchRandSO3Rotate"]
 
 
 class BatchRandSO3Rotate(RandSO3Draw):
@@ -116,60 +120,12 @@ class BatchRandSO3Rotate(RandSO3Draw):
         if not images.is_floating_point():
             images = images.float()
         if not self.rotated.any():  # the crop alone: exact, no interpolation
-            starts = [n // 2 - s // 2 for n, s in zip(size, roi)]
-            return images[(slice(None), slice(None), *[slice(a, a + s) for a, s in zip(starts, roi)])].clone()
+            return images[(slice(None), slice(None), *centre_crop_slices(size, roi))].clone()
         theta = grid_theta(rotate_crop_index_map(self.matrices, size, roi), size, roi, self.align_corners)
         return resample(images, theta, roi, self.mode, self.padding_mode, self.align_corners)
 
 
-class PrepareBatchRandSO3Rotate(PrepareBatch):
-    """A trainer's ``prepare_batch`` that moves the batch to the device, then randomly rotates and crops the images.
-
-    The batch goes to the device through MONAI's ``default_prepare_batch`` (``(image, label)`` from a dictionary
-    with ``"image"`` and ``"label"``, a pair, or a tensor); the images are then transformed there by
-    :class:`BatchRandSO3Rotate` (one resampling call per batch) and the label is returned untouched.
-
-    Args:
-        roi_size: the network's input size (the crop); ``None`` keeps the stored size.
-        prob: probability of rotating each sample (``0``: crop only, e.g. for ``augment_rotation: false``).
-        max_angle: largest rotation angle in radians, ``None`` for all rotations.
-        mode: ``"bilinear"`` or ``"nearest"``.
-        padding_mode: ``"zeros"``, ``"border"`` or ``"reflection"``.
-        align_corners: as for ``torch.nn.functional.grid_sample``.
-        seed: seed of the rotations; ``None`` draws one from numpy's global state (see :class:`BatchRandSO3Rotate`).
-
-    Example (a bundle's ``train#trainer``)::
-
-        "prepare_batch": {"_target_": "monai_sre.transforms.PrepareBatchRandSO3Rotate", "roi_size": 16}
-    """
-
-    def __init__(
-        self,
-        roi_size: Sequence[int] | int | None = None,
-        prob: float = 1.0,
-        max_angle: float | None = None,
-        mode: str = "bilinear",
-        padding_mode: str = "zeros",
-        align_corners: bool = False,
-        seed: int | None = None,
-    ) -> None:
-        self.rotate = BatchRandSO3Rotate(roi_size, prob, max_angle, mode, padding_mode, align_corners, seed)
-
-    def set_random_state(self, seed: int | None = None, state: np.random.RandomState | None = None):
-        """Set the random state of the rotations (see MONAI's ``Randomizable.set_random_state``)."""
-        self.rotate.set_random_state(seed, state)
-        return self
-
-    def __call__(
-        self,
-        batchdata: dict[str, torch.Tensor] | torch.Tensor | Sequence[torch.Tensor],
-        device: str | torch.device | None = None,
-        non_blocking: bool = False,
-        **kwargs: Any,
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Args as MONAI's ``default_prepare_batch``; returns ``(rotated and cropped images, label or None)``."""
-        prepared = default_prepare_batch(batchdata, device, non_blocking, **kwargs)
-        if not isinstance(prepared, tuple):
-            raise ValueError("PrepareBatchRandSO3Rotate needs images: a dict with 'image', a pair or a tensor.")
-        image, label = prepared
-        return self.rotate(image), label
+# moved to the engines' code (MONAI keeps prepare_batch helpers in monai.engines.utils)
+__getattr__ = deprecated_names(
+    __name__, {"PrepareBatchRandSO3Rotate": "monai_sre.engines.prepare_batch:PrepareBatchRandSO3Rotate"}
+)

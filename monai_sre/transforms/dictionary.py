@@ -14,8 +14,8 @@ from monai.transforms.inverse import InvertibleTransform
 from monai.transforms.transform import LazyTransform, MapTransform, RandomizableTransform
 from monai.utils import TraceKeys, convert_to_tensor, ensure_tuple_rep
 
-from monai_sre.transforms.array import GridSymmetry, RandGridSymmetry, RandSO3Rotate
-from monai_sre.transforms.functional import spatial_size
+from monai_sre.transforms.array import GridSymmetry, RandGridSymmetry, RandSO3Rotate, RandSO3RotateCrop
+from monai_sre.transforms.functional import inverse_rotate_crop, rotate_crop, spatial_size
 
 __all__ = [
     "GridSymmetryD",
@@ -24,6 +24,9 @@ __all__ = [
     "RandGridSymmetryD",
     "RandGridSymmetryDict",
     "RandGridSymmetryd",
+    "RandSO3RotateCropD",
+    "RandSO3RotateCropDict",
+    "RandSO3RotateCropd",
     "RandSO3RotateD",
     "RandSO3RotateDict",
     "RandSO3Rotated",
@@ -33,7 +36,7 @@ __all__ = [
 class _SharedDraw(RandomizableTransform, MapTransform, InvertibleTransform, LazyTransform):
     """Draw once per call with ``self.inner`` (prob 1), apply to every key, record per key for inversion."""
 
-    inner: RandSO3Rotate | RandGridSymmetry
+    inner: RandSO3Rotate | RandSO3RotateCrop | RandGridSymmetry
 
     def __init__(self, keys: KeysCollection, prob: float, allow_missing_keys: bool, lazy: bool) -> None:
         MapTransform.__init__(self, keys, allow_missing_keys)
@@ -150,6 +153,70 @@ class RandSO3Rotated(_SharedDraw):
         )
 
 
+class RandSO3RotateCropd(_SharedDraw):
+    """Dictionary :class:`~monai_sre.transforms.array.RandSO3RotateCrop`: one uniformly random rotation and the
+    same crop for every key.
+
+    Draws as :class:`RandSO3Rotated` does (same random state, same rotations), so it replaces
+    ``RandSO3Rotated`` + ``ResizeWithPadOrCropd(roi_size)`` in a pipeline.
+
+    Args:
+        keys: keys of the images to rotate together (e.g. ``["image", "label"]``).
+        roi_size: output spatial size; ``None`` or non-positive entries keep that axis.
+        prob: probability of rotating (the crop is always applied).
+        max_angle: largest rotation angle in radians, ``None`` for all rotations.
+        mode: interpolation per key (``"bilinear"`` for images, ``"nearest"`` for labels) or one for all.
+        padding_mode: padding per key or one for all.
+        align_corners: per key or one for all.
+        dtype: resampling dtype per key or one for all.
+        allow_missing_keys: do not raise on missing keys.
+        lazy: execute lazily.
+    """
+
+    backend = RandSO3RotateCrop.backend
+
+    def __init__(
+        self,
+        keys: KeysCollection,
+        roi_size: Sequence[int] | int | None,
+        prob: float = 1.0,
+        max_angle: float | None = None,
+        mode: Sequence[str] | str = "bilinear",
+        padding_mode: Sequence[str] | str = "zeros",
+        align_corners: Sequence[bool] | bool = False,
+        dtype: Sequence[DtypeLike | torch.dtype] | DtypeLike | torch.dtype = np.float32,
+        allow_missing_keys: bool = False,
+        lazy: bool = False,
+    ) -> None:
+        self.inner = RandSO3RotateCrop(roi_size, prob=1.0, max_angle=max_angle, lazy=lazy)
+        super().__init__(keys, prob, allow_missing_keys, lazy)
+        self._set_resampling_options(mode, padding_mode, align_corners, dtype)
+
+    def __call__(self, data: Mapping[Hashable, torch.Tensor], lazy: bool | None = None) -> dict[Hashable, torch.Tensor]:
+        d = dict(data)
+        self._draw(d)  # as RandSO3Rotated draws, so both give the same rotations from the same state
+        lazy_ = self.lazy if lazy is None else lazy
+        for key, (mode, padding_mode, align_corners, dtype) in self.keys_with_options(d):
+            d[key] = rotate_crop(
+                d[key],
+                self.inner.matrix if self._do_transform else None,
+                self.inner.roi_size,
+                mode=mode,
+                padding_mode=padding_mode,
+                align_corners=align_corners,
+                dtype=dtype,
+                lazy=lazy_,
+                transform_info=self.get_transform_info(),
+            )
+        return d
+
+    def inverse(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
+        d = dict(data)
+        for key in self.key_iterator(d):
+            d[key] = inverse_rotate_crop(d[key], self.pop_transform(d[key]))
+        return d
+
+
 class RandGridSymmetryd(_SharedDraw):
     """Dictionary :class:`~monai_sre.transforms.array.RandGridSymmetry`: one random grid symmetry for all keys."""
 
@@ -192,5 +259,6 @@ class GridSymmetryd(MapTransform, InvertibleTransform, LazyTransform):
 
 
 RandSO3RotateD = RandSO3RotateDict = RandSO3Rotated
+RandSO3RotateCropD = RandSO3RotateCropDict = RandSO3RotateCropd
 RandGridSymmetryD = RandGridSymmetryDict = RandGridSymmetryd
 GridSymmetryD = GridSymmetryDict = GridSymmetryd

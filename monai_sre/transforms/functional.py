@@ -1,10 +1,11 @@
 # Copyright (c) monai_sre contributors
 # Licensed under the Apache License, Version 2.0
-"""Functional transforms: rotation maths, and the grid symmetries applied to images with their metadata.
+"""Functional transforms: rotation maths, the grid symmetries and the fused rotation + centre crop, with metadata.
 
 As in MONAI's ``monai/transforms/spatial/functional.py``, the maths and the ``MetaTensor`` bookkeeping (affine,
 applied operations, lazy execution) live here, and the transform classes in :mod:`~monai_sre.transforms.array`
-and :mod:`~monai_sre.transforms.dictionary` hold only their parameters and random state.
+and :mod:`~monai_sre.transforms.dictionary` hold only their parameters and random state. The index-space
+geometry of the rotation + crop (shared with the batched rotation) is in :mod:`~monai_sre.transforms.geometry`.
 
 The lossless symmetries of a cubic grid (the signed axis permutations: 48 in 3D, 8 in 2D, 2 in 1D) are defined
 once, in :mod:`monai_sre.groups`, and re-exported here for the transforms. They act on the last ``spatial_dims``
@@ -13,17 +14,33 @@ axes of a tensor, so the same element applies to ``(C, *spatial)`` images and ``
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
+from monai.config import DtypeLike
 from monai.data import MetaTensor
 from monai.data.meta_obj import get_track_meta
-from monai.transforms import CenterSpatialCrop
+from monai.transforms import BorderPad, Rotate
 from monai.transforms.inverse import TraceableTransform
-from monai.utils import convert_to_tensor, ensure_tuple_rep
+from monai.utils import (
+    LazyAttr,
+    TraceKeys,
+    convert_to_tensor,
+    ensure_tuple_rep,
+    fall_back_tuple,
+    get_equivalent_dtype,
+)
 
 from monai_sre.groups import GridSymmetryElement, apply_grid_symmetry, grid_symmetries
+from monai_sre.transforms.geometry import (
+    centre_crop_slices,
+    centre_crop_start,
+    grid_theta,
+    resample,
+    resolve_roi_size,
+    rotate_crop_index_map,
+)
 
 __all__ = [
     "AXES",
@@ -37,8 +54,10 @@ __all__ = [
     "grid_symmetry_element",
     "grid_symmetry_from_info",
     "grid_symmetry_index_map",
+    "inverse_rotate_crop",
     "planar_rotation_matrix",
     "random_rotation_matrix",
+    "rotate_crop",
     "rotation_angle",
     "spatial_size",
 ]
@@ -220,8 +239,9 @@ def grid_symmetry_from_info(extra_info: dict) -> GridSymmetryElement:
 def centre_crop(images: torch.Tensor, size: Sequence[int] | int) -> torch.Tensor:
     """The central ``size`` region of the spatial axes of a batch ``(N, C, *spatial)`` (a view, no copy).
 
-    The region is the one MONAI's ``CenterSpatialCrop(size)`` cuts from each image (start ``n // 2 - s // 2``
-    on an axis of ``n`` voxels), so a crop here matches a ``CenterSpatialCropd`` in a pipeline.
+    The region is the one MONAI's ``CenterSpatialCrop(size)`` cuts from each image
+    (:func:`~monai_sre.transforms.geometry.centre_crop_start`), so a crop here matches a ``CenterSpatialCropd``
+    in a pipeline; non-positive entries keep that axis whole, as there.
 
     Args:
         images: the batch.
@@ -242,4 +262,110 @@ def centre_crop(images: torch.Tensor, size: Sequence[int] | int) -> torch.Tensor
         size = tuple(size)  # type: ignore[arg-type]
     if len(size) != len(spatial) or any(s > n for s, n in zip(size, spatial)):
         raise ValueError(f"crop_size {size} does not fit images of spatial shape {spatial}.")
-    return images[(slice(None), slice(None), *CenterSpatialCrop(size).compute_slices(spatial))]
+    return images[(slice(None), slice(None), *centre_crop_slices(spatial, fall_back_tuple(size, spatial)))]
+
+
+# a rotation fused with the centre crop that follows it ---------------------------------------------------------
+
+
+def _torch_dtype(dtype: DtypeLike | torch.dtype | str | None, default: torch.dtype) -> torch.dtype:
+    if dtype is None:
+        return default if default.is_floating_point else torch.float32
+    return get_equivalent_dtype(dtype, torch.Tensor)
+
+
+def rotate_crop(
+    img: torch.Tensor,
+    matrix: np.ndarray | None,
+    roi_size: Sequence[int] | int | None,
+    mode: str = "bilinear",
+    padding_mode: str = "zeros",
+    align_corners: bool = False,
+    dtype: DtypeLike | torch.dtype = np.float32,
+    lazy: bool = False,
+    transform_info: dict | None = None,
+) -> torch.Tensor:
+    """Rotate a channel-first image about its centre by ``matrix`` and keep the central ``roi_size``, in one step.
+
+    Equal, to interpolation round-off, to MONAI's ``Rotate`` (``keep_size=True``, the same ``mode``,
+    ``padding_mode`` and ``align_corners``) followed by ``CenterSpatialCrop(roi_size)`` (or
+    ``ResizeWithPadOrCrop(roi_size)``), at a fraction of the cost: only the output region is resampled, in one
+    ``affine_grid`` + ``grid_sample`` call. It is recorded like them: the affine becomes ``affine @ A`` with ``A``
+    the index map of :func:`~monai_sre.transforms.geometry.rotate_crop_index_map` (so the affine of the output
+    equals the two-step pipeline's, for every size and parity), and the trace holds what
+    :func:`inverse_rotate_crop` needs. The crop must fit the image; pad before the transform otherwise.
+
+    Args:
+        img: channel-first image ``(C, *spatial)``, 2 or 3 spatial dims.
+        matrix: the rotation (``d x d``), or ``None`` for the crop alone (exact, no interpolation).
+        roi_size: the output spatial size; ``None`` or non-positive entries keep that axis's size.
+        mode: ``"bilinear"`` (trilinear in 3D) or ``"nearest"``.
+        padding_mode: ``"zeros"``, ``"border"`` or ``"reflection"``, for samples outside the input.
+        align_corners: as for ``torch.nn.functional.grid_sample``.
+        dtype: resampling dtype (``None``: the image's float dtype); the output is float32, as MONAI's.
+        lazy: record the operation as pending instead of executing it.
+        transform_info: the calling transform's ``get_transform_info()``.
+
+    Raises:
+        ValueError: not 2 or 3 spatial dims, a matrix of the wrong shape, or a crop larger than the image.
+    """
+    img = convert_to_tensor(img, track_meta=get_track_meta())
+    size = spatial_size(img)
+    if len(size) not in (2, 3):
+        raise ValueError(f"rotate_crop needs 2 or 3 spatial dims (channel first), got shape {tuple(img.shape)}.")
+    if matrix is not None and np.shape(matrix) != (len(size), len(size)):
+        raise ValueError(f"matrix must be {len(size)}x{len(size)} for this image, got shape {np.shape(matrix)}.")
+    roi = resolve_roi_size(size, roi_size)
+    index_map = rotate_crop_index_map(matrix, size, roi)
+    compute_dtype = _torch_dtype(dtype, img.dtype)
+    extra_info = {
+        "rot_mat": index_map,
+        "mode": mode,
+        "padding_mode": padding_mode,
+        "align_corners": align_corners,
+        "dtype": str(compute_dtype)[6:],  # "float32", as MONAI's rotate records it
+        "rotated": matrix is not None,
+    }
+    if lazy and transform_info:  # the pending operation carries its modes (MONAI's default is border padding)
+        transform_info = {**transform_info, LazyAttr.INTERP_MODE: mode, LazyAttr.PADDING_MODE: padding_mode}
+    meta_info = TraceableTransform.track_transform_meta(
+        img,
+        sp_size=roi,
+        affine=index_map,
+        extra_info=extra_info,
+        orig_size=size,
+        transform_info=transform_info,
+        lazy=lazy,
+    )
+    if lazy:
+        if not isinstance(img, MetaTensor):
+            return meta_info  # type: ignore[return-value]
+        out = MetaTensor(img.as_tensor(), meta=img.meta, applied_operations=list(img.applied_operations))
+        return out.copy_meta_from(meta_info)
+    data = img.as_tensor() if isinstance(img, MetaTensor) else img
+    if matrix is None:
+        result = data[(slice(None), *centre_crop_slices(size, roi))].to(torch.float32, copy=True)
+    else:
+        theta = grid_theta(index_map, size, roi, align_corners)[None]
+        result = resample(data[None].to(compute_dtype), theta, roi, mode, padding_mode, align_corners)[0]
+        result = result.to(torch.float32)
+    return MetaTensor(result).copy_meta_from(meta_info) if isinstance(img, MetaTensor) else result
+
+
+def inverse_rotate_crop(data: torch.Tensor, transform: Mapping) -> torch.Tensor:
+    """Undo :func:`rotate_crop` given its popped trace: back to the original size and affine.
+
+    A rotation is resampled back through the inverse index map (MONAI's ``Rotate.inverse_transform``), so the
+    values agree with the original inside the region the crop kept, up to interpolation; outside it the result
+    is ``padding_mode`` fill. The crop alone is undone exactly, by zero padding.
+    """
+    info = transform[TraceKeys.EXTRA_INFO]
+    if info["rotated"]:
+        return Rotate(0).inverse_transform(data, transform)
+    size, roi = transform[TraceKeys.ORIG_SIZE], spatial_size(data)
+    border = []
+    for n, s, before in zip(size, roi, centre_crop_start(size, roi)):
+        border += [before, n - s - before]
+    padder = BorderPad(border)
+    with padder.trace_transform(False):
+        return padder(data)

@@ -1,6 +1,6 @@
 # Copyright (c) monai_sre contributors
 # Licensed under the Apache License, Version 2.0
-"""Intensity mapping of a T1-weighted MR onto the embedded template's uint8 scale, by its white-matter peak.
+"""Intensity mapping of a T1-weighted MR onto a reference scale (the embedded template's), by its white-matter peak.
 
 The tissue bundle was trained on one volume, the MNI ICBM152 template stored as uint8 (0..255, background 0,
 white matter near 220, grey near 170, internal CSF near 75). Another T1 arrives on another scale (uint8 with a
@@ -8,7 +8,8 @@ white-matter peak at 113 for the Colin27 brain, int16 near 10,000 for a scanner'
 physical unit but does have a natural zero (air is dark), so one anchor fixes it: the white-matter peak, the
 highest-intensity mode of a T1 histogram, as the WhiteStripe method uses it (Shinohara et al., NeuroImage
 Clinical 6, 2014). :class:`ScaleToWhiteMatterPeak` multiplies the image so that its white-matter peak lands on
-the template's, which :func:`template_white_matter_peak` computes from the embedded volume with the same code.
+a ``target``: for the template's scale, :func:`monai_sre.data.template_white_matter_peak`, which the data
+package computes from the embedded volume with :func:`white_matter_peak` (transforms read no data assets).
 
 Why not percentiles of the foreground: a skull and scalp move the upper percentiles (the Colin27 brain with and
 without skull at 2 mm: 95th percentile of the voxels above 50, about Otsu's threshold, 138.6 and 115.8, a fifth
@@ -18,9 +19,8 @@ peak.
 
 from __future__ import annotations
 
-import functools
+import importlib
 from collections.abc import Hashable, Mapping, Sequence
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -28,12 +28,13 @@ from monai.config import DtypeLike, KeysCollection, NdarrayOrTensor
 from monai.transforms.transform import MapTransform, Transform
 from monai.utils import TransformBackends, convert_data_type, convert_to_dst_type
 
+from monai_sre.deprecation import deprecated_names, warn_deprecated
+
 __all__ = [
     "ScaleToWhiteMatterPeak",
     "ScaleToWhiteMatterPeakD",
     "ScaleToWhiteMatterPeakDict",
     "ScaleToWhiteMatterPeakd",
-    "template_white_matter_peak",
     "white_matter_peak",
 ]
 
@@ -107,31 +108,6 @@ def white_matter_peak(
     return float((edges[last] + edges[last + 1]) / 2)
 
 
-@functools.lru_cache(maxsize=4)
-def _template_peak(path: str | None) -> float:
-    from monai_sre.data.tissue import TISSUE_ASSET
-
-    file = Path(path) if path is not None else TISSUE_ASSET
-    if file.is_dir():
-        file = file / TISSUE_ASSET.name
-    if not file.is_file():
-        raise FileNotFoundError(f"embedded dataset not found at '{file}'; its volume is the intensity reference.")
-    with np.load(file, allow_pickle=False) as stored:
-        volume = stored["volume"]
-    return white_matter_peak(volume, name=f"the template volume in '{file}'")
-
-
-def template_white_matter_peak(path: str | Path | None = None) -> float:
-    """The white-matter peak of the embedded MNI152 template (uint8 scale, 2 mm), computed by
-    :func:`white_matter_peak` from the stored volume (about 220); cached.
-
-    Args:
-        path: another dataset file (or its folder) written by ``scripts/build_embedded_dataset.py``; defaults
-            to the shipped one.
-    """
-    return _template_peak(None if path is None else str(path))
-
-
 def _image_name(img: NdarrayOrTensor) -> str:
     meta = getattr(img, "meta", None) or {}
     source = meta.get("filename_or_obj")
@@ -142,15 +118,17 @@ class ScaleToWhiteMatterPeak(Transform):
     """Scale a T1-weighted MR so that its white-matter peak lands on ``target``:
     ``out = (img - zero) * target / (peak - zero)``, then clip to ``clip``.
 
-    With the defaults it brings any T1 onto the embedded template's uint8 scale (white-matter peak
-    :func:`template_white_matter_peak`, clipped to 0..255), ready for the tissue bundle's
+    With ``target=monai_sre.data.template_white_matter_peak()`` and the default ``clip`` it brings any T1 onto
+    the embedded template's uint8 scale (clipped to 0..255), ready for the tissue bundle's
     ``ScaleIntensityRanged`` (0..255 to [-1, 1]) as in training. Apply it after resampling to the model's
     spacing: the peak of a 2 mm image is the one the template's is compared with. Checked on the Colin27 brain:
     at 2 mm its peak is 113.2 with skull and skull-stripped alike (the template's: 219.4), and its grey-matter
     mode lands at 169-170 (the template's: 172.5).
 
     Args:
-        target: where the peak goes; ``None`` takes the template's (:func:`template_white_matter_peak`).
+        target: where the peak goes, in output units (the template's:
+            :func:`monai_sre.data.template_white_matter_peak`). ``None`` (deprecated, removed in 0.3.0) takes the
+            template's with a ``FutureWarning``.
         zero: the input intensity that maps to 0 (air; 0 for MR).
         clip: ``(low, high)`` range of the output, or ``None`` for no clipping.
         tail: see :func:`white_matter_peak`.
@@ -158,8 +136,14 @@ class ScaleToWhiteMatterPeak(Transform):
         bins: see :func:`white_matter_peak`.
         dtype: output data type.
 
+    Example (a bundle's preprocessing, onto the template's scale)::
+
+        {"_target_": "monai_sre.transforms.intensity.ScaleToWhiteMatterPeakd", "keys": "image",
+         "target": "$monai_sre.data.template_white_matter_peak()"}
+
     Raises:
-        ValueError: (on call) an image with no white-matter peak above ``zero``, named by its file.
+        ValueError: a missing ``target`` or one not above ``zero``, an argument out of range; on call, an image
+            with no white-matter peak above ``zero``, named by its file.
     """
 
     backend = [TransformBackends.TORCH, TransformBackends.NUMPY]
@@ -174,12 +158,17 @@ class ScaleToWhiteMatterPeak(Transform):
         bins: int = 512,
         dtype: DtypeLike | torch.dtype = np.float32,
     ) -> None:
-        if target is not None and not target > zero:
+        if target is None:  # the old default (the template's peak): deprecated, it made transforms read data
+            warn_deprecated(
+                f"{type(self).__name__}(target=None)", "target=monai_sre.data.template_white_matter_peak()"
+            )
+            target = importlib.import_module("monai_sre.data").template_white_matter_peak()
+        if not target > zero:
             raise ValueError(f"target must be above zero ({zero}), got {target!r}.")
         if clip is not None and (len(clip) != 2 or not clip[0] < clip[1]):
             raise ValueError(f"clip must be None or (low, high) with low < high, got {clip!r}.")
         _check_histogram_args(tail, min_height, bins)
-        self.target = target
+        self.target = float(target)
         self.zero = float(zero)
         self.clip = None if clip is None else (float(clip[0]), float(clip[1]))
         self.tail, self.min_height, self.bins = tail, min_height, bins
@@ -193,9 +182,8 @@ class ScaleToWhiteMatterPeak(Transform):
                 f"cannot map the intensities of {name} onto the template: its white-matter peak {peak:.4g} is not "
                 f"above zero={self.zero:g}; expected a T1-weighted MR whose air is darker than its tissue."
             )
-        target = template_white_matter_peak() if self.target is None else float(self.target)
         data = convert_data_type(img, torch.Tensor, dtype=torch.float64)[0]
-        out = (data - self.zero) * (target / (peak - self.zero))
+        out = (data - self.zero) * (self.target / (peak - self.zero))
         if self.clip is not None:
             out = out.clamp(*self.clip)
         return convert_to_dst_type(out, img, dtype=self.dtype)[0]
@@ -241,3 +229,9 @@ class ScaleToWhiteMatterPeakd(MapTransform):
 
 
 ScaleToWhiteMatterPeakD = ScaleToWhiteMatterPeakDict = ScaleToWhiteMatterPeakd
+
+
+# the template's peak is a property of the embedded dataset: the data package computes it (transforms read no assets)
+__getattr__ = deprecated_names(
+    __name__, {"template_white_matter_peak": "monai_sre.data.tissue:template_white_matter_peak"}
+)

@@ -132,3 +132,49 @@ def test_evaluator_without_data_loader(classification_example, tmp_path):
     )
     with pytest.raises(KeyError, match="'evaluator' has no 'val_data_loader' \\(the data loader\\)"):
         read_bundle(bundle)
+
+
+ONE_HOT = (
+    "$[{'image': os.path.join(@dataset_dir, d['image']), 'label': numpy.eye(4, dtype='float32')[d['label']]} "
+    "for d in @datalist['test']]"
+)
+
+
+def test_one_hot_labels(zoo_bundle, tmp_path):
+    """Labels given as one-hot vectors (B, C) are scored by their class index, with a note; multi-hot ones are
+    refused."""
+    plain = audit_bundle(zoo_bundle, protocol="flips", output=tmp_path / "a", progress=False)["flips"]
+    one_hot = audit_bundle(
+        zoo_bundle, protocol="flips", output=tmp_path / "b", progress=False, **{"validate#dataset#data": ONE_HOT}
+    )["flips"]
+    assert one_hot.upright == plain.upright and one_hot.values("accuracy") == plain.values("accuracy")
+    assert one_hot.settings["labels_found"] and any("one-hot" in n for n in one_hot.settings["notes"])
+    multi_hot = ONE_HOT.replace("numpy.eye(4, dtype='float32')[d['label']]", "numpy.ones(4, dtype='float32')")
+    with pytest.raises(ValueError, match="batch 0: the labels are \\(4, 4\\) vectors of 0/1 that are not one-hot"):
+        audit_bundle(
+            zoo_bundle, protocol="flips", output=tmp_path / "c", progress=False, **{"validate#dataset#data": multi_hot}
+        )
+
+
+class RecordingInferer:
+    """Not a SimpleInferer: the audit must call the classifier through it."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, inputs, network):
+        self.calls += 1
+        return network(inputs)
+
+
+def test_classifier_called_through_the_bundle_inferer(zoo_bundle):
+    from monai_sre.audit import audit_pipeline
+
+    pipeline = read_bundle(zoo_bundle)
+    plain = audit_pipeline(pipeline, ["flips"])["flips"]
+    pipeline = read_bundle(zoo_bundle)
+    pipeline.inferer = RecordingInferer()
+    report = audit_pipeline(pipeline, ["flips"])["flips"]
+    assert pipeline.inferer.calls == 2 * (1 + 3)  # two batches of four, upright and three flips
+    assert report.values("accuracy") == plain.values("accuracy")
+    assert "the classifier is called through the evaluator's RecordingInferer" in report.settings["notes"]

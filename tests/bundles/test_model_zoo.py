@@ -20,7 +20,7 @@ from monai.bundle import ConfigParser
 
 from monai_sre.data import medmnist_path
 from monai_sre.data.tissue import TISSUE_ASSET
-from monai_sre.utils import load_weights
+from monai_sre.networks.weights import load_weights
 from tests.bundles.conftest import INFER, REPO, SCHEMA, TRAIN, bundle_config, run_workflow
 
 TIMEOUT = 300  # seconds, for any one command

@@ -16,7 +16,7 @@ from monai.bundle import ConfigWorkflow, onnx_export, verify_metadata
 from monai_sre.data.tissue import TISSUE_ASSET
 from monai_sre.groups import grid_symmetries
 from monai_sre.networks.nets import GridAveraged, group_resnet_light, sre_resnet_light
-from monai_sre.utils import load_weights
+from monai_sre.networks.weights import load_weights
 from tests.bundles.conftest import (
     EVALUATE,
     INFER,

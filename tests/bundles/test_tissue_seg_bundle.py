@@ -15,7 +15,7 @@ from monai.bundle import ConfigWorkflow, onnx_export, verify_metadata
 from monai_sre.data.tissue import TISSUE_ASSET
 from monai_sre.data.tissue_segmentation import TISSUE_SEGMENTATION_ASSET
 from monai_sre.networks.nets import GroupUNet, SREUNet, sre_unet_light
-from monai_sre.utils import load_weights
+from monai_sre.networks.weights import load_weights
 from tests.bundles.conftest import (
     EVALUATE,
     INFER,

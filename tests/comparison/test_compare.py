@@ -77,7 +77,7 @@ def test_models_are_registry_names_with_an_optional_augmentation_suffix():
 
 @pytest.mark.parametrize(
     "kwargs, pattern",
-    [({"models": []}, "non-empty list of distinct"), ({"fractions": [0.0]}, "fractions must lie in"),
+    [({"models": []}, "non-empty list of distinct"), ({"fractions": [0.0]}, r"fractions\[0\] must be a number in \(0, 1\], got 0.0"),
      ({"seeds": []}, "at least one seed")],
 )  # fmt: skip
 def test_bad_comparisons_raise_naming_the_value(kwargs, pattern, tmp_path):

@@ -1,12 +1,11 @@
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 import pytest
 
-from monai_sre.data import TISSUE_CLASSES, load_tissue_arrays
+from monai_sre.data import TISSUE_CLASSES, load_tissue_arrays, template_white_matter_peak
 from monai_sre.data.tissue import TISSUE_ASSET, cut_patches
+from monai_sre.transforms import white_matter_peak
 
 
 @pytest.fixture(scope="module")
@@ -48,14 +47,11 @@ def test_bad_arguments(tmp_path):
         load_tissue_arrays(path=tmp_path / "missing.npz")
 
 
-@pytest.mark.skipif(importlib.util.find_spec("nilearn") is None, reason="nilearn (its template files) not installed")
-def test_shipped_file_is_what_the_build_script_makes(tmp_path):
-    import subprocess
-    import sys
-
-    output = tmp_path / "rebuilt.npz"
-    subprocess.run([sys.executable, "scripts/build_embedded_dataset.py", "--output", str(output)], check=True)
-    with np.load(output) as rebuilt, np.load(TISSUE_ASSET) as shipped:
-        assert sorted(rebuilt.files) == sorted(shipped.files)
-        for key in shipped.files:
-            np.testing.assert_array_equal(rebuilt[key], shipped[key], err_msg=key)
+def test_the_template_peak_is_computed_from_the_embedded_volume(tmp_path):
+    with np.load(TISSUE_ASSET) as stored:
+        volume = stored["volume"]
+    assert template_white_matter_peak() == white_matter_peak(volume)
+    assert 210 < template_white_matter_peak() < 230  # the template's white matter (labelled centres: median 218-227)
+    assert template_white_matter_peak(TISSUE_ASSET.parent) == template_white_matter_peak()  # a folder holding it
+    with pytest.raises(FileNotFoundError, match="its volume is the intensity reference"):
+        template_white_matter_peak(tmp_path)

@@ -77,3 +77,19 @@ def test_legend_outside_needs_the_constrained_layout():
     figure.subplots().plot([0, 1], label="a")
     with pytest.raises(ValueError, match="layout='constrained'"):
         legend_outside(figure)
+
+
+def test_the_plot_reads_any_result_with_the_four_fields_and_does_not_import_the_report(tmp_path):
+    """The report draws itself through the plot, never the other way round (no import cycle)."""
+    import ast
+    import types
+
+    from monai_sre.evaluation import plot
+
+    result = types.SimpleNamespace(protocol="flips", metrics=("dice",), upright={"dice": 0.9},
+                                   cases=[{"name": "flip-x", "group": "flip", "angle": None, "dice": 0.8}])  # fmt: skip
+    assert plot_robustness(result, tmp_path / "plain.png").is_file()
+    imported = [
+        node.module for node in ast.walk(ast.parse(open(plot.__file__).read())) if isinstance(node, ast.ImportFrom)
+    ]
+    assert not [module for module in imported if module and module.startswith("monai_sre")], imported

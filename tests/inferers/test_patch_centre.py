@@ -182,7 +182,7 @@ def test_meta_tensor_in_meta_tensor_out(volume):
 @pytest.mark.parametrize(
     "kwargs, pattern",
     [
-        ({"patch_size": 0}, "patch_size must be a positive int .* got 0"),
+        ({"patch_size": 0}, "patch_size must be a positive int, got 0"),
         ({"patch_size": (16, 16.5, 16)}, r"patch_size .* got \(16, 16.5, 16\)"),
         ({"patch_size": 4, "stride": (2, 0, 2)}, r"stride .* got \(2, 0, 2\)"),
         ({"patch_size": (4, 4, 4), "stride": (2, 2)}, r"stride \(2, 2\) and patch_size \(4, 4, 4\)"),

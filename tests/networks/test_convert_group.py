@@ -52,7 +52,7 @@ def test_widths_that_do_not_split_over_orientations_are_refused_naming_the_layer
     with pytest.raises(ValueError, match="conv1.*not a multiple of the 3 'axes'"):
         convert_to_group(_plain_light((8, 16, 32, 64)))
     net, _ = convert_to_group(_plain_light((8, 16, 32, 64)), widths="per_orientation")  # any width
-    assert net.conv1.out_channels == 8 and net.conv1.out_points == 3
+    assert net.conv1.out_channels == 8 and net.conv1.out_orientations == 3
     with pytest.raises(ValueError, match="Oq"):
         convert_to_group(_plain_light(), group="Oq")
     with pytest.raises(ValueError, match="no convolution"):

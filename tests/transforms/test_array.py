@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 from monai.data import MetaTensor
-from monai.transforms import Compose, RandRotate
+from monai.data.meta_obj import set_track_meta
+from monai.transforms import Compose, RandRotate, ResizeWithPadOrCrop
 from monai.transforms.utils import create_rotate
 from scipy import stats
 
@@ -12,6 +13,7 @@ from monai_sre.transforms import (
     GridSymmetry,
     RandGridSymmetry,
     RandSO3Rotate,
+    RandSO3RotateCrop,
     apply_grid_symmetry,
     axis_rotation_matrix,
     grid_symmetries,
@@ -183,3 +185,129 @@ def test_non_cubic_shapes_and_bad_index_are_refused():
         GridSymmetry(9)(torch.randn(1, 4, 4))
     with pytest.raises(ValueError, match="index must be a non-negative int, got -1"):
         GridSymmetry(-1)
+
+
+# RandSO3RotateCrop: the same output and metadata as RandSO3Rotate + ResizeWithPadOrCrop ---------------------
+
+CROP_AFFINE = torch.tensor([[0.0, 1.5, 0.0, 3.0], [2.0, 0.0, 0.0, -1.0], [0.0, 0.0, 3.0, 7.0], [0.0, 0.0, 0.0, 1.0]])
+
+
+def _crop_image(size, channels=2):
+    return MetaTensor(torch.rand(channels, *size), affine=CROP_AFFINE)
+
+
+def _blob(size):
+    """A smooth bump about the centre: two resamplings change it little."""
+    grid = torch.stack(torch.meshgrid(*[torch.arange(float(n)) - (n - 1) / 2 for n in size], indexing="ij"))
+    return MetaTensor(torch.exp(-(grid**2).sum(0) / 18)[None], affine=CROP_AFFINE)
+
+
+# (stored size, crop): same parity (30 -> 16, the tissue bundle), odd -> even (the crop centre is half a voxel
+# past the volume centre, as ResizeWithPadOrCrop cuts it), even -> odd, no crop, and unequal axes
+CROP_GEOMETRIES = [((30, 30, 30), 16), ((31, 31, 31), 16), ((30, 30, 30), 15), ((9, 9, 9), None), ((12, 11, 10), (5, 6, 7))]  # fmt: skip
+
+
+@pytest.mark.parametrize("size, roi", CROP_GEOMETRIES)
+@pytest.mark.parametrize("padding_mode", ["zeros", "border", "reflection"])
+@pytest.mark.parametrize("align_corners", [False, True])
+def test_rotate_crop_fused_equals_rotate_then_resize_with_pad_or_crop(size, roi, padding_mode, align_corners):
+    image = _crop_image(size)
+    old = RandSO3Rotate(padding_mode=padding_mode, align_corners=align_corners).set_random_state(5)
+    fused = RandSO3RotateCrop(roi, padding_mode=padding_mode, align_corners=align_corners).set_random_state(5)
+    expected = ResizeWithPadOrCrop(roi if roi is not None else size)(old(image))
+    out = fused(image)
+    np.testing.assert_array_equal(fused.matrix, old.matrix)  # the same draw from the same random state
+    assert out.shape == expected.shape and out.dtype == torch.float32
+    torch.testing.assert_close(out.as_tensor(), expected.as_tensor(), atol=1e-4, rtol=0)
+    torch.testing.assert_close(out.affine, expected.affine, atol=1e-10, rtol=0)
+    assert [op["class"] for op in out.applied_operations] == ["RandSO3RotateCrop"]
+
+
+def test_rotate_crop_two_spatial_dims():
+    image = _crop_image((21, 20))
+    old = RandSO3Rotate().set_random_state(2)
+    expected = ResizeWithPadOrCrop((11, 12))(old(image))
+    out = RandSO3RotateCrop((11, 12)).set_random_state(2)(image)
+    torch.testing.assert_close(out.as_tensor(), expected.as_tensor(), atol=1e-4, rtol=0)
+    torch.testing.assert_close(out.affine, expected.affine, atol=1e-10, rtol=0)
+
+
+def test_rotate_crop_draws_are_uniform_over_rotations():
+    transform = RandSO3RotateCrop(8).set_random_state(0)
+    matrices = []
+    for _ in range(SAMPLES):
+        transform.randomize(3)
+        matrices.append(transform.matrix.copy())
+    pvalues = _haar_pvalues(matrices)
+    assert min(pvalues.values()) > 0.01 / len(pvalues), pvalues  # Bonferroni over the four tests
+
+
+def test_rotate_crop_inverse_restores_the_size_the_affine_and_the_values_inside_the_crop():
+    image = _blob((21, 21, 21))
+    transform = RandSO3RotateCrop(13, mode="bilinear").set_random_state(3)
+    out = transform(image)
+    assert out.shape == (1, 13, 13, 13) and not torch.allclose(out.affine, image.affine)
+    restored = transform.inverse(out)
+    assert restored.shape == image.shape and restored.applied_operations == []
+    torch.testing.assert_close(restored.affine, image.affine, atol=1e-5, rtol=0)
+    grid = torch.stack(torch.meshgrid(*[torch.arange(21.0) - 10] * 3, indexing="ij"))
+    inside = (grid**2).sum(0).sqrt() < 5.5  # the ball the rotated 13^3 crop covers, whatever the rotation
+    difference = (restored.as_tensor()[0][inside] - image.as_tensor()[0][inside]).abs()
+    assert difference.mean() < 0.02 and difference.max() < 0.06  # trilinear blur of a peak of height 1
+    outside = (grid**2).sum(0).sqrt() > 6.5 * 3**0.5 + 1  # beyond the crop's corners: zero fill
+    assert restored.as_tensor()[0][outside].abs().max() == 0
+
+
+def test_rotate_crop_skipped_rotation_is_an_exact_crop_and_inverts_exactly():
+    image = _crop_image((12, 11, 10))
+    transform = RandSO3RotateCrop((6, 6, 6), prob=0.0)
+    out = transform(image)
+    expected = ResizeWithPadOrCrop((6, 6, 6))(image)
+    assert torch.equal(out.as_tensor(), expected.as_tensor()) and out.dtype == torch.float32
+    torch.testing.assert_close(out.affine, expected.affine, atol=1e-12, rtol=0)
+    restored = transform.inverse(out)
+    region = (slice(None), slice(3, 9), slice(2, 8), slice(2, 8))  # start n // 2 - s // 2 per axis
+    assert torch.equal(restored.as_tensor()[region], image.as_tensor()[region])
+    restored.as_tensor()[region] = 0
+    assert not restored.as_tensor().any()  # zeros elsewhere
+    torch.testing.assert_close(restored.affine, image.affine, atol=1e-12, rtol=0)
+
+
+@pytest.mark.parametrize("roi, padding_mode", [(None, "zeros"), (12, "zeros"), (17, "reflection"), (17, "border")])
+def test_rotate_crop_lazy_execution_equals_eager(roi, padding_mode):
+    image = _crop_image((20, 20, 20), channels=1)
+    eager = Compose([RandSO3RotateCrop(roi, padding_mode=padding_mode)]).set_random_state(3)
+    lazy = Compose([RandSO3RotateCrop(roi, padding_mode=padding_mode)], lazy=True).set_random_state(3)
+    expected, out = eager(image), lazy(image)
+    assert out.shape == expected.shape and not out.pending_operations
+    torch.testing.assert_close(out.as_tensor(), expected.as_tensor(), atol=1e-5, rtol=0)
+    torch.testing.assert_close(out.affine, expected.affine, atol=1e-10, rtol=0)
+    with pytest.warns(UserWarning, match="lazy execution is not supported when inverting"):
+        restored = lazy.inverse(out)
+    assert restored.shape == image.shape
+
+
+def test_rotate_crop_plain_tensors_and_untracked_metadata():
+    image = torch.rand(1, 12, 12, 12)
+    out = RandSO3RotateCrop(6).set_random_state(0)(image)  # a MetaTensor while MONAI tracks metadata, as MONAI's
+    expected = ResizeWithPadOrCrop(6)(RandSO3Rotate().set_random_state(0)(image))
+    torch.testing.assert_close(torch.as_tensor(out), torch.as_tensor(expected), atol=1e-4, rtol=0)
+    set_track_meta(False)
+    try:
+        out = RandSO3RotateCrop(6).set_random_state(0)(_crop_image((12, 12, 12)))
+    finally:
+        set_track_meta(True)
+    assert not isinstance(out, MetaTensor)
+
+
+def test_rotate_crop_refuses_bad_input():
+    with pytest.raises(ValueError, match=r"roi_size \(16, 16, 16\) does not fit the spatial size \(12, 12, 12\)"):
+        RandSO3RotateCrop(16)(torch.rand(1, 12, 12, 12))
+    with pytest.raises(ValueError, match=r"roi_size \(4, 4\) has 2 axes, the image has 3"):
+        RandSO3RotateCrop((4, 4))(torch.rand(1, 12, 12, 12))
+    with pytest.raises(ValueError, match=r"RandSO3RotateCrop needs 2 or 3 spatial dims .* got shape \(1, 8\)"):
+        RandSO3RotateCrop(4)(torch.rand(1, 8))
+    with pytest.raises(ValueError, match="max_angle must be in"):
+        RandSO3RotateCrop(4, max_angle=4.0)
+    with pytest.raises(ValueError, match="'trilinear' is not a valid value"):
+        RandSO3RotateCrop(4, mode="trilinear")

@@ -4,12 +4,10 @@ import numpy as np
 import pytest
 import torch
 from monai.data import MetaTensor
-from monai.engines import SupervisedTrainer
 from monai.transforms import ResizeWithPadOrCrop
 
 from monai_sre.transforms import (
     BatchRandSO3Rotate,
-    PrepareBatchRandSO3Rotate,
     RandSO3Rotate,
     RandSO3RotateCrop,
     rotation_angle,
@@ -113,36 +111,12 @@ def test_bad_input_is_refused():
         BatchRandSO3Rotate(4, max_angle=0.0)
 
 
-# in a MONAI workflow ------------------------------------------------------------------------------------------
+def test_prepare_batch_moved_to_the_engines_and_the_old_names_warn(monkeypatch):
+    from monai_sre import deprecation, engines, transforms
+    from monai_sre.transforms import batch_rotation
 
-
-def test_prepare_batch_rotates_the_images_and_leaves_the_labels():
-    batch = {"image": torch.rand(4, 1, 12, 12, 12), "label": torch.tensor([0, 1, 2, 3])}
-    prepare = PrepareBatchRandSO3Rotate(8, seed=2)
-    image, label = prepare(batch, torch.device("cpu"), non_blocking=False)
-    assert image.shape == (4, 1, 8, 8, 8) and torch.equal(label, batch["label"])
-    torch.testing.assert_close(image, BatchRandSO3Rotate(8, seed=2)(batch["image"]))
-    image, label = prepare((batch["image"], batch["label"]), "cpu")
-    assert image.shape == (4, 1, 8, 8, 8) and torch.equal(label, batch["label"])
-    image, label = prepare(batch["image"])
-    assert image.shape == (4, 1, 8, 8, 8) and label is None
-    prepare.set_random_state(2)
-    torch.testing.assert_close(prepare(batch)[0], BatchRandSO3Rotate(8, seed=2)(batch["image"]))
-
-
-def test_a_supervised_trainer_trains_on_rotated_crops():
-    seen = []
-    network = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(8**3, 2))
-    network.register_forward_pre_hook(lambda module, args: seen.append(tuple(args[0].shape)))
-    data = [{"image": torch.rand(4, 1, 12, 12, 12), "label": torch.tensor([0, 1, 0, 1])} for _ in range(2)]
-    trainer = SupervisedTrainer(
-        device=torch.device("cpu"),
-        max_epochs=1,
-        train_data_loader=data,
-        network=network,
-        optimizer=torch.optim.SGD(network.parameters(), lr=0.1),
-        loss_function=torch.nn.CrossEntropyLoss(),
-        prepare_batch=PrepareBatchRandSO3Rotate(8, seed=0),
-    )
-    trainer.run()
-    assert seen == [(4, 1, 8, 8, 8)] * 2 and np.isfinite(trainer.state.output[0]["loss"])
+    for module in (transforms, batch_rotation):
+        monkeypatch.setattr(deprecation, "_warned", set())
+        with pytest.warns(FutureWarning, match=r"PrepareBatchRandSO3Rotate is deprecated .* monai_sre\.engines"):
+            assert module.PrepareBatchRandSO3Rotate is engines.PrepareBatchRandSO3Rotate
+    assert "PrepareBatchRandSO3Rotate" not in transforms.__all__

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 from monai.data import MetaTensor
-from monai.transforms import CenterSpatialCrop
+from monai.transforms import CenterSpatialCrop, ResizeWithPadOrCrop
 from monai.transforms.utils import create_rotate
 from scipy import stats
 
@@ -17,6 +17,8 @@ from monai_sre.transforms import (
     grid_symmetries,
     planar_rotation_matrix,
     random_rotation_matrix,
+    rotate_by_matrix,
+    rotate_crop,
     rotation_angle,
 )
 from monai_sre.transforms.functional import (
@@ -26,6 +28,7 @@ from monai_sre.transforms.functional import (
     grid_symmetry_index_map,
     spatial_size,
 )
+from tests.transforms.test_array import _crop_image
 
 SAMPLES = 3000
 
@@ -156,3 +159,34 @@ def test_centre_crop_refuses_what_does_not_fit():
         centre_crop(torch.zeros(1, 1, 16, 16, 16), 20)
     with pytest.raises(ValueError, match=r"crop_size \(8, 8\) does not fit images of spatial shape \(16, 16, 16\)"):
         centre_crop(torch.zeros(1, 1, 16, 16, 16), (8, 8))
+
+
+# rotate_crop: a rotation fused with the centre crop that follows it ------------------------------------------
+
+
+@pytest.mark.parametrize("size", [(9, 9, 9), (10, 10, 10)])
+def test_rotate_crop_quarter_turns_with_nearest_are_exact_rot90_then_crop(size):
+    image = torch.randn(2, *size)
+    expected_planes = {"x": (3, 2), "y": (1, 3), "z": (2, 1)}
+    crop = ResizeWithPadOrCrop((5, 5, 5))
+    for axis, dims in expected_planes.items():
+        out = rotate_crop(image, axis_rotation_matrix(axis, np.pi / 2), 5, mode="nearest")
+        assert torch.equal(torch.as_tensor(out), torch.as_tensor(crop(torch.rot90(image, 1, dims)))), axis
+
+
+def test_rotate_crop_with_a_given_matrix_equals_rotate_by_matrix_then_crop():
+    image = _crop_image((30, 30, 30), channels=1)
+    matrix = axis_rotation_matrix("x", 0.4) @ axis_rotation_matrix("y", -1.1) @ axis_rotation_matrix("z", 2.3)
+    expected = ResizeWithPadOrCrop((16, 16, 16))(rotate_by_matrix(image, matrix))
+    out = rotate_crop(image, matrix, 16)
+    torch.testing.assert_close(out.as_tensor(), expected.as_tensor(), atol=1e-4, rtol=0)
+    torch.testing.assert_close(out.affine, expected.affine, atol=1e-10, rtol=0)
+
+
+def test_rotate_crop_refuses_bad_input():
+    with pytest.raises(ValueError, match=r"rotate_crop needs 2 or 3 spatial dims .* got shape \(1, 8\)"):
+        rotate_crop(torch.rand(1, 8), None, 4)
+    with pytest.raises(ValueError, match=r"matrix must be 3x3 for this image, got shape \(2, 2\)"):
+        rotate_crop(torch.rand(1, 8, 8, 8), np.eye(2), 4)
+    with pytest.raises(ValueError, match=r"roi_size \(16, 16, 16\) does not fit the spatial size \(12, 12, 12\)"):
+        rotate_crop(torch.rand(1, 12, 12, 12), None, 16)

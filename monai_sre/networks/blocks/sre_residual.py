@@ -16,15 +16,27 @@ __all__ = ["SREBasicBlock", "SREBottleneckBlock"]
 
 
 class _SREResidualBase(nn.Module):
-    """Downsampling, shortcut and output activation shared by the basic and bottleneck blocks.
+    """Arguments, downsampling, shortcut and output activation shared by the basic and bottleneck blocks.
 
-    Subclasses build their layers and define ``residual(x)``, the branch added to the shortcut.
+    Subclasses build the residual branch in ``_build_residual`` and compute it in ``residual(x)``; the block
+    returns ``act(residual(x) + shortcut(x))`` after the optional downsampling. Arguments as
+    :class:`SREBasicBlock`'s; the output has ``planes * expansion`` channels.
     """
 
     expansion = 1
 
     def __init__(
-        self, spatial_dims: int, in_planes: int, planes: int, downsample: bool, act: str | tuple, norm: str | tuple
+        self,
+        spatial_dims: int,
+        in_planes: int,
+        planes: int,
+        kernel_size: int = 3,
+        num_bands: int | None = None,
+        downsample: bool = False,
+        band_layout: str = "linear",
+        act: str | tuple = ("relu", {"inplace": True}),
+        norm: str | tuple = "batch",
+        path: str = "auto",
     ) -> None:
         super().__init__()
         out_planes = planes * self.expansion
@@ -38,6 +50,16 @@ class _SREResidualBase(nn.Module):
         else:
             self.shortcut = nn.Identity()
         self.act = get_act_layer(act)
+        sre = dict(kernel_size=kernel_size, num_bands=num_bands, band_layout=band_layout, bias=False, path=path)
+        self._build_residual(spatial_dims, in_planes, planes, sre, act, norm)
+
+    def _build_residual(
+        self, spatial_dims: int, in_planes: int, planes: int, sre: dict, act: str | tuple, norm: str | tuple
+    ) -> None:
+        raise NotImplementedError
+
+    def residual(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.pool(x)
@@ -62,21 +84,9 @@ class SREBasicBlock(_SREResidualBase):
 
     expansion = 1
 
-    def __init__(
-        self,
-        spatial_dims: int,
-        in_planes: int,
-        planes: int,
-        kernel_size: int = 3,
-        num_bands: int | None = None,
-        downsample: bool = False,
-        band_layout: str = "linear",
-        act: str | tuple = ("relu", {"inplace": True}),
-        norm: str | tuple = "batch",
-        path: str = "auto",
+    def _build_residual(
+        self, spatial_dims: int, in_planes: int, planes: int, sre: dict, act: str | tuple, norm: str | tuple
     ) -> None:
-        super().__init__(spatial_dims, in_planes, planes, downsample, act, norm)
-        sre = dict(kernel_size=kernel_size, num_bands=num_bands, band_layout=band_layout, bias=False, path=path)
         self.conv1 = SREConv(spatial_dims, in_planes, planes, **sre)
         self.norm1 = get_norm_layer(norm, spatial_dims, planes)
         self.act1 = get_act_layer(act)
@@ -96,34 +106,14 @@ class SREBottleneckBlock(_SREResidualBase):
 
     expansion = 4
 
-    def __init__(
-        self,
-        spatial_dims: int,
-        in_planes: int,
-        planes: int,
-        kernel_size: int = 3,
-        num_bands: int | None = None,
-        downsample: bool = False,
-        band_layout: str = "linear",
-        act: str | tuple = ("relu", {"inplace": True}),
-        norm: str | tuple = "batch",
-        path: str = "auto",
+    def _build_residual(
+        self, spatial_dims: int, in_planes: int, planes: int, sre: dict, act: str | tuple, norm: str | tuple
     ) -> None:
-        super().__init__(spatial_dims, in_planes, planes, downsample, act, norm)
         conv1x1 = Conv[Conv.CONV, spatial_dims]
         self.conv1 = conv1x1(in_planes, planes, kernel_size=1, bias=False)
         self.norm1 = get_norm_layer(norm, spatial_dims, planes)
         self.act1 = get_act_layer(act)
-        self.conv2 = SREConv(
-            spatial_dims,
-            planes,
-            planes,
-            kernel_size,
-            num_bands=num_bands,
-            band_layout=band_layout,
-            bias=False,
-            path=path,
-        )
+        self.conv2 = SREConv(spatial_dims, planes, planes, **sre)
         self.norm2 = get_norm_layer(norm, spatial_dims, planes)
         self.act2 = get_act_layer(act)
         self.conv3 = conv1x1(planes, planes * self.expansion, kernel_size=1, bias=False)

@@ -2,11 +2,13 @@
 # Licensed under the Apache License, Version 2.0
 from __future__ import annotations
 
+from monai_sre.deprecation import deprecated_names
+
 from .bands import BAND_LAYOUTS, BandLayout
-from .checkpoints import convert_authors_state_dict, load_authors_state_dict
 from .factories import register_layer_factories
 from .group_conv import GroupConv
-from .group_norm import GroupBatchNorm, GroupFeatureGroupNorm, group_feature_norm
+from .group_features import GroupFeatureType, check_compatible, check_group_features
+from .group_norm import GroupBatchNorm, OrientationGroupNorm, group_feature_norm
 from .group_pool import GroupPool
 from .sre_conv import (
     SREConv,
@@ -25,8 +27,9 @@ __all__ = [
     "BandLayout",
     "GroupBatchNorm",
     "GroupConv",
-    "GroupFeatureGroupNorm",
+    "GroupFeatureType",
     "GroupPool",
+    "OrientationGroupNorm",
     "SREConv",
     "SREConv1d",
     "SREConv2d",
@@ -36,8 +39,18 @@ __all__ = [
     "SREConvTranspose2d",
     "SREConvTranspose3d",
     "SymmetricPool",
-    "convert_authors_state_dict",
+    "check_compatible",
+    "check_group_features",
     "group_feature_norm",
-    "load_authors_state_dict",
     "register_layer_factories",
 ]
+
+# old names, kept for one release
+__getattr__ = deprecated_names(
+    __name__,
+    {
+        "GroupFeatureGroupNorm": "monai_sre.networks.layers.group_norm:OrientationGroupNorm",
+        "convert_authors_state_dict": "monai_sre.networks.weights:convert_authors_state_dict",
+        "load_authors_state_dict": "monai_sre.networks.weights:load_authors_state_dict",
+    },
+)

@@ -1,10 +1,11 @@
 # Copyright (c) monai_sre contributors
 # Licensed under the Apache License, Version 2.0
-"""Argument normalisation shared by the layers, the converter and the networks (one helper each).
+"""Argument normalisation of the layers and the converter: per-axis values and "same" padding.
 
-- :func:`checked_tuple_rep`: MONAI's ``ensure_tuple_rep`` (one value for every axis or stage, or one per axis),
-  with an error that names the argument and the value received;
-- :func:`same_padding`: MONAI's ``same_padding`` for odd kernels, always one int per axis.
+- :func:`checked_tuple_rep`: one value for every axis, or one per axis (:func:`monai_sre.arguments.check_per_stage`),
+  with an error that says what a valid value is;
+- :func:`same_padding`: MONAI's ``same_padding`` for odd kernels, always one int per axis (the layers' one way to
+  compute "same" padding).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Any
 from monai.networks.layers.convutils import same_padding as _monai_same_padding
 from monai.utils import ensure_tuple_rep
 
+from monai_sre.arguments import check_per_stage
+
 __all__ = ["PADDING_MODES", "checked_tuple_rep", "same_padding"]
 
 # the padding modes of ``nn.Conv3d``: each pads every side alike, so a symmetric padding keeps grid symmetries
@@ -24,7 +27,7 @@ PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 def checked_tuple_rep(
     value: Any, dim: int, name: str, expected: str, valid: Callable[[Any], bool] | None = None
 ) -> tuple:
-    """``ensure_tuple_rep(value, dim)``, checked.
+    """``ensure_tuple_rep(value, dim)``, checked: :func:`~monai_sre.arguments.check_per_stage` with its own message.
 
     Args:
         value: one value (repeated ``dim`` times) or a sequence of ``dim`` values.
@@ -43,12 +46,9 @@ def checked_tuple_rep(
         (2, 2, 2)
     """
     try:
-        values = ensure_tuple_rep(value, dim)
+        return check_per_stage(name, value, dim, valid=valid)
     except ValueError:
-        values = None
-    if values is None or (valid is not None and not all(valid(v) for v in values)):
-        raise ValueError(f"{name} must be {expected}, got {value!r}.")
-    return values
+        raise ValueError(f"{name} must be {expected}, got {value!r}.") from None
 
 
 def same_padding(kernel_size: Sequence[int], dilation: Sequence[int] | int = 1) -> tuple[int, ...]:

@@ -31,14 +31,29 @@ from monai_sre.networks.layers.sre_conv import (
 __all__ = ["group_conv_factory", "register_layer_factories", "sre_conv_factory", "sre_conv_transpose_factory"]
 
 
+def _by_dim(dim: int, layers: tuple[type, ...]) -> type:
+    """``layers[dim - 1]``, for a ``dim`` of 1 to ``len(layers)``."""
+    if dim not in range(1, len(layers) + 1):
+        raise ValueError(f"{layers[0].__name__[:-2]} layers act on 1 to {len(layers)} spatial dims, got {dim}.")
+    return layers[dim - 1]
+
+
 def sre_conv_factory(dim: int) -> type:
-    """SRE convolution in 1, 2 or 3 dims: ``SREConv[dim]d``."""
-    return (SREConv1d, SREConv2d, SREConv3d)[dim - 1]
+    """SRE convolution in 1, 2 or 3 dims: ``SREConv[dim]d``.
+
+    Raises:
+        ValueError: ``dim`` is not 1, 2 or 3.
+    """
+    return _by_dim(dim, (SREConv1d, SREConv2d, SREConv3d))
 
 
 def sre_conv_transpose_factory(dim: int) -> type:
-    """Transposed SRE convolution in 1, 2 or 3 dims: ``SREConvTranspose[dim]d``."""
-    return (SREConvTranspose1d, SREConvTranspose2d, SREConvTranspose3d)[dim - 1]
+    """Transposed SRE convolution in 1, 2 or 3 dims: ``SREConvTranspose[dim]d``.
+
+    Raises:
+        ValueError: ``dim`` is not 1, 2 or 3.
+    """
+    return _by_dim(dim, (SREConvTranspose1d, SREConvTranspose2d, SREConvTranspose3d))
 
 
 def group_conv_factory(dim: int) -> partial:

@@ -12,9 +12,10 @@ group permutes (an *orientation set*, :meth:`monai_sre.groups.GridGroup.action`)
   group, far cheaper, whose kernels are symmetric about their axis/diagonal;
 - ``"trivial"``: one point (invariant features, e.g. the input image).
 
-The weight is shared over the orbits of the group acting on (output point, input point, kernel tap): every
-learnable value is one orbit, and the dense kernel ``W[c, x, c', x', u]`` takes the value of the orbit of
-``(x, x', u)``. That is exactly the condition ``W(g x, g x', g u) = W(x, x', u)`` for equivariance:
+The weight is shared over the orbits of the group acting on (output point, input point, kernel tap)
+(:func:`monai_sre.groups.kernel_orbits`): every learnable value is one orbit, and the dense kernel
+``W[c, x, c', x', u]`` takes the value of the orbit of ``(x, x', u)``. That is exactly the condition
+``W(g x, g x', g u) = W(x, x', u)`` for equivariance:
 
     layer(g . f) == g . layer(f),  where (g . f)[c, x](p) = f[c, g^-1 x](g^-1 p).
 
@@ -24,8 +25,10 @@ kernel invariant under the whole group (the finest SRE band layout). Every group
 taps, so equivariance is exact (no interpolation) under the grid symmetries of the group.
 
 Features are stored flat, ``(batch, channels * |X|, *spatial)`` with the point index fastest (channel ``c``,
-point ``x`` at ``c * |X| + x``), so the layer is one ordinary convolution with ``out_channels * |X_out|`` outputs
-and ``in_channels * |X_in|`` inputs: it costs what a plain convolution of those widths costs. The dense kernel
+point ``x`` at ``c * |X| + x``: the contract of :mod:`~monai_sre.networks.layers.group_features`, which
+``in_type`` and ``out_type`` describe and the forward pass checks), so the layer is one ordinary convolution with
+``out_channels * |X_out|`` outputs and ``in_channels * |X_in|`` inputs: it costs what a plain convolution of those
+widths costs. The dense kernel
 is gathered from the weight on every call while training; off the CPU it is reused while the weight is unchanged
 and no gradient flows into it (eval; :mod:`~monai_sre.networks.layers.kernel_cache`, keyed on the weight's version
 counter, so it never goes stale); ``to_dense()`` returns the equivalent ``nn.ConvNd`` for TorchScript/ONNX export.
@@ -34,58 +37,31 @@ counter, so it never goes stale); ``to_dense()`` returns the equivalent ``nn.Con
 from __future__ import annotations
 
 import math
-from functools import cache
 
-import numpy as np
 import torch
 import torch.nn.functional as F
-from monai.networks.layers.convutils import same_padding
+from monai.networks.layers.factories import Conv
 from monai.utils import ensure_tuple_rep, look_up_option
 from torch import nn
 
-from monai_sre.groups import GRID_GROUPS, GROUP_SPACES, GridGroup, apply_grid_symmetry, grid_group
+from monai_sre.arguments import check_odd_positive_int, check_positive_int
+from monai_sre.deprecation import RenamedAttributes, deprecated_names
+from monai_sre.groups import GRID_GROUPS, grid_group
+from monai_sre.groups import kernels as group_kernels
 from monai_sre.networks.layers.autocast import convolution
-from monai_sre.networks.layers.convutils import PADDING_MODES
+from monai_sre.networks.layers.convutils import PADDING_MODES, same_padding
+from monai_sre.networks.layers.group_features import GroupFeatureType, check_group_features
 from monai_sre.networks.layers.kernel_cache import KernelCachingModule
 
-__all__ = ["GroupConv", "kernel_orbits", "tap_action"]
+__all__ = ["GroupConv"]
 
-_DENSE_CONV = {2: nn.Conv2d, 3: nn.Conv3d}
-
-
-@cache
-def tap_action(group: GridGroup, kernel_size: int) -> np.ndarray:
-    """``table[g, t]``: the index of the tap ``g u_t`` in a flattened cubic kernel of odd size ``kernel_size``."""
-    taps = torch.arange(kernel_size**group.spatial_dims).reshape((kernel_size,) * group.spatial_dims)
-    # apply_grid_symmetry(taps, g)[u] = taps[g^-1 u]: the source of every tap under g^-1, so under g use the inverse
-    source = np.stack([apply_grid_symmetry(taps, e).flatten().numpy() for e in group.elements])
-    table = source[group.inverse]
-    table.setflags(write=False)  # cached
-    return table
+# moved beside the groups: monai_sre.groups.tap_action, monai_sre.groups.kernel_orbits
+__getattr__ = deprecated_names(
+    __name__, {name: f"monai_sre.groups.kernels:{name}" for name in ("kernel_orbits", "tap_action")}
+)
 
 
-@cache
-def kernel_orbits(group: GridGroup, out_space: str, in_space: str, kernel_size: int) -> np.ndarray:
-    """Orbit id of every ``(output point, input point, tap)`` under the group: shape ``(|X_out|, |X_in|, k^d)``.
-
-    Ids run from 0 to the number of orbits - 1 (the learnable values per channel pair), in order of first
-    appearance.
-    """
-    act_out, act_in = group.action(out_space), group.action(in_space)
-    act_tap = tap_action(group, kernel_size)
-    n, m, t = act_out.shape[1], act_in.shape[1], act_tap.shape[1]
-    canonical = None
-    for g in range(len(group)):
-        flat = act_out[g][:, None, None] * (m * t) + act_in[g][None, :, None] * t + act_tap[g][None, None, :]
-        canonical = flat if canonical is None else np.minimum(canonical, flat)
-    _, first, ids = np.unique(canonical.ravel(), return_index=True, return_inverse=True)
-    order = np.argsort(np.argsort(first))  # renumber by first appearance, so the identity's taps come first
-    orbits = order[ids].reshape(n, m, t)
-    orbits.setflags(write=False)  # cached: shared by every layer of this shape
-    return orbits
-
-
-class GroupConv(KernelCachingModule):
+class GroupConv(RenamedAttributes, KernelCachingModule):
     """Convolution equivariant to a group of grid symmetries, between features on orientation sets.
 
     Args:
@@ -109,11 +85,15 @@ class GroupConv(KernelCachingModule):
         dtype: dtype of the parameters.
 
     The stride is 1, which keeps exact equivariance (downsample with
-    :class:`~monai_sre.networks.layers.SymmetricPool`).
+    :class:`~monai_sre.networks.layers.SymmetricPool`). ``in_type`` and ``out_type``
+    (:class:`~monai_sre.networks.layers.GroupFeatureType`) describe the features read and written; ``in_orientations``
+    and ``out_orientations`` are the sizes of the two orientation sets. The forward pass refuses an input of
+    another width or dimension, naming what it expected (a plain tensor where orientations are expected, too).
 
     Raises:
         ValueError: on an unknown group or space, a group of the wrong dimension, an even kernel or bad
-            channels; the message names the value.
+            channels; the message names the value. In the forward pass: on input that is not
+            ``(batch, in_channels * in_orientations, *spatial)`` with ``spatial_dims`` spatial dims.
 
     Example::
 
@@ -126,6 +106,8 @@ class GroupConv(KernelCachingModule):
         "spatial_dims",
         "in_channels",
         "out_channels",
+        "in_orientations",
+        "out_orientations",
         "kernel_size",
         "dilation",
         "padding",
@@ -133,6 +115,7 @@ class GroupConv(KernelCachingModule):
     ]
     # Python-only (math.prod): TorchScript skips it
     __jit_unused_properties__ = ["fan_in"]
+    renamed_attributes = {"in_points": "in_orientations", "out_points": "out_orientations"}
 
     def __init__(
         self,
@@ -154,31 +137,34 @@ class GroupConv(KernelCachingModule):
         group_dims, _ = look_up_option(group, GRID_GROUPS)
         if spatial_dims != group_dims:
             raise ValueError(f"group '{group}' acts on {group_dims} spatial dims, got spatial_dims={spatial_dims}.")
-        for name, value in (("in_channels", in_channels), ("out_channels", out_channels), ("dilation", dilation)):
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}.")
-        if not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:
-            raise ValueError(f"kernel_size must be an odd positive int (a cubic kernel), got {kernel_size!r}.")
+        check_positive_int("in_channels", in_channels)
+        check_positive_int("out_channels", out_channels)
+        check_positive_int("dilation", dilation)
+        check_odd_positive_int("kernel_size", kernel_size)
+        self.in_type = GroupFeatureType(group, in_space, in_channels)
+        self.out_type = GroupFeatureType(group, out_space, out_channels)
         self.group = grid_group(group)
-        self.in_space = look_up_option(in_space, GROUP_SPACES)
-        self.out_space = look_up_option(out_space, GROUP_SPACES)
+        self.in_space, self.out_space = in_space, out_space
         self.spatial_dims = spatial_dims
         self.in_channels = in_channels
         self.out_channels = out_channels
-        self.in_points = self.group.space_size(self.in_space)
-        self.out_points = self.group.space_size(self.out_space)
+        self.in_orientations = self.in_type.num_orientations
+        self.out_orientations = self.out_type.num_orientations
+        self._expected_input = self.in_type.expected_by(self)  # for the forward pass's check
         self.kernel_size = ensure_tuple_rep(kernel_size, spatial_dims)
         self.dilation = ensure_tuple_rep(dilation, spatial_dims)
+        same = same_padding(self.kernel_size, self.dilation)
         if padding is None:
-            padding = same_padding(kernel_size, dilation)
+            padding = same[0]
         if isinstance(padding, bool) or not isinstance(padding, int) or padding < 0:
             raise ValueError(f"padding must be None ('same') or one int >= 0 for every side and axis, got {padding!r}.")
         self.padding_mode = look_up_option(padding_mode, PADDING_MODES)
         self.padding = ensure_tuple_rep(padding, spatial_dims)
+        self._same_padding = self.padding == same  # for the repr
         # F.pad's per-side list for the modes other than zeros; then the convolution itself pads nothing
         self._mode_padding = [padding] * (2 * spatial_dims)
         self._conv_padding = self.padding if self.padding_mode == "zeros" else ensure_tuple_rep(0, spatial_dims)
-        orbits = kernel_orbits(self.group, self.out_space, self.in_space, kernel_size)
+        orbits = group_kernels.kernel_orbits(self.group, self.out_space, self.in_space, kernel_size)
         self.num_orbits = int(orbits.max()) + 1
         factory = {"device": device, "dtype": dtype}
         self.weight = nn.Parameter(torch.empty(out_channels, in_channels, self.num_orbits, **factory))
@@ -189,7 +175,7 @@ class GroupConv(KernelCachingModule):
 
     @property
     def fan_in(self) -> int:
-        return self.in_channels * self.in_points * math.prod(self.kernel_size)
+        return self.in_channels * self.in_orientations * math.prod(self.kernel_size)
 
     def reset_parameters(self) -> None:
         """``uniform(-1/sqrt(fan_in), 1/sqrt(fan_in))`` as ``nn.ConvNd`` initialises a dense kernel of this shape."""
@@ -202,18 +188,15 @@ class GroupConv(KernelCachingModule):
         """The kernel of the equivalent plain convolution: ``(out_channels * |X_out|, in_channels * |X_in|, *k)``."""
         dense = self.weight[:, :, self.orbit_index]  # (C_out, C_in, n, m, T)
         dense = dense.permute(0, 2, 1, 3, 4)
-        return dense.reshape(self.out_channels * self.out_points, self.in_channels * self.in_points, *self.kernel_size)
+        return dense.reshape(
+            self.out_channels * self.out_orientations, self.in_channels * self.in_orientations, *self.kernel_size
+        )
 
     def dense_bias(self) -> torch.Tensor | None:
-        return None if self.bias is None else self.bias.repeat_interleave(self.out_points)
+        return None if self.bias is None else self.bias.repeat_interleave(self.out_orientations)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        expected = self.in_channels * self.in_points
-        if x.dim() != self.spatial_dims + 2 or x.shape[1] != expected:
-            raise ValueError(
-                f"expected input of shape (batch, {expected}, {self.spatial_dims} spatial dims) "
-                f"({self.in_channels} channels x {self.in_points} '{self.in_space}' points), got {list(x.shape)}."
-            )
+        check_group_features(x, self._expected_input, self.in_channels, self.in_orientations, self.spatial_dims)
         ones = [1] * self.spatial_dims
         if self.padding_mode != "zeros":
             x = F.pad(x, self._mode_padding, mode=self.padding_mode)
@@ -237,9 +220,9 @@ class GroupConv(KernelCachingModule):
 
     def to_dense(self) -> nn.Module:
         """An equivalent plain ``nn.Conv2d``/``nn.Conv3d`` holding the dense kernel (for TorchScript/ONNX export)."""
-        conv = _DENSE_CONV[self.spatial_dims](
-            self.in_channels * self.in_points,
-            self.out_channels * self.out_points,
+        conv = Conv[Conv.CONV, self.spatial_dims](
+            self.in_channels * self.in_orientations,
+            self.out_channels * self.out_orientations,
             self.kernel_size,
             padding=self.padding,
             padding_mode=self.padding_mode,
@@ -258,11 +241,12 @@ class GroupConv(KernelCachingModule):
         text = (
             f"spatial_dims={self.spatial_dims}, {self.in_channels}, {self.out_channels}, "
             f"kernel_size={self.kernel_size[0]}, group='{self.group.name}', "
-            f"{self.in_space}({self.in_points}) -> {self.out_space}({self.out_points}), orbits={self.num_orbits}"
+            f"{self.in_space}({self.in_orientations}) -> {self.out_space}({self.out_orientations}), "
+            f"orbits={self.num_orbits}"
         )
         if any(d != 1 for d in self.dilation):
             text += f", dilation={self.dilation[0]}"
-        if self.padding != ensure_tuple_rep(same_padding(self.kernel_size[0], self.dilation[0]), self.spatial_dims):
+        if not self._same_padding:
             text += f", padding={self.padding[0]}"
         if self.padding_mode != "zeros":
             text += f", padding_mode='{self.padding_mode}'"

@@ -8,20 +8,29 @@ import torch
 from monai.utils import look_up_option
 from torch import nn
 
+from monai_sre.arguments import check_positive_int
+from monai_sre.deprecation import RenamedAttributes, renamed_arguments
+from monai_sre.networks.layers.group_features import GroupFeatureType, check_group_features
+
 __all__ = ["GroupPool"]
 
 
-class GroupPool(nn.Module):
-    """Mean or max over the ``points`` orientations of ``(batch, channels * points, *spatial)`` features.
+class GroupPool(RenamedAttributes, nn.Module):
+    """Mean or max over the orientations of ``(batch, channels * num_orientations, *spatial)`` features.
 
-    Spatial axes are optional: ``(batch, channels * points)`` vectors (globally pooled features) work too.
+    Spatial axes are optional: ``(batch, channels * num_orientations)`` vectors (globally pooled features) work too.
 
     The group only permutes the orientation axis, so the result ``(batch, channels, *spatial)`` transforms as
-    a plain image: it is invariant in the orientation and equivariant in space.
+    a plain image: it is invariant in the orientation and equivariant in space. ``in_type`` is any number of
+    channels on ``num_orientations`` orientations, ``out_type`` plain (``"trivial"``) features.
 
     Args:
-        points: size of the orientation set (``GroupConv.out_points``).
+        num_orientations: size of the orientation set (``GroupConv.out_orientations``; formerly ``points``).
         mode: ``"mean"`` or ``"max"``.
+
+    Raises:
+        ValueError: a ``num_orientations`` that is not a positive int, an unknown mode; in the forward pass, input
+            whose channel axis is not a multiple of ``num_orientations``.
 
     Example::
 
@@ -29,20 +38,23 @@ class GroupPool(nn.Module):
         torch.Size([2, 4, 5, 5, 5])
     """
 
-    __constants__ = ["points", "mode"]
+    __constants__ = ["num_orientations", "mode"]
+    renamed_attributes = {"points": "num_orientations"}
 
-    def __init__(self, points: int, mode: str = "mean") -> None:
+    @renamed_arguments(points="num_orientations")
+    def __init__(self, num_orientations: int, mode: str = "mean") -> None:
         super().__init__()
-        if not isinstance(points, int) or points < 1:
-            raise ValueError(f"points must be a positive int, got {points!r}.")
-        self.points = points
+        self.num_orientations = check_positive_int("num_orientations", num_orientations)
         self.mode = look_up_option(mode, ("mean", "max"))
+        self.in_type = GroupFeatureType(num_orientations=num_orientations)
+        self.out_type = GroupFeatureType(space="trivial")
+        self._expected_input = self.in_type.expected_by(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() < 2 or x.shape[1] % self.points:
-            raise ValueError(f"expected (batch, channels * {self.points}, *spatial) features, got {list(x.shape)}.")
-        grouped = x.reshape([x.shape[0], x.shape[1] // self.points, self.points] + list(x.shape[2:]))
+        check_group_features(x, self._expected_input, 0, self.num_orientations, -1)
+        n = self.num_orientations
+        grouped = x.reshape([x.shape[0], x.shape[1] // n, n] + list(x.shape[2:]))
         return grouped.amax(2) if self.mode == "max" else grouped.mean(2)
 
     def extra_repr(self) -> str:
-        return f"points={self.points}, mode='{self.mode}'"
+        return f"num_orientations={self.num_orientations}, mode='{self.mode}'"

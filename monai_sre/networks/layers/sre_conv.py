@@ -27,24 +27,30 @@ or anisotropic spacing keeps only the symmetries that map the kernel onto itself
 
 ``SREConv``/``SREConvTranspose`` take ``spatial_dims`` first, as MONAI layers do; ``SREConv1d/2d/3d`` and
 ``SREConvTranspose1d/2d/3d`` are short subclasses that fix it and are called like ``nn.Conv3d`` /
-``nn.ConvTranspose3d`` (MONAI's ``Conv["sre", 3]`` and ``Conv["sretrans", 3]``).
+``nn.ConvTranspose3d`` (MONAI's ``Conv["sre", 3]`` and ``Conv["sretrans", 3]``). The arguments are written once,
+in ``_SREConvBase.__init__``; a subclass fixes some by class keyword (``class SREConv3d(SREConv, spatial_dims=3)``)
+and its constructor takes the others, with their names, order and defaults (``inspect.signature`` shows them).
 """
 
 from __future__ import annotations
 
+import inspect
 import math
-from collections.abc import Sequence
-from typing import TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import torch
 import torch.nn.functional as F
+from monai.networks.layers.factories import Conv
 from monai.utils import look_up_option
 from torch import nn
 
-from monai_sre.networks.layers.autocast import cast_to_autocast, convolution
+from monai_sre.arguments import check_positive_int
+from monai_sre.networks.layers.autocast import cast_to_autocast
 from monai_sre.networks.layers.band_pooling import BandConvolution, band_offsets
 from monai_sre.networks.layers.bands import BandLayout
 from monai_sre.networks.layers.convutils import PADDING_MODES, checked_tuple_rep, same_padding
+from monai_sre.networks.layers.group_features import GroupFeatureType, check_group_features
 from monai_sre.networks.layers.kernel_cache import KernelCachingModule
 
 __all__ = [
@@ -61,8 +67,6 @@ __all__ = [
 PATHS = ("auto", "dense", "bands")
 # smallest kernel from which the band path beats the dense convolution on CPU (scripts/benchmark_layers.py)
 BAND_PATH_MIN_KERNEL = 5
-_DENSE_CONV = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
-_DENSE_CONV_TRANSPOSE = {1: nn.ConvTranspose1d, 2: nn.ConvTranspose2d, 3: nn.ConvTranspose3d}
 
 
 def _per_axis(value: Sequence[int] | int, spatial_dims: int, name: str, minimum: int) -> tuple[int, ...]:
@@ -72,11 +76,51 @@ def _per_axis(value: Sequence[int] | int, spatial_dims: int, name: str, minimum:
     return checked_tuple_rep(value, spatial_dims, name, f"an int >= {minimum} or {spatial_dims} such ints", valid)
 
 
+def _init_with_fixed_arguments(cls: type, init: Callable[..., None], fixed: Mapping[str, Any]) -> Callable[..., None]:
+    """An ``__init__`` for ``cls`` that takes the parameters of ``init`` but those in ``fixed``, and calls ``init``.
+
+    The parameters keep their names, order and defaults; the signature is bound as Python binds a written one
+    (a missing or unknown argument is a ``TypeError``), so ``cls`` is called positionally, like ``nn.Conv3d``.
+    """
+    parameters = inspect.signature(init).parameters
+    signature = inspect.Signature([p for name, p in parameters.items() if name not in fixed])
+
+    def __init__(self, *args, **kwargs) -> None:
+        try:
+            arguments = signature.bind(self, *args, **kwargs).arguments
+        except TypeError as error:
+            raise TypeError(f"{cls.__name__}(): {error}") from None
+        arguments.pop("self")
+        init(self, **arguments, **fixed)
+
+    __init__.__signature__ = signature
+    __init__.__qualname__ = f"{cls.__qualname__}.__init__"
+    __init__.__module__ = cls.__module__
+    __init__.__doc__ = f"Build the layer; see :class:`{cls.__name__}` (fixed here: {dict(fixed)})."
+    return __init__
+
+
+def _geometry(conv: nn.Module, transposed: bool) -> dict[str, Any]:
+    """The constructor arguments that an SRE layer and a dense ``nn.ConvNd``/``nn.ConvTransposeNd`` share, read
+    from either (the other is built from them)."""
+    names = ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups", "padding_mode")
+    geometry = {name: getattr(conv, name) for name in names}
+    geometry.update(bias=conv.bias is not None, device=conv.weight.device, dtype=conv.weight.dtype)
+    if transposed:
+        geometry["output_padding"] = conv.output_padding
+    return geometry
+
+
 SREConvType = TypeVar("SREConvType", bound="_SREConvBase")
 
 
 class _SREConvBase(KernelCachingModule):
-    """Validation, parameters, band expansion, forward and export shared by SREConv and SREConvTranspose."""
+    """Arguments, validation, parameters, band expansion, forward and export of SREConv and SREConvTranspose.
+
+    ``__init__`` holds every argument of every SRE layer, once. Subclasses fix some by class keyword:
+    ``transposed=False`` (:class:`SREConv`: no ``output_padding``), ``transposed=True`` (:class:`SREConvTranspose`:
+    only the dense ``path``), ``spatial_dims=d`` (``SREConv3d``, ...); their constructors take the rest.
+    """
 
     transposed: bool = False
     # set by the fixed-dimension subclasses (SREConv3d, ...), whose constructors take no spatial_dims
@@ -99,31 +143,43 @@ class _SREConvBase(KernelCachingModule):
         "transposed",
     ]
 
+    def __init_subclass__(cls, transposed: bool | None = None, spatial_dims: int | None = None, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        fixed: dict[str, Any] = {}
+        if transposed is not None:
+            cls.transposed = transposed
+            # the band path serves no transposed convolution; a convolution has no output padding
+            fixed.update({"path": "dense"} if transposed else {"output_padding": 0})
+        if spatial_dims is not None:
+            cls._fixed_spatial_dims = spatial_dims
+            fixed.update(spatial_dims=spatial_dims)
+        if fixed:
+            cls.__init__ = _init_with_fixed_arguments(cls, cls.__init__, fixed)
+
     def __init__(
         self,
         spatial_dims: int,
         in_channels: int,
         out_channels: int,
         kernel_size: Sequence[int] | int,
-        stride: Sequence[int] | int,
-        padding: Sequence[int] | int | str | None,
-        output_padding: Sequence[int] | int,
-        dilation: Sequence[int] | int,
-        groups: int,
-        bias: bool,
-        padding_mode: str,
-        num_bands: int | None,
-        band_layout: str,
-        spacing: Sequence[float] | float | None,
-        device: torch.device | str | None,
-        dtype: torch.dtype | None,
-        path: str = "dense",
+        stride: Sequence[int] | int = 1,
+        padding: Sequence[int] | int | str | None = None,
+        output_padding: Sequence[int] | int = 0,
+        dilation: Sequence[int] | int = 1,
+        groups: int = 1,
+        bias: bool = True,
+        padding_mode: str = "zeros",
+        num_bands: int | None = None,
+        band_layout: str = "linear",
+        spacing: Sequence[float] | float | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        path: str = "auto",
     ) -> None:
         super().__init__()
         layout = BandLayout(spatial_dims, kernel_size, num_bands, band_layout, spacing)
-        for name, channels in (("in_channels", in_channels), ("out_channels", out_channels)):
-            if not isinstance(channels, int) or channels < 1:
-                raise ValueError(f"{name} must be a positive int, got {channels!r}.")
+        check_positive_int("in_channels", in_channels)
+        check_positive_int("out_channels", out_channels)
         if not isinstance(groups, int) or groups < 1 or in_channels % groups or out_channels % groups:
             raise ValueError(
                 f"groups must be a positive int dividing in_channels ({in_channels}) and out_channels "
@@ -135,6 +191,10 @@ class _SREConvBase(KernelCachingModule):
         self.spatial_dims = spatial_dims
         self.in_channels = in_channels
         self.out_channels = out_channels
+        # plain features in and out (the band kernels are invariant: no orientations to keep)
+        self.in_type = GroupFeatureType(space="trivial", channels=in_channels, spatial_dims=spatial_dims)
+        self.out_type = GroupFeatureType(space="trivial", channels=out_channels, spatial_dims=spatial_dims)
+        self._expected_input = self.in_type.expected_by(self)
         self.kernel_size = layout.kernel_size
         self.stride = _per_axis(stride, spatial_dims, "stride", 1)
         self.dilation = _per_axis(dilation, spatial_dims, "dilation", 1)
@@ -232,43 +292,24 @@ class _SREConvBase(KernelCachingModule):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Convolve ``x`` of shape ``(batch, channels, *spatial)``: band path or dense kernel (see ``path``)."""
-        if x.dim() != self.spatial_dims + 2 or x.shape[1] != self.in_channels:
-            raise ValueError(
-                f"expected input of shape (batch, {self.in_channels}, {self.spatial_dims} spatial dims), "
-                f"got {list(x.shape)}."
-            )
+        check_group_features(x, self._expected_input, self.in_channels, 1, self.spatial_dims)
         if not torch.jit.is_scripting():
-            return self._band_forward(x) if self.uses_band_path(x) else self._dense_forward(x)
+            return self._band_forward(x) if self.uses_band_path(x) else self._convolve(x, self._cached_dense_weight())
+        return self._convolve(x, self.dense_weight())
+
+    def _convolve(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        """The dense path: ``x`` padded and convolved with the dense kernel ``weight``.
+
+        Outside TorchScript input, kernel and bias are cast to the autocast dtype, as autocast casts ``F.conv3d``.
+        """
+        x = x if self.padding_mode == "zeros" else F.pad(x, self._reversed_padding, mode=self.padding_mode)
+        bias = self.bias
+        if not torch.jit.is_scripting():
+            x, weight, bias = cast_to_autocast(x.device.type, x, weight, bias)
         return torch.convolution(
-            self._pad(x),
-            self.dense_weight(),
-            self.bias,
-            self.stride,
-            self._conv_padding,
-            self.dilation,
-            self.transposed,
-            self.output_padding,
+            x, weight, bias, self.stride, self._conv_padding, self.dilation, self.transposed, self.output_padding,
             self.groups,
-        )
-
-    def _pad(self, x: torch.Tensor) -> torch.Tensor:
-        """``x`` padded for the padding modes other than zeros (the convolution pads zeros itself)."""
-        return x if self.padding_mode == "zeros" else F.pad(x, self._reversed_padding, mode=self.padding_mode)
-
-    @torch.jit.unused
-    def _dense_forward(self, x):
-        """The dense path outside TorchScript: the cached kernel, cast as autocast casts ``F.conv3d``."""
-        return convolution(
-            self._pad(x),
-            self._cached_dense_weight(),
-            self.bias,
-            self.stride,
-            self._conv_padding,
-            self.dilation,
-            self.transposed,
-            self.output_padding,
-            self.groups,
-        )
+        )  # fmt: skip
 
     @torch.jit.unused
     def _cached_dense_weight(self):
@@ -331,27 +372,17 @@ class _SREConvBase(KernelCachingModule):
 
         The result computes the same function as this layer and trains as an ordinary, unconstrained conv.
         """
-        kwargs = dict(
-            stride=self.stride,
-            padding=self.padding,
-            dilation=self.dilation,
-            groups=self.groups,
-            bias=self.bias is not None,
-            padding_mode=self.padding_mode,
-            device=self.weight.device,
-            dtype=self.weight.dtype,
-        )
-        if self.transposed:
-            dense = _DENSE_CONV_TRANSPOSE[self.spatial_dims](
-                self.in_channels, self.out_channels, self.kernel_size, output_padding=self.output_padding, **kwargs
-            )
-        else:
-            dense = _DENSE_CONV[self.spatial_dims](self.in_channels, self.out_channels, self.kernel_size, **kwargs)
+        dense = Conv[self._dense_kind(), self.spatial_dims](**_geometry(self, self.transposed))
         with torch.no_grad():
             dense.weight.copy_(self.dense_weight())
             if self.bias is not None:
                 dense.bias.copy_(self.bias)
         return dense
+
+    @classmethod
+    def _dense_kind(cls) -> str:
+        """The name of the equivalent dense convolution in MONAI's ``Conv`` factory."""
+        return Conv.CONVTRANS if cls.transposed else Conv.CONV
 
     @torch.no_grad()
     def project_dense_weight(self, dense_weight: torch.Tensor) -> torch.Tensor:
@@ -394,11 +425,11 @@ class _SREConvBase(KernelCachingModule):
             >>> SREConv3d.from_conv(nn.Conv3d(2, 4, 3, padding=1)).weight.shape
             torch.Size([4, 2, 2])
         """
-        dense_types = _DENSE_CONV_TRANSPOSE if cls.transposed else _DENSE_CONV
-        dims = [d for d in dense_types if cls._fixed_spatial_dims in (None, d)]
-        spatial_dims = next((d for d in dims if isinstance(conv, dense_types[d])), None)
+        dense_types = {d: Conv[cls._dense_kind(), d] for d in (1, 2, 3) if cls._fixed_spatial_dims in (None, d)}
+        spatial_dims = next((d for d, dense_type in dense_types.items() if isinstance(conv, dense_type)), None)
         if spatial_dims is None:
-            names = ", ".join(dense_types[d].__name__ for d in dims)
+            dims = list(dense_types)
+            names = ", ".join(dense_type.__name__ for dense_type in dense_types.values())
             expected = names if len(dims) == 1 else f"one of {names}"
             raise ValueError(f"{cls.__name__}.from_conv expects {expected}, got {type(conv).__name__}.")
         if "spatial_dims" in overrides:
@@ -406,24 +437,9 @@ class _SREConvBase(KernelCachingModule):
                 f"{cls.__name__}.from_conv takes spatial_dims from the dense layer ({spatial_dims}), got the "
                 f"override spatial_dims={overrides['spatial_dims']!r}."
             )
-        padding = conv.padding
-        if isinstance(padding, str):  # nn.Conv accepts "same" and "valid"
-            padding = None if padding == "same" else 0
-        kwargs = dict(
-            in_channels=conv.in_channels,
-            out_channels=conv.out_channels,
-            kernel_size=conv.kernel_size,
-            stride=conv.stride,
-            padding=padding,
-            dilation=conv.dilation,
-            groups=conv.groups,
-            bias=conv.bias is not None,
-            padding_mode=conv.padding_mode,
-            device=conv.weight.device,
-            dtype=conv.weight.dtype,
-        )
-        if cls.transposed:
-            kwargs["output_padding"] = conv.output_padding
+        kwargs = _geometry(conv, cls.transposed)
+        if isinstance(conv.padding, str):  # nn.Conv accepts "same" and "valid"
+            kwargs["padding"] = None if conv.padding == "same" else 0
         if cls._fixed_spatial_dims is None:
             kwargs["spatial_dims"] = spatial_dims
         kwargs.update(overrides)
@@ -441,7 +457,7 @@ class _SREConvBase(KernelCachingModule):
         return layer
 
 
-class SREConv(_SREConvBase):
+class SREConv(_SREConvBase, transposed=False):
     """Symmetric rotation-equivariant convolution for 1, 2 or 3 spatial dims.
 
     Args:
@@ -487,49 +503,8 @@ class SREConv(_SREConvBase):
         torch.Size([2, 8, 16, 16, 16])
     """
 
-    transposed = False
 
-    def __init__(
-        self,
-        spatial_dims: int,
-        in_channels: int,
-        out_channels: int,
-        kernel_size: Sequence[int] | int,
-        stride: Sequence[int] | int = 1,
-        padding: Sequence[int] | int | str | None = None,
-        dilation: Sequence[int] | int = 1,
-        groups: int = 1,
-        bias: bool = True,
-        padding_mode: str = "zeros",
-        num_bands: int | None = None,
-        band_layout: str = "linear",
-        spacing: Sequence[float] | float | None = None,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-        path: str = "auto",
-    ) -> None:
-        super().__init__(
-            path=path,
-            spatial_dims=spatial_dims,
-            in_channels=in_channels,
-            out_channels=out_channels,
-            kernel_size=kernel_size,
-            stride=stride,
-            padding=padding,
-            output_padding=0,
-            dilation=dilation,
-            groups=groups,
-            bias=bias,
-            padding_mode=padding_mode,
-            num_bands=num_bands,
-            band_layout=band_layout,
-            spacing=spacing,
-            device=device,
-            dtype=dtype,
-        )
-
-
-class SREConvTranspose(_SREConvBase):
+class SREConvTranspose(_SREConvBase, transposed=True):
     """Transposed SRE convolution for 1, 2 or 3 spatial dims.
 
     Arguments are those of :class:`SREConv` plus ``output_padding`` (as in ``nn.ConvTranspose3d``); only
@@ -546,166 +521,32 @@ class SREConvTranspose(_SREConvBase):
         torch.Size([1, 4, 16, 16, 16])
     """
 
-    transposed = True
 
-    def __init__(
-        self,
-        spatial_dims: int,
-        in_channels: int,
-        out_channels: int,
-        kernel_size: Sequence[int] | int,
-        stride: Sequence[int] | int = 1,
-        padding: Sequence[int] | int | str | None = None,
-        output_padding: Sequence[int] | int = 0,
-        dilation: Sequence[int] | int = 1,
-        groups: int = 1,
-        bias: bool = True,
-        padding_mode: str = "zeros",
-        num_bands: int | None = None,
-        band_layout: str = "linear",
-        spacing: Sequence[float] | float | None = None,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-    ) -> None:
-        super().__init__(
-            spatial_dims=spatial_dims,
-            in_channels=in_channels,
-            out_channels=out_channels,
-            kernel_size=kernel_size,
-            stride=stride,
-            padding=padding,
-            output_padding=output_padding,
-            dilation=dilation,
-            groups=groups,
-            bias=bias,
-            padding_mode=padding_mode,
-            num_bands=num_bands,
-            band_layout=band_layout,
-            spacing=spacing,
-            device=device,
-            dtype=dtype,
-        )
-
-
-class _SREConvNd(SREConv):
-    """:class:`SREConv` with ``spatial_dims`` fixed by the subclass: called like ``nn.Conv1d/2d/3d``."""
-
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size: Sequence[int] | int,
-        stride: Sequence[int] | int = 1,
-        padding: Sequence[int] | int | str | None = None,
-        dilation: Sequence[int] | int = 1,
-        groups: int = 1,
-        bias: bool = True,
-        padding_mode: str = "zeros",
-        num_bands: int | None = None,
-        band_layout: str = "linear",
-        spacing: Sequence[float] | float | None = None,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-        path: str = "auto",
-    ) -> None:
-        super().__init__(
-            self._fixed_spatial_dims,
-            in_channels,
-            out_channels,
-            kernel_size,
-            stride=stride,
-            padding=padding,
-            dilation=dilation,
-            groups=groups,
-            bias=bias,
-            padding_mode=padding_mode,
-            num_bands=num_bands,
-            band_layout=band_layout,
-            spacing=spacing,
-            device=device,
-            dtype=dtype,
-            path=path,
-        )
-
-
-class _SREConvTransposeNd(SREConvTranspose):
-    """:class:`SREConvTranspose` with ``spatial_dims`` fixed by the subclass: called like ``nn.ConvTranspose3d``."""
-
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size: Sequence[int] | int,
-        stride: Sequence[int] | int = 1,
-        padding: Sequence[int] | int | str | None = None,
-        output_padding: Sequence[int] | int = 0,
-        dilation: Sequence[int] | int = 1,
-        groups: int = 1,
-        bias: bool = True,
-        padding_mode: str = "zeros",
-        num_bands: int | None = None,
-        band_layout: str = "linear",
-        spacing: Sequence[float] | float | None = None,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-    ) -> None:
-        super().__init__(
-            self._fixed_spatial_dims,
-            in_channels,
-            out_channels,
-            kernel_size,
-            stride=stride,
-            padding=padding,
-            output_padding=output_padding,
-            dilation=dilation,
-            groups=groups,
-            bias=bias,
-            padding_mode=padding_mode,
-            num_bands=num_bands,
-            band_layout=band_layout,
-            spacing=spacing,
-            device=device,
-            dtype=dtype,
-        )
-
-
-class SREConv1d(_SREConvNd):
+class SREConv1d(SREConv, spatial_dims=1):
     """:class:`SREConv` with ``spatial_dims=1``, called like ``nn.Conv1d``: ``SREConv1d(2, 4, kernel_size=5)``."""
 
-    _fixed_spatial_dims = 1
 
-
-class SREConv2d(_SREConvNd):
+class SREConv2d(SREConv, spatial_dims=2):
     """:class:`SREConv` with ``spatial_dims=2``, called like ``nn.Conv2d``: ``SREConv2d(2, 4, kernel_size=5)``."""
 
-    _fixed_spatial_dims = 2
 
-
-class SREConv3d(_SREConvNd):
+class SREConv3d(SREConv, spatial_dims=3):
     """:class:`SREConv` with ``spatial_dims=3``, called like ``nn.Conv3d``: ``SREConv3d(2, 4, kernel_size=5)``.
 
     ``Conv["sre", 3]`` in MONAI's layer factory.
     """
 
-    _fixed_spatial_dims = 3
 
-
-class SREConvTranspose1d(_SREConvTransposeNd):
+class SREConvTranspose1d(SREConvTranspose, spatial_dims=1):
     """:class:`SREConvTranspose` with ``spatial_dims=1``, called like ``nn.ConvTranspose1d``."""
 
-    _fixed_spatial_dims = 1
 
-
-class SREConvTranspose2d(_SREConvTransposeNd):
+class SREConvTranspose2d(SREConvTranspose, spatial_dims=2):
     """:class:`SREConvTranspose` with ``spatial_dims=2``, called like ``nn.ConvTranspose2d``."""
 
-    _fixed_spatial_dims = 2
 
-
-class SREConvTranspose3d(_SREConvTransposeNd):
+class SREConvTranspose3d(SREConvTranspose, spatial_dims=3):
     """:class:`SREConvTranspose` with ``spatial_dims=3``, called like ``nn.ConvTranspose3d``.
 
     ``Conv["sretrans", 3]`` in MONAI's layer factory.
     """
-
-    _fixed_spatial_dims = 3

@@ -23,6 +23,8 @@ import torch.nn.functional as F
 from monai.utils import look_up_option
 from torch import nn
 
+from monai_sre.networks.layers.group_features import GroupFeatureType, check_group_features
+
 __all__ = ["SymmetricPool"]
 
 
@@ -49,13 +51,13 @@ class SymmetricPool(nn.Module):
         self.spatial_dims = spatial_dims
         self.mode = look_up_option(mode, ("avg", "max"))
         self.ceil = look_up_option(rounding, ("ceil", "floor")) == "ceil"
+        # pooling is per channel: any features, group features too, keep their type
+        self.in_type = self.out_type = GroupFeatureType(spatial_dims=spatial_dims)
+        self._expected_input = self.in_type.expected_by(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_group_features(x, self._expected_input, 0, 1, self.spatial_dims)
         sizes = x.shape[2:]
-        if len(sizes) != self.spatial_dims:
-            raise ValueError(
-                f"expected input of shape (batch, channels, {self.spatial_dims} spatial dims), got {list(x.shape)}."
-            )
         kernel = [2 if n % 2 == 0 else 3 for n in sizes]
         # a size-1 axis stays as it is (window 1); an odd axis in floor mode loses its two border voxels
         kernel = [1 if n == 1 else k for n, k in zip(sizes, kernel)]

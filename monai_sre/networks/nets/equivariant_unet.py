@@ -31,13 +31,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import torch
+from monai.networks.blocks import UpSample
 from monai.networks.layers.factories import Conv
 from monai.networks.layers.utils import get_act_layer, get_norm_layer
 from monai.utils import look_up_option
 from torch import nn
 
+from monai_sre.arguments import check_per_stage, check_positive_int, check_positive_ints
+from monai_sre.deprecation import RenamedAttributes
 from monai_sre.groups import GRID_GROUPS, grid_group
-from monai_sre.networks.layers.convutils import checked_tuple_rep
 from monai_sre.networks.layers.group_conv import GroupConv
 from monai_sre.networks.layers.group_norm import group_feature_norm
 from monai_sre.networks.layers.sre_conv import SREConv
@@ -46,11 +48,23 @@ from monai_sre.networks.nets.registry import register_model
 
 __all__ = ["GroupUNet", "SREUNet", "group_unet_light", "sre_unet_light"]
 
-INTERPOLATION = {"nearest": {2: "nearest", 3: "nearest"}, "linear": {2: "bilinear", 3: "trilinear"}}
 # encoder widths of the five levels (depth 4), then the last decoder level: BasicUNet's six features
 LIGHT_FEATURES = (8, 16, 32, 64, 128, 8)
+# GroupUNet's (and group_unet_light's) widths per orientation: 8 invariant channels at full resolution
+GROUP_LIGHT_FEATURES = (8, 2, 4, 8, 16, 8)
 # conv(in_channels, out_channels, source level, target level, pointwise): level None is the image or the logits
 ConvFactory = Callable[[int, int, "int | None", "int | None", bool], nn.Module]
+
+
+def _unet_features(features: Sequence[int]) -> tuple[int, ...]:
+    """Check a symmetric U-Net's ``features`` (``depth + 2 >= 3`` positive ints) and return them as a tuple."""
+    widths = check_positive_ints("features", features)
+    if len(widths) < 3:
+        raise ValueError(
+            "features must be depth + 2 >= 3 positive ints (the encoder levels, then the last decoder level), "
+            f"got {features!r}."
+        )
+    return widths
 
 
 class _UpCat(nn.Module):
@@ -102,16 +116,10 @@ class _SymmetricUNet(nn.Module):
         super().__init__()
         if spatial_dims not in (2, 3):
             raise ValueError(f"spatial_dims must be 2 or 3, got {spatial_dims!r}.")
-        for name, value in (("in_channels", in_channels), ("out_channels", out_channels)):
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}.")
-        widths = tuple(features) if isinstance(features, Sequence) else ()
-        if len(widths) < 3 or any(not isinstance(f, int) or f < 1 for f in widths):
-            raise ValueError(
-                "features must be depth + 2 >= 3 positive ints (the encoder levels, then the last decoder level), "
-                f"got {features!r}."
-            )
-        mode = INTERPOLATION[look_up_option(interp_mode, tuple(INTERPOLATION))][spatial_dims]
+        check_positive_int("in_channels", in_channels)
+        check_positive_int("out_channels", out_channels)
+        widths = _unet_features(features)
+        interp_mode = look_up_option(interp_mode, ("nearest", "linear"))
         self.spatial_dims = spatial_dims
         self.in_channels = in_channels
         self.out_channels = out_channels
@@ -137,7 +145,13 @@ class _SymmetricUNet(nn.Module):
             up_width = width if level == 1 else max(1, width // 2)  # BasicUNet halves, except on the last level
             out_width = widths[-1] if level == 1 else encoder[level - 1]
             pre_conv = conv(width, up_width, level, level - 1, True)
-            upsample = nn.Upsample(scale_factor=2, mode=mode, align_corners=None if mode == "nearest" else False)
+            upsample = UpSample(
+                spatial_dims,
+                scale_factor=2,
+                mode="nontrainable",
+                interp_mode=interp_mode,  # "linear": MONAI picks bilinear or trilinear
+                align_corners=None if interp_mode == "nearest" else False,
+            )
             convs = two_conv(encoder[level - 1] + up_width, out_width, level - 1, level - 1)
             self.up.append(_UpCat(pre_conv, upsample, convs))
         self.head = conv(widths[-1], out_channels, 0, None, True)
@@ -255,7 +269,7 @@ class SREUNet(_SymmetricUNet):
         self.symmetry_group = {2: "D4", 3: "Oh"}[spatial_dims]
 
 
-class GroupUNet(_SymmetricUNet):
+class GroupUNet(RenamedAttributes, _SymmetricUNet):
     """U-Net of group convolutions (BasicUNet's layout) that keeps orientation; equivariant label maps.
 
     The first convolution lifts the image onto an orientation set (``space``), the encoder and decoder keep it
@@ -263,34 +277,43 @@ class GroupUNet(_SymmetricUNet):
     set), and the 1x1 head projects onto per-voxel logits invariant to the orientation. In eval mode
     ``seg(g x) == g seg(x)`` holds to float round-off for every element ``g`` of ``group`` (:attr:`symmetry_group`).
 
+    The defaults are the recipe that segments the tissue task (the registered ``group_unet_light`` builds
+    exactly this network): widths ``(8, 2, 4, 8, 16, 8)`` and no orientation at full resolution (``"trivial"``:
+    8 channels with kernels invariant to the group, as costly as the SRE U-Net's), the group's default orientation
+    set below (2-4-8-16 channels per orientation over Oh's 24 rotations, 48-384 in all). The former defaults,
+    ``features=(1, 2, 4, 8, 16, 1)`` with orientation kept at every level (``space="rotations"``), learned only
+    the white matter on the tissue task.
+
     Cost: a group convolution with ``C`` channels per orientation costs a plain convolution with ``C * |X|``
-    channels, so ``features`` are small (1-16 per orientation over 24 orientations is 24-384 in all).
+    channels, so ``features`` are small.
 
     Args:
         spatial_dims: 2 or 3.
         in_channels: input channels (a plain image).
         out_channels: output channels (class logits per voxel).
         features: ``depth + 2`` widths per orientation, as BasicUNet's six at depth 4 (the encoder's levels,
-            then the last decoder level).
+            then the last decoder level). Default ``(8, 2, 4, 8, 16, 8)``.
         group: ``"Oh"`` (all 48 grid symmetries, default) or ``"O"`` (the 24 rotations) in 3D; ``"D4"`` or
             ``"C4"`` in 2D.
         space: orientation set of the hidden features, one for every level or one per level (``depth + 1``, finest
-            first; the decoder uses its encoder level's). ``None`` (default): ``"rotations"`` for Oh (the 24
-            rotations, on which a mirror image acts as its rotation part: O's cost and equivariance to all 48, but
-            every kernel is symmetric under the point reflection), ``"regular"`` for the other groups.
-            ``"regular"`` with Oh keeps 48 orientations at four times the cost; ``"axes"`` (3) and ``"diagonals"``
-            (4) are cheap quotients, ``"trivial"`` (1) keeps no orientation (kernels invariant to the group) and
-            suits the costly full-resolution level.
+            first; the decoder uses its encoder level's). ``None`` (default): ``"trivial"`` at the full-resolution
+            level and the group's default set at the others: ``"rotations"`` for Oh (the 24 rotations, on which a
+            mirror image acts as its rotation part: O's cost and equivariance to all 48, but every kernel is
+            symmetric under the point reflection), ``"regular"`` for the other groups. ``"regular"`` with Oh keeps
+            48 orientations at four times the cost; ``"axes"`` (3) and ``"diagonals"`` (4) are cheap quotients,
+            ``"trivial"`` (1) keeps no orientation (kernels invariant to the group) and suits the costly
+            full-resolution level.
         kernel_size: odd kernel size of the two group convolutions per level.
         act: activation, a name or ``(name, kwargs)``.
         norm: ``"batch"`` (:class:`~monai_sre.networks.layers.GroupBatchNorm`), ``"instance"`` or ``("group",
-            {"num_groups": g})`` (:class:`~monai_sre.networks.layers.GroupFeatureGroupNorm`, ``g`` reduced to a
+            {"num_groups": g})`` (:class:`~monai_sre.networks.layers.OrientationGroupNorm`, ``g`` reduced to a
             divisor of each level's width); statistics and affine parameters are shared over orientations.
         dropout: dropout probability after every activation (training only).
         interp_mode: upsampling by ``"nearest"`` (default) or ``"linear"`` interpolation.
 
-    Accepted inputs: every spatial size a multiple of ``2**depth``; others raise a ``ValueError``
-    naming the shape. ``spaces`` and ``points`` hold the orientation set of every level and its size.
+    Accepted inputs: every spatial size a multiple of ``2**depth`` (16 for the default features); others raise a
+    ``ValueError`` naming the shape. ``spaces`` and ``num_orientations`` hold the orientation set of every level
+    and its size (``points``, its former name, is deprecated).
 
     Raises:
         ValueError: on an unknown group or space, a group of the wrong dimension, bad channels or features.
@@ -298,18 +321,22 @@ class GroupUNet(_SymmetricUNet):
     Example::
 
         >>> net = GroupUNet(3, in_channels=1, out_channels=3, features=(1, 2, 1))
+        >>> net.spaces
+        ('trivial', 'rotations')
         >>> net(torch.randn(1, 1, 8, 8, 8)).shape
         torch.Size([1, 3, 8, 8, 8])
     """
+
+    renamed_attributes = {"points": "num_orientations"}  # the old name reads the new one, warning once
 
     def __init__(
         self,
         spatial_dims: int = 3,
         in_channels: int = 1,
         out_channels: int = 2,
-        features: Sequence[int] = (1, 2, 4, 8, 16, 1),
+        features: Sequence[int] = GROUP_LIGHT_FEATURES,
         group: str = "Oh",
-        space: str | None = None,
+        space: str | Sequence[str] | None = None,
         kernel_size: int = 3,
         act: str | tuple = ("relu", {"inplace": True}),
         norm: str | tuple = "batch",
@@ -319,11 +346,11 @@ class GroupUNet(_SymmetricUNet):
         group_dims, _ = look_up_option(group, GRID_GROUPS)
         if spatial_dims != group_dims:
             raise ValueError(f"group '{group}' acts on {group_dims} spatial dims, got spatial_dims={spatial_dims}.")
-        if space is None:
-            space = "rotations" if group == "Oh" else "regular"
-        levels = len(features) - 1 if isinstance(features, Sequence) and len(features) >= 3 else 1
-        spaces = checked_tuple_rep(space, levels, "space", f"an orientation set or one per level ({levels} here)")
-        points = [grid_group(group).space_size(level_space) for level_space in spaces]  # validates every space
+        levels = len(_unet_features(features)) - 1
+        if space is None:  # the full-resolution level keeps no orientation, the others the group's default set
+            space = ("trivial",) + ("rotations" if group == "Oh" else "regular",) * (levels - 1)
+        spaces = check_per_stage("space", space, levels, stage="level")
+        orientations = tuple(grid_group(group).space_size(level_space) for level_space in spaces)  # validates them
 
         def conv(cin: int, cout: int, source: int | None, target: int | None, pointwise: bool) -> nn.Module:
             # level None: the image (lifting from it) or the logits (projection onto invariant ones)
@@ -339,13 +366,13 @@ class GroupUNet(_SymmetricUNet):
             features,
             interp_mode,
             conv=conv,
-            norm=lambda channels, level: group_feature_norm(norm, channels, points[level]),
+            norm=lambda channels, level: group_feature_norm(norm, channels, orientations[level]),
             act=act,
             dropout=dropout,
         )
         self.group = group
         self.spaces = spaces
-        self.points = tuple(points)
+        self.num_orientations = orientations
         self.symmetry_group = group
 
 
@@ -360,14 +387,12 @@ def sre_unet_light(in_channels: int = 1, out_channels: int = 2, spatial_dims: in
 
 @register_model(task="segmentation")
 def group_unet_light(in_channels: int = 1, out_channels: int = 2, spatial_dims: int = 3, **kwargs) -> GroupUNet:
-    """A light group U-Net: BasicUNet's depth-4 layout, equivariant to all 48 grid symmetries. The full-resolution
-    level (the first encoder and last decoder level) keeps no orientation: 8 channels with kernels invariant to the
-    group, as costly as the SRE U-Net's; the coarser levels keep orientation (Oh acting on the 24 rotations) with
-    2-4-8-16 channels per orientation (48-384 in all). k=3, ReLU, batch norm (kwargs override; without ``space``,
-    the finest level is ``"trivial"`` and the others the group's default). 260 k parameters (1 input channel, 4
-    classes), about 2.5x the train step of ``sre_unet_light``. Takes spatial sizes that are multiples of 16."""
-    features = kwargs.setdefault("features", (8, 2, 4, 8, 16, 8))
-    if "space" not in kwargs:
-        hidden = "rotations" if kwargs.get("group", "Oh") == "Oh" else "regular"
-        kwargs["space"] = ("trivial",) + (hidden,) * (len(features) - 2)
+    """A light group U-Net: :class:`GroupUNet` with its defaults, built with the registry's argument order.
+
+    BasicUNet's depth-4 layout, equivariant to all 48 grid symmetries. The full-resolution level (the first
+    encoder and last decoder level) keeps no orientation: 8 channels with kernels invariant to the group, as costly
+    as the SRE U-Net's; the coarser levels keep orientation (Oh acting on the 24 rotations) with 2-4-8-16 channels
+    per orientation (48-384 in all). k=3, ReLU, batch norm (kwargs override; without ``space``, the finest level is
+    ``"trivial"`` and the others the group's default). 260 k parameters (1 input channel, 4 classes), about 2.5x
+    the train step of ``sre_unet_light``. Takes spatial sizes that are multiples of 16."""
     return GroupUNet(spatial_dims, in_channels, out_channels, **kwargs)

@@ -18,6 +18,7 @@ import torch
 from monai.utils import look_up_option
 from torch import nn
 
+from monai_sre.arguments import check_positive_int
 from monai_sre.groups import GRID_GROUPS, apply_grid_symmetry, grid_group, grid_symmetries
 
 __all__ = ["GridAveraged"]
@@ -52,8 +53,7 @@ class GridAveraged(nn.Module):
         super().__init__()
         if group != "all":
             look_up_option(group, GRID_GROUPS)
-        if train_samples is not None and (not isinstance(train_samples, int) or train_samples < 1):
-            raise ValueError(f"train_samples must be a positive int or None, got {train_samples!r}.")
+        check_positive_int("train_samples", train_samples, allow_none=True)
         self.model = model
         self.group = group
         self.output = look_up_option(output, ("invariant", "equivariant"))

@@ -21,29 +21,30 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import torch
 from monai.networks.layers.utils import get_act_layer
-from monai.utils import ensure_tuple_rep
 from torch import nn
 
 from monai_sre.networks.blocks.group_residual import GroupBasicBlock
 from monai_sre.networks.layers.group_conv import GroupConv
-from monai_sre.networks.layers.group_norm import GroupBatchNorm
+from monai_sre.networks.layers.group_features import check_compatible
+from monai_sre.networks.layers.group_norm import group_feature_norm
 from monai_sre.networks.layers.group_pool import GroupPool
 from monai_sre.networks.layers.symmetric_pool import SymmetricPool
 from monai_sre.networks.nets.registry import register_model
+from monai_sre.networks.nets.symmetric_resnet import SymmetricResNet, residual_stages, stage_widths
 
 __all__ = ["GroupResNet", "group_resnet18", "group_resnet_light"]
 
-GLOBAL_AVERAGE_POOL = {2: nn.AdaptiveAvgPool2d, 3: nn.AdaptiveAvgPool3d}
 
-
-class GroupResNet(nn.Module):
+class GroupResNet(SymmetricResNet):
     """ResNet of group convolutions over a group of grid symmetries, invariant logits.
+
+    Arguments follow :class:`monai.networks.nets.ResNet` where they mean the same, and
+    :class:`~monai_sre.networks.nets.SREResNet`'s where both have them (``norm``, ``use_checkpoint``).
 
     Args:
         layers: basic blocks per stage; the number of stages is ``len(layers)``.
-        block_inplanes: channels per orientation, per stage.
+        block_inplanes: channels per orientation, one for all stages or one per stage.
         spatial_dims: 2 or 3.
         n_input_channels: input channels (plain images).
         num_classes: output logits.
@@ -58,6 +59,15 @@ class GroupResNet(nn.Module):
         orientation_pool: ``"mean"`` or ``"max"`` over orientations before the spatial average.
         feed_forward: if ``False``, return the pooled invariant features instead of logits.
         act: activation, a name or ``(name, kwargs)``.
+        norm: normalisation after every group convolution, with statistics and affine parameters shared over
+            orientations, named as for :class:`~monai_sre.networks.nets.GroupUNet`: ``"batch"`` (default,
+            :class:`~monai_sre.networks.layers.GroupBatchNorm`), ``"instance"`` or ``("group", {"num_groups": g})``
+            (``g`` reduced to a divisor of each stage's width); see
+            :func:`~monai_sre.networks.layers.group_feature_norm`.
+        use_checkpoint: in training, keep only the stem's and every block's input for the backward and recompute
+            the rest there (:func:`~monai_sre.networks.activation_checkpointing.checkpointed`): less memory for a
+            second forward. Outputs, gradients and batch-norm running statistics are unchanged; eval and tracing
+            never recompute.
 
     Example::
 
@@ -81,45 +91,34 @@ class GroupResNet(nn.Module):
         orientation_pool: str = "mean",
         feed_forward: bool = True,
         act: str | tuple = ("relu", {"inplace": True}),
+        norm: str | tuple = "batch",
+        use_checkpoint: bool = False,
     ) -> None:
-        super().__init__()
-        if not layers or any(not isinstance(n, int) or n < 1 for n in layers):
-            raise ValueError(f"layers must be a non-empty sequence of positive ints, got {layers!r}.")
-        planes = [max(1, int(p * widen_factor)) for p in ensure_tuple_rep(block_inplanes, len(layers))]
-        for name, value in (("n_input_channels", n_input_channels), ("num_classes", num_classes)):
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}.")
+        planes = stage_widths(layers, block_inplanes, widen_factor, n_input_channels, num_classes)
         lift = GroupConv(spatial_dims, n_input_channels, planes[0], kernel_size, group, "trivial", space, bias=False)
-        points = lift.out_points
-        self.stem = nn.Sequential(
+        orientations = lift.out_orientations
+        stem = nn.Sequential(
             lift,
-            GroupBatchNorm(planes[0], points),
+            group_feature_norm(norm, planes[0], orientations),
             get_act_layer(act),
             SymmetricPool(spatial_dims, "max") if stem_pool else nn.Identity(),
         )
+        options = dict(group=group, space=space, kernel_size=kernel_size, act=act, norm=norm)
+
+        def make_block(stage: int, in_planes: int, width: int, downsample: bool) -> nn.Module:
+            return GroupBasicBlock(spatial_dims, in_planes, width, downsample=downsample, **options)
+
+        stages, num_features = residual_stages(layers, planes, planes[0], make_block)
+        pool = GroupPool(orientations, orientation_pool)
+        features = check_compatible(lift, stem[1])  # the wiring, checked: stem, every block, orientation pool
+        for block in (block for stage in stages for block in stage):
+            check_compatible(features, block)
+            features = block.out_type
+        check_compatible(features, pool)
+        super().__init__(
+            spatial_dims, stem, stages, num_features, num_classes, feed_forward, use_checkpoint, orientation_pool=pool
+        )
         self.symmetry_group = group
-        stages, in_planes = [], planes[0]
-        for index, (count, width) in enumerate(zip(layers, planes)):
-            blocks = []
-            for position in range(count):
-                downsample = index > 0 and position == 0
-                blocks.append(
-                    GroupBasicBlock(spatial_dims, in_planes, width, group, space, kernel_size, downsample, act)
-                )
-                in_planes = width
-            stages.append(nn.Sequential(*blocks))
-        self.stages = nn.Sequential(*stages)
-        self.num_features = in_planes
-        self.orientation_pool = GroupPool(points, orientation_pool)
-        self.pool = GLOBAL_AVERAGE_POOL[spatial_dims](1)
-        self.fc = nn.Linear(in_planes, num_classes) if feed_forward else nn.Identity()
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """Pooled features ``(batch, num_features)``: invariant to the group."""
-        return self.pool(self.orientation_pool(self.stages(self.stem(x)))).flatten(1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.forward_features(x))
 
 
 @register_model

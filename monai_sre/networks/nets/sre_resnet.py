@@ -14,17 +14,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import torch
 from monai.networks.layers.utils import get_act_layer, get_norm_layer
 from monai.utils import look_up_option
 from torch import nn
 
-from monai_sre.networks.blocks.activation_checkpointing import checkpointed
+from monai_sre.arguments import check_per_stage
 from monai_sre.networks.blocks.sre_residual import SREBasicBlock, SREBottleneckBlock
-from monai_sre.networks.layers.convutils import checked_tuple_rep
 from monai_sre.networks.layers.sre_conv import SREConv
 from monai_sre.networks.layers.symmetric_pool import SymmetricPool
 from monai_sre.networks.nets.registry import register_model
+from monai_sre.networks.nets.symmetric_resnet import SymmetricResNet, residual_stages, stage_widths
 
 __all__ = [
     "SREResNet",
@@ -37,22 +36,18 @@ __all__ = [
 ]
 
 BLOCKS = {"basic": SREBasicBlock, "bottleneck": SREBottleneckBlock}
-GLOBAL_AVERAGE_POOL = {1: nn.AdaptiveAvgPool1d, 2: nn.AdaptiveAvgPool2d, 3: nn.AdaptiveAvgPool3d}
 
 
-def _per_stage(value, num_stages: int, name: str) -> tuple:
-    return checked_tuple_rep(value, num_stages, name, f"one value or one per stage ({num_stages})")
-
-
-class SREResNet(nn.Module):
+class SREResNet(SymmetricResNet):
     """ResNet with SRE convolutions, symmetric downsampling and a global-average-pool head.
 
-    Arguments follow :class:`monai.networks.nets.ResNet` where they mean the same.
+    Arguments follow :class:`monai.networks.nets.ResNet` where they mean the same, and
+    :class:`~monai_sre.networks.nets.GroupResNet`'s where both have them.
 
     Args:
         block: ``"basic"`` (ResNet-10/18/34) or ``"bottleneck"`` (ResNet-50).
         layers: blocks per stage; the number of stages is ``len(layers)``.
-        block_inplanes: channels per stage (before ``widen_factor``).
+        block_inplanes: channels per stage (before ``widen_factor``), one for all stages or one per stage.
         spatial_dims: number of spatial dimensions, 1, 2 or 3.
         n_input_channels: input channels.
         num_classes: output logits.
@@ -69,8 +64,9 @@ class SREResNet(nn.Module):
         conv_path: how every SRE convolution computes: ``"auto"`` (band path on CPU from k=5), ``"dense"`` (the
             expanded kernel, one convolution) or ``"bands"``; see :class:`~monai_sre.networks.layers.SREConv`.
         use_checkpoint: in training, keep only the stem's and every block's input for the backward and recompute
-            the rest there (:func:`~monai_sre.networks.blocks.checkpointed`): less memory for a second forward.
-            Outputs, gradients and batch-norm running statistics are unchanged; eval and tracing never recompute.
+            the rest there (:func:`~monai_sre.networks.activation_checkpointing.checkpointed`): less memory for a
+            second forward. Outputs, gradients and batch-norm running statistics are unchanged; eval and tracing
+            never recompute.
 
     Example::
 
@@ -101,23 +97,14 @@ class SREResNet(nn.Module):
         conv_path: str = "auto",
         use_checkpoint: bool = False,
     ) -> None:
-        super().__init__()
         block_type = look_up_option(block, BLOCKS)
-        if not layers or any(not isinstance(n, int) or n < 1 for n in layers):
-            raise ValueError(f"layers must be a non-empty sequence of positive ints, got {layers!r}.")
-        num_stages = len(layers)
-        planes = [max(1, int(p * widen_factor)) for p in _per_stage(block_inplanes, num_stages, "block_inplanes")]
-        kernels = _per_stage(kernel_sizes, num_stages, "kernel_sizes")
-        bands = _per_stage(num_bands, num_stages, "num_bands")
-        for name, value in (("n_input_channels", n_input_channels), ("num_classes", num_classes)):
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}.")
+        planes = stage_widths(layers, block_inplanes, widen_factor, n_input_channels, num_classes)
+        kernels = check_per_stage("kernel_sizes", kernel_sizes, len(planes))
+        bands = check_per_stage("num_bands", num_bands, len(planes))
+        sre = dict(band_layout=band_layout, act=act, norm=norm, path=conv_path)
 
-        self.spatial_dims = spatial_dims
-        self.feed_forward = feed_forward
-        self.use_checkpoint = use_checkpoint
         stem_kernel = kernels[0] if stem_kernel_size is None else stem_kernel_size
-        self.stem = nn.Sequential(
+        stem = nn.Sequential(
             SREConv(
                 spatial_dims,
                 n_input_channels,
@@ -131,56 +118,13 @@ class SREResNet(nn.Module):
             get_act_layer(act),
             SymmetricPool(spatial_dims, "max") if stem_pool else nn.Identity(),
         )
-        stages = []
-        in_planes = planes[0]
-        for index, (count, width, kernel, band_count) in enumerate(zip(layers, planes, kernels, bands)):
-            blocks = []
-            for position in range(count):
-                blocks.append(
-                    block_type(
-                        spatial_dims,
-                        in_planes,
-                        width,
-                        kernel_size=kernel,
-                        num_bands=band_count,
-                        downsample=index > 0 and position == 0,
-                        band_layout=band_layout,
-                        act=act,
-                        norm=norm,
-                        path=conv_path,
-                    )
-                )
-                in_planes = width * block_type.expansion
-            stages.append(nn.Sequential(*blocks))
-        self.stages = nn.Sequential(*stages)
-        self.num_features = in_planes
-        self.pool = GLOBAL_AVERAGE_POOL[spatial_dims](1)
-        self.fc = nn.Linear(in_planes, num_classes) if feed_forward else nn.Identity()
 
-        for module in self.modules():
-            if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.GroupNorm)):
-                nn.init.constant_(module.weight, 1)
-                nn.init.constant_(module.bias, 0)
+        def make_block(stage: int, in_planes: int, width: int, downsample: bool) -> nn.Module:
+            per_stage = dict(kernel_size=kernels[stage], num_bands=bands[stage], downsample=downsample)
+            return block_type(spatial_dims, in_planes, width, **per_stage, **sre)
 
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """Globally pooled features ``(batch, num_features)``: invariant to the grid symmetries."""
-        recompute = self.use_checkpoint and self.training and torch.is_grad_enabled()
-        if recompute and not torch.jit.is_scripting() and not torch.jit.is_tracing():
-            x = self._checkpointed_feature_maps(x)
-        else:
-            x = self.stages(self.stem(x))
-        return self.pool(x).flatten(1)
-
-    @torch.jit.unused
-    def _checkpointed_feature_maps(self, x: torch.Tensor) -> torch.Tensor:
-        x = checkpointed(self.stem, x)
-        for stage in self.stages:
-            for block in stage:
-                x = checkpointed(block, x)
-        return x
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.forward_features(x))
+        stages, num_features = residual_stages(layers, planes, planes[0], make_block)
+        super().__init__(spatial_dims, stem, stages, num_features, num_classes, feed_forward, use_checkpoint)
 
 
 def _resnet(block: str, layers: list[int], **kwargs) -> SREResNet:

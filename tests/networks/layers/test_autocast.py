@@ -18,7 +18,7 @@ LAYERS = {
 
 
 def _input(layer: torch.nn.Module) -> torch.Tensor:
-    return torch.randn(2, layer.in_channels * getattr(layer, "in_points", 1), 6, 6, 6)
+    return torch.randn(2, layer.in_channels * getattr(layer, "in_orientations", 1), 6, 6, 6)
 
 
 def test_autocast_dtype_follows_the_context():

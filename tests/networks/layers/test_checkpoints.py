@@ -1,124 +1,41 @@
+"""``monai_sre.networks.layers.checkpoints`` moved to ``monai_sre.networks.weights`` (its tests:
+tests/networks/test_weights.py): the old module and names still work, warning once."""
+
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
+import importlib
+import sys
 
-import numpy as np
 import pytest
-import torch
-import torch.nn.functional as F
-from torch import nn
 
-from monai_sre.networks.layers import (
-    SREConv,
-    SREConvTranspose,
-    checkpoints,
-    convert_authors_state_dict,
-    load_authors_state_dict,
+import monai_sre
+from monai_sre import deprecation
+from monai_sre.networks import layers, weights
+
+
+def test_the_old_module_is_the_new_one_and_warns(monkeypatch):
+    monkeypatch.setattr(deprecation, "_warned", set())
+    monkeypatch.delitem(sys.modules, "monai_sre.networks.layers.checkpoints", raising=False)
+    if "checkpoints" in vars(layers):  # not hasattr: the package's __getattr__ answers for the old name
+        monkeypatch.delattr(layers, "checkpoints")
+    with pytest.warns(FutureWarning, match=r"module monai_sre\.networks\.layers\.checkpoints is deprecated"):
+        old = importlib.import_module("monai_sre.networks.layers.checkpoints")
+    assert old is weights
+    from monai_sre.networks.layers.checkpoints import convert_authors_state_dict
+
+    assert convert_authors_state_dict is weights.convert_authors_state_dict
+
+
+@pytest.mark.parametrize(
+    "module, name",
+    [
+        (monai_sre, "load_authors_state_dict"),
+        (layers, "load_authors_state_dict"),
+        (layers, "convert_authors_state_dict"),
+    ],
 )
-
-# the loader of the authors' module executes their file, so it lives beside the benchmarks, not in the package
-AUTHORS_LOADER = Path(__file__).resolve().parents[3] / "scripts" / "authors_sre_conv.py"
-
-
-def authors_sre_conv_module():
-    """``scripts/authors_sre_conv.py``'s loader (``scripts/`` is not a package: load the file by path)."""
-    spec = importlib.util.spec_from_file_location("authors_sre_conv", AUTHORS_LOADER)
-    loader = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(loader)
-    return loader.authors_sre_conv_module()
-
-
-def _authors_state_dict(spatial_dims: int, cin: int, cout: int, k: int, num_bands: int | None = None) -> dict:
-    """A state dict laid out as the authors' SRE_ConvNd saves it; masks built with their recipe (scipy EDT)."""
-    from scipy import ndimage
-
-    num_bands = k // 2 + 1 if num_bands is None else num_bands
-    grid = np.ones((k,) * spatial_dims)
-    grid[(k // 2,) * spatial_dims] = 0
-    distance = ndimage.distance_transform_edt(grid)
-    edges = np.linspace(0, k // 2 + 0.5, num_bands + 1)
-    masks = np.stack([((distance >= lo) & (distance < hi)).reshape(-1) for lo, hi in zip(edges[:-1], edges[1:])])
-    return {
-        "weight": torch.randn(cout, cin, num_bands),
-        "bias": torch.randn(cout),
-        "weight_index_mat": torch.as_tensor(masks, dtype=torch.float32)[None, None],
-    }
-
-
-def _authors_forward(state: dict, x: torch.Tensor, k: int) -> torch.Tensor:
-    """Their forward: einsum of the masks with the weights, then a dense conv with 'same' padding."""
-    weight = torch.einsum("ijkw,ijk->ijw", state["weight_index_mat"], state["weight"])
-    weight = weight.reshape(*state["weight"].shape[:2], *(k,) * (x.dim() - 2))
-    conv = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[x.dim() - 2]
-    return conv(x, weight, state["bias"], padding=k // 2)
-
-
-@pytest.mark.parametrize("spatial_dims, k", [(1, 5), (2, 3), (2, 7), (3, 3), (3, 5), (3, 9)])
-def test_authors_layer_state_dict_loads_and_computes_the_same(spatial_dims, k):
-    state = _authors_state_dict(spatial_dims, 2, 3, k)
-    layer = SREConv(spatial_dims, 2, 3, k)
-    load_authors_state_dict(layer, state)
-    x = torch.randn(2, 2, *(9,) * spatial_dims)
-    expected = _authors_forward(state, x, k)
-    # float32: the band path (chosen for k >= 5) sums taps in another order than a dense convolution
-    torch.testing.assert_close(layer(x), expected, rtol=1e-5, atol=1e-6 * expected.abs().max().item())
-
-
-def test_network_state_dict_is_mapped_by_module_path():
-    model = nn.Sequential(SREConv(3, 1, 2, 5), nn.ReLU(), nn.Sequential(SREConv(3, 2, 2, 3)), nn.Conv3d(2, 1, 1))
-    state = {f"0.{key}": value for key, value in _authors_state_dict(3, 1, 2, 5).items()}
-    state.update({f"2.0.{key}": value for key, value in _authors_state_dict(3, 2, 2, 3).items()})
-    state.update({f"3.{key}": value for key, value in model[3].state_dict().items()})
-    converted = convert_authors_state_dict(state, model)
-    assert not any("weight_index_mat" in key for key in converted)
-    model.load_state_dict(converted)
-    torch.testing.assert_close(model[2][0].weight, state["2.0.weight"])
-
-
-def test_mismatched_band_layout_is_refused_with_both_layouts_named():
-    state = _authors_state_dict(3, 2, 3, 5, num_bands=2)
-    with pytest.raises(ValueError, match=r"taps per band \[7, 74\].*taps per band \[1, 18, 62\]"):
-        load_authors_state_dict(SREConv(3, 2, 3, 5), state)
-    load_authors_state_dict(SREConv(3, 2, 3, 5, num_bands=2), state)
-
-
-def test_masks_without_a_matching_sre_layer_are_refused():
-    state = {f"conv.{key}": value for key, value in _authors_state_dict(3, 2, 3, 3).items()}
-    with pytest.raises(ValueError, match="'conv.weight_index_mat'.*no module 'conv'"):
-        convert_authors_state_dict(state, nn.Sequential(nn.Conv3d(2, 3, 3)))
-    with pytest.raises(ValueError, match="module 'conv' is a Conv3d"):
-        convert_authors_state_dict(state, _holder())
-
-
-def _holder() -> nn.Module:
-    holder = nn.Module()
-    holder.conv = nn.Conv3d(2, 3, 3)
-    return holder
-
-
-@pytest.mark.skipif(
-    importlib.util.find_spec("SRE_Conv") is None, reason="the authors' SRE-Conv package is not installed"
-)
-@pytest.mark.parametrize("k", [3, 5, 7])
-def test_real_authors_layer_matches(k):
-    authors = authors_sre_conv_module().SRE_Conv3d(2, 3, k, padding=k // 2).eval()
-    ours = SREConv(3, 2, 3, k)
-    load_authors_state_dict(ours, authors.state_dict())
-    x = torch.randn(1, 2, 8, 8, 8)
-    torch.testing.assert_close(ours(x), authors(x))
-
-
-def test_transposed_state_dict_shape():
-    layer = SREConvTranspose(3, 4, 2, 3)
-    state = _authors_state_dict(3, 2, 4, 3)
-    state["bias"] = torch.randn(2)  # the authors' transposed weight is (in, out / groups, n), bias (out,)
-    load_authors_state_dict(layer, state)
-    assert layer.weight.shape == (4, 2, 2)
-
-
-def test_the_library_never_loads_the_authors_code():
-    assert not hasattr(checkpoints, "authors_sre_conv_module")
-    assert AUTHORS_LOADER.is_file()
-    if importlib.util.find_spec("SRE_Conv") is None:
-        assert authors_sre_conv_module() is None
+def test_the_old_names_warn_and_are_the_new_functions(monkeypatch, module, name):
+    monkeypatch.setattr(deprecation, "_warned", set())
+    with pytest.warns(FutureWarning, match=rf"{module.__name__}\.{name} is deprecated .*networks\.weights\.{name}"):
+        assert getattr(module, name) is getattr(weights, name)
+    assert name not in module.__all__

@@ -49,3 +49,12 @@ def test_group_convolutions_are_in_monais_conv_factory_over_the_grid_rotations()
     assert Conv["group", 2](2, 3).group.name == "C4"
     with pytest.raises(ValueError, match="2 or 3 spatial dims, got 1"):
         Conv["group", 1]
+
+
+@pytest.mark.parametrize("dim", [0, 4])
+def test_sre_factories_refuse_other_dimensions(dim):
+    """``Conv["sre", 0]`` used to give SREConv3d (index -1)."""
+    with pytest.raises(ValueError, match=f"SREConv layers act on 1 to 3 spatial dims, got {dim}"):
+        Conv["sre", dim]
+    with pytest.raises(ValueError, match=f"SREConvTranspose layers act on 1 to 3 spatial dims, got {dim}"):
+        Conv["sretrans", dim]

@@ -3,8 +3,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from monai_sre.groups import apply_group_element, grid_group
-from monai_sre.networks.layers.group_conv import GroupConv, kernel_orbits
+from monai_sre import deprecation
+from monai_sre.groups import apply_group_element, grid_group, kernel_orbits
+from monai_sre.networks.layers import GroupFeatureType
+from monai_sre.networks.layers.group_conv import GroupConv
 
 SPACES = ["trivial", "regular", "axes", "diagonals", "rotations"]
 CASES = [
@@ -30,7 +32,7 @@ def test_exactly_equivariant_to_every_element_float64(group_name, in_space, out_
     group = grid_group(group_name)
     kernel = 3 if group.spatial_dims == 3 else 5
     layer = GroupConv(group.spatial_dims, 2, 3, kernel, group_name, in_space, out_space).double()
-    x = torch.randn(2, 2 * layer.in_points, *(7,) * group.spatial_dims, dtype=torch.float64)
+    x = torch.randn(2, 2 * layer.in_orientations, *(7,) * group.spatial_dims, dtype=torch.float64)
     assert _max_equivariance_error(layer, x, group, in_space, out_space) < 1e-10
 
 
@@ -72,7 +74,7 @@ def test_lifting_applies_the_rotated_kernel_for_every_element():
 @pytest.mark.parametrize("in_space, out_space", [("trivial", "regular"), ("axes", "axes"), ("regular", "trivial")])
 def test_to_dense_and_export_parity(in_space, out_space, tmp_path):
     layer = GroupConv(3, 2, 3, 3, "O", in_space, out_space, dilation=2).eval()
-    x = torch.randn(2, 2 * layer.in_points, 9, 9, 9)
+    x = torch.randn(2, 2 * layer.in_orientations, 9, 9, 9)
     dense = layer.to_dense()
     assert isinstance(dense, torch.nn.Conv3d)
     torch.testing.assert_close(dense(x), layer(x), rtol=1e-5, atol=1e-6)
@@ -119,8 +121,44 @@ def test_bad_arguments_raise_naming_the_value(kwargs, match):
 
 def test_wrong_input_channels_raise_with_the_expected_layout():
     layer = GroupConv(3, 2, 2, 3, "O", "axes", "axes")
-    with pytest.raises(ValueError, match="2 channels x 3 'axes' points"):
+    with pytest.raises(
+        ValueError, match=r"GroupConv expected \(batch, 2 channels x 3 'axes' orientations of O = 6, D, H, W\)"
+    ):
         layer(torch.randn(1, 4, 5, 5, 5))
+    with pytest.raises(ValueError, match=r"got shape \[1, 6, 5, 5\]: 2 spatial dims"):
+        layer(torch.randn(1, 6, 5, 5))
+    with pytest.raises(torch.jit.Error, match="ValueError: GroupConv expected"):  # scripted too
+        torch.jit.script(layer)(torch.randn(1, 4, 5, 5, 5))
+
+
+def test_orientation_counts_and_feature_types():
+    layer = GroupConv(3, 2, 5, 3, "Oh", "axes", "regular")
+    assert (layer.in_orientations, layer.out_orientations) == (3, 48)
+    assert layer.in_type == GroupFeatureType("Oh", "axes", 2) and layer.out_type == GroupFeatureType("Oh", "regular", 5)
+    assert layer.out_type.size == 240 and layer(torch.randn(0, 6, 4, 4, 4)).shape == (0, 240, 4, 4, 4)
+    assert "axes(3) -> regular(48)" in repr(layer)
+
+
+def test_old_attribute_names_warn_and_read_the_new_ones(monkeypatch):
+    monkeypatch.setattr(deprecation, "_warned", set())
+    layer = GroupConv(3, 2, 5, 3, "O", "diagonals", "axes")
+    with pytest.warns(FutureWarning, match=r"GroupConv\.in_points is deprecated .* GroupConv\.in_orientations"):
+        assert layer.in_points == 4
+    with pytest.warns(FutureWarning, match=r"GroupConv\.out_points is deprecated .* GroupConv\.out_orientations"):
+        assert layer.out_points == 3
+
+
+def test_kernel_maths_moved_beside_the_groups_and_the_old_names_warn(monkeypatch):
+    from monai_sre.groups import tap_action
+    from monai_sre.networks.layers import group_conv
+
+    monkeypatch.setattr(deprecation, "_warned", set())
+    for name, new in (("kernel_orbits", kernel_orbits), ("tap_action", tap_action)):
+        with pytest.warns(
+            FutureWarning, match=rf"group_conv\.{name} is deprecated .* monai_sre\.groups\.kernels\.{name}"
+        ):
+            assert getattr(group_conv, name) is new
+    assert group_conv.__all__ == ["GroupConv"]
 
 
 @pytest.mark.parametrize("padding, padding_mode", [(0, "zeros"), (2, "zeros"), (1, "reflect"), (1, "circular")])

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import inspect
+
 import pytest
 import torch
 
+from monai_sre import deprecation
 from monai_sre.groups import apply_group_element, grid_group
-from monai_sre.networks.layers.group_norm import GroupBatchNorm, GroupFeatureGroupNorm, group_feature_norm
+from monai_sre.networks.layers.group_norm import GroupBatchNorm, OrientationGroupNorm, group_feature_norm
 
 
 @pytest.mark.parametrize("training", [True, False])
@@ -30,14 +33,18 @@ def test_statistics_are_shared_over_orientations():
 
 
 def test_wrong_width_raises():
-    with pytest.raises(ValueError, match="2 x 3"):
+    with pytest.raises(
+        ValueError, match=r"GroupBatchNorm expected \(batch, 2 channels x 3 orientations = 6, \*spatial\)"
+    ):
         GroupBatchNorm(2, 3)(torch.randn(1, 4, 2, 2))
+    with pytest.raises(ValueError, match="no spatial dims"):
+        GroupBatchNorm(2, 3)(torch.randn(1, 6))
 
 
 @pytest.mark.parametrize("num_groups", [1, 3])
 def test_group_norm_commutes_with_every_element(num_groups):
     group = grid_group("O")
-    norm = GroupFeatureGroupNorm(num_groups, 3, 24).double()
+    norm = OrientationGroupNorm(num_groups, 3, 24).double()
     with torch.no_grad():
         norm.weight.copy_(torch.tensor([0.5, 2.0, -1.0]))
         norm.bias.copy_(torch.tensor([0.1, -0.3, 0.7]))
@@ -49,7 +56,7 @@ def test_group_norm_commutes_with_every_element(num_groups):
 
 
 def test_group_norm_statistics_per_sample_over_whole_orientation_sets():
-    norm = GroupFeatureGroupNorm(2, 4, 3)
+    norm = OrientationGroupNorm(2, 4, 3)
     x = torch.randn(5, 12, 4, 4) * 5 + 2
     y = norm(x).reshape(5, 2, -1)  # two groups of 2 channels x 3 orientations x 16 voxels
     torch.testing.assert_close(y.mean(-1), torch.zeros(5, 2), atol=1e-5, rtol=0)
@@ -60,15 +67,15 @@ def test_group_norm_statistics_per_sample_over_whole_orientation_sets():
 
 def test_group_norm_bad_arguments_raise():
     with pytest.raises(ValueError, match="divisor of num_features=4, got 3"):
-        GroupFeatureGroupNorm(3, 4, 24)
-    with pytest.raises(ValueError, match="4 x 24"):
-        GroupFeatureGroupNorm(2, 4, 24)(torch.randn(1, 95, 2, 2))
+        OrientationGroupNorm(3, 4, 24)
+    with pytest.raises(ValueError, match="OrientationGroupNorm expected .*4 channels x 24 orientations = 96"):
+        OrientationGroupNorm(2, 4, 24)(torch.randn(1, 95, 2, 2))
 
 
 def test_group_feature_norm_by_name():
     assert isinstance(group_feature_norm("batch", 4, 24), GroupBatchNorm)
     instance = group_feature_norm("instance", 4, 24)
-    assert isinstance(instance, GroupFeatureGroupNorm) and instance.num_groups == 4
+    assert isinstance(instance, OrientationGroupNorm) and instance.num_groups == 4
     assert group_feature_norm(("group", {"num_groups": 4}), 2, 24).num_groups == 2  # gcd(4, 2)
     assert group_feature_norm(("group", {"num_groups": 4, "eps": 1e-3}), 8, 24).eps == 1e-3
     with pytest.raises(ValueError, match="layer"):
@@ -80,7 +87,7 @@ def test_empty_batch():
     norm = GroupBatchNorm(2, 3)
     assert norm.train()(torch.randn(0, 6, 4, 4)).shape == (0, 6, 4, 4)
     assert norm.eval()(torch.randn(0, 6, 4, 4)).shape == (0, 6, 4, 4)
-    assert GroupFeatureGroupNorm(1, 2, 3)(torch.randn(0, 6, 4, 4)).shape == (0, 6, 4, 4)
+    assert OrientationGroupNorm(1, 2, 3)(torch.randn(0, 6, 4, 4)).shape == (0, 6, 4, 4)
 
 
 def test_sync_batch_norm_conversion_keeps_the_orientation_reshape():
@@ -105,3 +112,42 @@ def test_state_dicts_from_before_the_wrapping_load():
     model.load_state_dict(flat)  # strict
     torch.testing.assert_close(model.block.running_mean, old.running_mean, rtol=0, atol=0)
     assert set(model.state_dict()) == {f"block.norm.{k}" for k in old.state_dict()}
+
+
+def test_norms_are_scripted_with_their_checks():
+    for norm in (GroupBatchNorm(2, 3).eval(), OrientationGroupNorm(1, 2, 3)):
+        x = torch.randn(2, 6, 4, 4)
+        scripted = torch.jit.script(norm)
+        torch.testing.assert_close(scripted(x), norm(x))
+        with pytest.raises(torch.jit.Error, match="ValueError: .*Norm expected"):  # 4 channels, not 2 x 3
+            scripted(torch.randn(2, 4, 4, 4))
+
+
+def test_num_orientations_replaces_points(monkeypatch):
+    monkeypatch.setattr(deprecation, "_warned", set())
+    for make in (lambda **kw: GroupBatchNorm(4, **kw), lambda **kw: OrientationGroupNorm(2, 4, **kw)):
+        with pytest.warns(FutureWarning, match=r"argument points= of .* is deprecated .* num_orientations="):
+            norm = make(points=24)
+        assert norm.num_orientations == 24 and norm.in_type.num_orientations == 24
+        assert "points" not in inspect.signature(type(norm)).parameters
+        with pytest.warns(FutureWarning, match=r"\.points is deprecated .*\.num_orientations"):
+            assert norm.points == 24
+        with pytest.raises(TypeError, match="num_orientations= and its deprecated name points="):
+            make(points=24, num_orientations=24)
+    with pytest.warns(FutureWarning, match="argument points= of .*group_feature_norm"):
+        assert group_feature_norm("batch", 4, points=24).num_orientations == 24
+    with pytest.raises(ValueError, match="num_orientations must be a positive int, got 0"):
+        GroupBatchNorm(4, 0)
+
+
+def test_old_class_name_warns_and_is_the_new_class(monkeypatch):
+    from monai_sre.networks import layers
+    from monai_sre.networks.layers import group_norm
+
+    monkeypatch.setattr(deprecation, "_warned", set())
+    for module in (layers, group_norm):
+        with pytest.warns(
+            FutureWarning, match=r"GroupFeatureGroupNorm is deprecated .*group_norm\.OrientationGroupNorm"
+        ):
+            assert module.GroupFeatureGroupNorm is OrientationGroupNorm
+    assert "GroupFeatureGroupNorm" not in layers.__all__

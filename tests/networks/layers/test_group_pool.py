@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import inspect
+
 import pytest
 import torch
 
+from monai_sre import deprecation
 from monai_sre.groups import apply_grid_symmetry, apply_group_element, grid_group
 from monai_sre.networks.layers.group_pool import GroupPool
 
@@ -28,11 +31,29 @@ def test_mean_and_max_values():
 def test_bad_arguments_raise():
     with pytest.raises(ValueError, match="median"):
         GroupPool(3, "median")
-    with pytest.raises(ValueError, match="channels \\* 3"):
+    with pytest.raises(ValueError, match=r"GroupPool expected \(batch, channels x 3 orientations, \*spatial\)"):
         GroupPool(3)(torch.randn(1, 4, 2, 2))
+    with pytest.raises(ValueError, match="num_orientations must be a positive int, got 0"):
+        GroupPool(0)
 
 
 def test_empty_batch():
     """Used to fail: ``cannot reshape tensor of 0 elements into shape [0, -1, 24, ...]``."""
     assert GroupPool(24, "max")(torch.randn(0, 48, 3, 3, 3)).shape == (0, 2, 3, 3, 3)
     assert GroupPool(24)(torch.randn(0, 48)).shape == (0, 2)
+
+
+def test_num_orientations_replaces_points(monkeypatch):
+    monkeypatch.setattr(deprecation, "_warned", set())
+    with pytest.warns(FutureWarning, match=r"argument points= of .*GroupPool.__init__ is deprecated"):
+        pool = GroupPool(points=24, mode="max")
+    assert pool.num_orientations == 24 and repr(pool) == "GroupPool(num_orientations=24, mode='max')"
+    with pytest.warns(FutureWarning, match=r"GroupPool\.points is deprecated"):
+        assert pool.points == 24
+    assert list(inspect.signature(GroupPool).parameters) == ["num_orientations", "mode"]
+
+
+def test_scripted_pool_computes_the_same():
+    pool = GroupPool(4, "max")
+    x = torch.randn(2, 8, 3, 3)
+    torch.testing.assert_close(torch.jit.script(pool)(x), pool(x))

@@ -20,7 +20,7 @@ LAYERS = {
 
 
 def _input(layer: torch.nn.Module, requires_grad: bool = False) -> torch.Tensor:
-    channels = layer.in_channels * getattr(layer, "in_points", 1)
+    channels = layer.in_channels * getattr(layer, "in_orientations", 1)
     return torch.randn(2, channels, 5, 5, 5, requires_grad=requires_grad)
 
 

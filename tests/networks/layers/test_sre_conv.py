@@ -309,9 +309,9 @@ def test_transposed_bad_arguments():
 
 
 def test_bad_input_shape_names_the_shape():
-    with pytest.raises(ValueError, match=r"expected input of shape \(batch, 2, 3 spatial dims\), got \[2, 5, 5, 5\]"):
+    with pytest.raises(ValueError, match=r"SREConv expected \(batch, 2 channels, D, H, W\), got shape \[2, 5, 5, 5\]"):
         SREConv(3, 2, 2, 3)(torch.randn(2, 5, 5, 5))
-    with pytest.raises(ValueError, match=r"got \[1, 3, 5, 5, 5\]"):
+    with pytest.raises(ValueError, match=r"got shape \[1, 3, 5, 5, 5\]: 3 channels\."):
         SREConv(3, 2, 2, 3)(torch.randn(1, 3, 5, 5, 5))
 
 
@@ -566,3 +566,33 @@ def test_empty_batch(path):
     assert out.shape == (0, 4, 6, 6, 6)
     out.sum().backward()
     assert x.grad.shape == x.shape
+
+
+def test_fixed_dimension_constructors_bind_like_written_ones():
+    """The fixed-dimension constructors are built from SREConv's: same parameters, bound as Python binds them."""
+    with pytest.raises(TypeError, match=r"SREConv3d\(\): missing a required argument: 'kernel_size'"):
+        SREConv3d(2, 4)
+    with pytest.raises(TypeError, match=r"SREConv3d\(\): got an unexpected keyword argument 'spatial_dims'"):
+        SREConv3d(2, 4, 3, spatial_dims=3)
+    with pytest.raises(TypeError, match=r"SREConv\(\): got an unexpected keyword argument 'output_padding'"):
+        SREConv(3, 2, 4, 3, output_padding=1)
+    with pytest.raises(TypeError, match=r"SREConvTranspose2d\(\): got an unexpected keyword argument 'path'"):
+        SREConvTranspose2d(2, 4, 3, path="bands")
+    with pytest.raises(TypeError, match="too many positional arguments"):
+        SREConv1d(*range(1, 17))
+    positional = SREConv3d(2, 4, 5, 1, None, 1, 1, False, "reflect", 2, "integer", None, None, torch.float64, "dense")
+    assert positional.bias is None and positional.padding_mode == "reflect" and positional.num_bands == 2
+    assert positional.path == "dense"
+    assert positional.bands.band_layout == "integer" and positional.weight.dtype == torch.float64
+    assert SREConvTranspose3d(2, 4, 3).path == "dense" and SREConv3d(2, 4, 3).path == "auto"
+    assert inspect.signature(SREConv3d.__init__).parameters["path"].default == "auto"
+
+
+def test_user_subclasses_keep_their_own_constructors():
+    class Wide(SREConv3d):
+        def __init__(self, channels: int) -> None:
+            super().__init__(channels, 2 * channels, kernel_size=3)
+
+    layer = Wide(2)
+    assert (layer.spatial_dims, layer.in_channels, layer.out_channels) == (3, 2, 4)
+    assert list(inspect.signature(Wide).parameters) == ["channels"]

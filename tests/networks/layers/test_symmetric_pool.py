@@ -40,7 +40,10 @@ def test_torchscript_and_bad_input():
     pool = SymmetricPool(2, "max")
     x = torch.randn(1, 1, 7, 8)
     torch.testing.assert_close(torch.jit.script(pool)(x), pool(x))
-    with pytest.raises(ValueError, match=r"2 spatial dims\), got \[1, 7, 8\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"SymmetricPool expected \(batch, channels x orientations, H, W\), got shape \[1, 7, 8\]: 1 spatial dims",
+    ):
         pool(torch.randn(1, 7, 8))
     with pytest.raises(ValueError, match="spatial_dims must be 1, 2 or 3, got 4"):
         SymmetricPool(4)

@@ -46,7 +46,8 @@ SMALL_NETS = {
         3, 2, 3, features=(2, 3, 4, 2), interp_mode="linear", norm="instance", dropout=0.2
     ),
     "sre-k5-bands": lambda: SREUNet(3, 2, 3, features=(2, 3, 2), kernel_size=5, conv_path="bands"),
-    "group-Oh-rotations": lambda: GroupUNet(3, 2, 3, features=(1, 1, 2, 1)),
+    "group-Oh-rotations": lambda: GroupUNet(3, 2, 3, features=(1, 1, 2, 1), space="rotations"),
+    "group-Oh-default-spaces": lambda: GroupUNet(3, 2, 3, features=(1, 1, 2, 1)),
     "group-Oh-per-level": lambda: GroupUNet(3, 2, 3, features=(2, 1, 1, 2), space=("trivial", "axes", "rotations")),
     "group-Oh-regular-linear": lambda: GroupUNet(3, 2, 3, features=(1, 1, 1), space="regular", interp_mode="linear"),
 }
@@ -73,8 +74,8 @@ def test_sre_options_reach_every_convolution():
 
 
 def test_rotation_group_network_is_equivariant_to_the_24_rotations_only():
-    net = _ready(GroupUNet(3, 1, 2, features=(1, 1, 1), group="O"), (1, 1, 4, 4, 4))
-    assert net.symmetry_group == "O" and net.spaces == ("regular", "regular") and net.points == (24, 24)
+    net = _ready(GroupUNet(3, 1, 2, features=(1, 1, 1), group="O", space="regular"), (1, 1, 4, 4, 4))
+    assert net.symmetry_group == "O" and net.spaces == ("regular", "regular") and net.num_orientations == (24, 24)
     x = torch.randn(2, 1, 4, 4, 4)
     assert len(_assert_equivariant_batched(net, x, grid_group("O").elements)) == 24
     mirror = next(e for e in grid_symmetries(3) if not e.is_rotation)
@@ -205,7 +206,7 @@ def test_onnx_export_with_dynamic_batch(tmp_path):
 
 def test_group_features_keep_orientation_inside():
     """The hidden features are not invariant: a rotation permutes their orientation channels (exactly)."""
-    net = _ready(GroupUNet(3, 1, 2, features=(1, 1, 1)), (1, 1, 4, 4, 4))
+    net = _ready(GroupUNet(3, 1, 2, features=(1, 1, 1), space="rotations"), (1, 1, 4, 4, 4))
     lifted = net.down[0]
     x = torch.randn(1, 1, 4, 4, 4)
     g = grid_group("Oh").elements[5]
@@ -213,3 +214,31 @@ def test_group_features_keep_orientation_inside():
         moved, features = lifted(apply_grid_symmetry(x, g)), apply_grid_symmetry(lifted(x), g)
     assert (moved - features).abs().max() > 1e-3  # same voxels, orientations permuted
     torch.testing.assert_close(moved.sort(1).values, features.sort(1).values)
+
+
+def _architecture(net: torch.nn.Module) -> tuple:
+    """What makes two networks the same architecture: module types and options, parameter and buffer shapes."""
+    return repr(net), [(name, tuple(t.shape)) for name, t in net.state_dict().items()]
+
+
+def test_class_defaults_are_the_registered_light_recipe():
+    """``GroupUNet()`` is ``group_unet_light()``: 8 invariant channels at full resolution, then Oh's 24 rotations."""
+    net = GroupUNet()
+    assert _architecture(net) == _architecture(create_model("group_unet_light"))
+    assert net.features == (8, 2, 4, 8, 16, 8) and net.spaces == ("trivial",) + ("rotations",) * 4
+    assert net.num_orientations == (1, 24, 24, 24, 24)
+    assert GroupUNet(2, group="D4", features=(2, 1, 1, 2)).spaces == ("trivial", "regular", "regular")
+    # the registry's builder is thin: the same network under the same keyword arguments
+    options = dict(features=(2, 1, 1, 2), group="O", norm=("group", {"num_groups": 2}), interp_mode="linear")
+    assert _architecture(GroupUNet(3, 2, 3, **options)) == _architecture(
+        create_model("group_unet_light", in_channels=2, out_channels=3, **options)
+    )
+
+
+def test_points_is_a_deprecated_name_of_num_orientations(monkeypatch):
+    from monai_sre import deprecation
+
+    monkeypatch.setattr(deprecation, "_warned", set())
+    net = GroupUNet(3, 1, 2, features=(1, 1, 1), space=("trivial", "axes"))
+    with pytest.warns(FutureWarning, match=r"GroupUNet\.points is deprecated .* GroupUNet\.num_orientations"):
+        assert net.points == net.num_orientations == (1, 3)

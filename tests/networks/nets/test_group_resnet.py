@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from monai_sre.groups import apply_grid_symmetry, grid_group, grid_symmetries
+from monai_sre.networks.layers import GroupBatchNorm
 from monai_sre.networks.nets.group_resnet import GroupResNet, group_resnet18, group_resnet_light
 
 SIZES = (16, 17)  # one even, one odd
@@ -45,9 +46,38 @@ def test_registered_builders_fit_the_cost_limits_in_parameters():
 
 
 def test_bad_arguments_raise():
-    with pytest.raises(ValueError, match="layers"):
+    with pytest.raises(ValueError, match="layers must be a sequence of one or more positive ints"):
         GroupResNet([], [4])
+    with pytest.raises(ValueError, match=r"block_inplanes must be one value or one per stage \(2 here\)"):
+        GroupResNet([1, 1], [4, 8, 16])
     with pytest.raises(ValueError, match="num_classes"):
         GroupResNet([1], [4], num_classes=0)
     with pytest.raises(ValueError, match="spatial_dims=2"):
         GroupResNet([1], [4], spatial_dims=2, group="Oh")
+
+
+NORMS = ["batch", "instance", ("group", {"num_groups": 2})]
+
+
+@pytest.mark.parametrize("norm", NORMS, ids=["batch", "instance", "group"])
+def test_every_norm_gives_invariant_logits_of_the_same_shape(norm):
+    """``norm`` takes GroupUNet's values; every one is shared over orientations, so the logits stay invariant."""
+    net = GroupResNet([1, 1], [2, 4], group="O", space="axes", num_classes=3, norm=norm).double()
+    net.train()(torch.randn(4, 1, 9, 9, 9, dtype=torch.float64))
+    net.eval()
+    x = torch.randn(2, 1, 9, 9, 9, dtype=torch.float64)
+    with torch.no_grad():
+        y = net(x)
+        assert y.shape == (2, 3) and net.forward_features(x).shape == (2, net.num_features) == (2, 4)
+        for element in grid_group("O").elements:
+            torch.testing.assert_close(net(apply_grid_symmetry(x, element)), y, rtol=0, atol=1e-10)
+    has_batch_norm = any(isinstance(m, GroupBatchNorm) for m in net.modules())
+    assert has_batch_norm == (norm == "batch")
+
+
+def test_default_norm_keeps_the_state_dict_of_the_shipped_weights():
+    """``norm="batch"`` is the default: ``group_resnet_light``'s state dict keys are those of the shipped weights."""
+    keys = list(group_resnet_light(n_input_channels=1, num_classes=4).state_dict())
+    assert keys == list(group_resnet_light(n_input_channels=1, num_classes=4, norm="batch").state_dict())
+    assert len(keys) == 74 and keys[:3] == ["stem.0.weight", "stem.1.norm.weight", "stem.1.norm.bias"]
+    assert "stages.1.0.shortcut.1.norm.running_var" in keys and keys[-2:] == ["fc.weight", "fc.bias"]

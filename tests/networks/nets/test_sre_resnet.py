@@ -83,10 +83,10 @@ def test_parameter_budget_against_monai_resnet18():
     "kwargs, message",
     [
         (dict(block="wide", layers=[1], block_inplanes=[4]), "wide"),
-        (dict(block="basic", layers=[], block_inplanes=[]), "layers must be a non-empty sequence"),
+        (dict(block="basic", layers=[], block_inplanes=[]), "layers must be a sequence of one or more positive ints"),
         (
             dict(block="basic", layers=[1, 1], block_inplanes=[4]),
-            r"block_inplanes must be one value or one per stage \(2\)",
+            r"block_inplanes must be one value or one per stage \(2 here\)",
         ),
         (
             dict(block="basic", layers=[1], block_inplanes=[4], kernel_sizes=[3, 3]),
@@ -136,34 +136,3 @@ def test_conv_path_reaches_every_sre_convolution():
     bands.load_state_dict(dense.state_dict())
     x = torch.randn(2, 1, 11, 11, 11)
     torch.testing.assert_close(bands(x), dense(x), rtol=1e-4, atol=1e-5)
-
-
-def test_use_checkpoint_trains_exactly_as_without_and_keeps_less():
-    """Activation checkpointing: same logits, gradients and running statistics; fewer saved bytes; eval as usual."""
-    kwargs = dict(n_input_channels=1, num_classes=3, block_inplanes=[4, 8], layers=[2, 1], kernel_sizes=5)
-    torch.manual_seed(0)
-    plain = SREResNet("basic", **kwargs).double().train()
-    recomputed = SREResNet("basic", use_checkpoint=True, **kwargs).double().train()
-    recomputed.load_state_dict(plain.state_dict())
-    x = torch.randn(2, 1, 12, 12, 12, dtype=torch.float64)
-    saved = []
-    for model in (plain, recomputed):
-        sizes = {}
-
-        def pack(tensor, sizes=sizes):
-            if not isinstance(tensor, torch.nn.Parameter):
-                sizes[tensor.untyped_storage().data_ptr()] = tensor.untyped_storage().nbytes()
-            return tensor
-
-        with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
-            model(x).logsumexp(1).sum().backward()
-        saved.append(sum(sizes.values()))
-    assert saved[1] < saved[0] / 2
-    for (name, p), q in zip(plain.named_parameters(), recomputed.parameters()):
-        torch.testing.assert_close(q.grad, p.grad, msg=name)
-    for (name, a), b in zip(plain.named_buffers(), recomputed.buffers()):
-        torch.testing.assert_close(b, a, msg=name)
-    plain.eval(), recomputed.eval()
-    torch.testing.assert_close(recomputed(x), plain(x))
-    traced = torch.jit.trace(recomputed, x)
-    torch.testing.assert_close(traced(x), plain(x))

@@ -2,12 +2,14 @@
 # Licensed under the Apache License, Version 2.0
 """The symmetry groups of the voxel grid: one table of elements for transforms, layers and tests.
 
+(:mod:`monai_sre.groups.kernels` holds what the groups do to convolution kernels.)
+
 The lossless symmetries of a cubic grid are the signed axis permutations: 48 in 3D (the full octahedral group
 Oh: 6 permutations times 8 flip patterns, the 24 rotations by multiples of 90 degrees and their mirror images),
 8 in 2D (the dihedral group D4) and 2 in 1D. Every one maps the grid onto itself, so applying it to an image or
 a kernel is an exact re-indexing (no interpolation).
 
-Conventions (checked by ``tests/test_groups.py``):
+Conventions (checked by ``tests/groups/test_grid.py``):
 
 - :class:`GridSymmetryElement` acts on the last ``spatial_dims`` axes of a tensor by
   :func:`apply_grid_symmetry`: output axis ``i`` is input axis ``permutation[i]``, then reversed where

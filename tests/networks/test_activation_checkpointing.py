@@ -6,7 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from monai_sre.networks.blocks import SREBasicBlock, checkpointed, frozen_batch_norm_statistics
+from monai_sre.networks.activation_checkpointing import checkpointed, frozen_batch_norm_statistics
+from monai_sre.networks.blocks import SREBasicBlock
 
 
 def _block(momentum: float | None = 0.1) -> nn.Module:
@@ -82,3 +83,33 @@ def test_eval_mode_batch_norms_are_left_alone():
     block = copy.deepcopy(_block()).eval()
     with frozen_batch_norm_statistics(block):
         assert block.norm1.momentum == 0.1
+
+
+def test_old_places_resolve_to_the_new_module_and_warn_once(monkeypatch):
+    """``monai_sre.networks.blocks.checkpointed`` and the module ``...blocks.activation_checkpointing`` still work."""
+    import importlib
+    import sys
+    import warnings
+
+    from monai_sre import deprecation
+    from monai_sre.networks import activation_checkpointing as new
+    from monai_sre.networks import blocks
+
+    monkeypatch.setattr(deprecation, "_warned", set())
+    old_path = "monai_sre.networks.blocks.activation_checkpointing"
+    monkeypatch.delitem(sys.modules, old_path, raising=False)
+    monkeypatch.delattr(blocks, "activation_checkpointing", raising=False)
+    for name in ("checkpointed", "frozen_batch_norm_statistics"):
+        with pytest.warns(
+            FutureWarning, match=rf"blocks\.{name} is deprecated .*networks\.activation_checkpointing\.{name}"
+        ):
+            assert getattr(blocks, name) is getattr(new, name)
+    with pytest.warns(FutureWarning, match=rf"module {old_path} is deprecated"):
+        old = importlib.import_module(old_path)
+    assert old is new
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # once only
+        assert blocks.checkpointed is new.checkpointed
+        from monai_sre.networks.blocks.activation_checkpointing import checkpointed
+
+    assert checkpointed is new.checkpointed

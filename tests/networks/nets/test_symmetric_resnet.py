@@ -1,0 +1,73 @@
+"""What SREResNet and GroupResNet share (``monai_sre.networks.nets.symmetric_resnet``): stages, checks, checkpointing."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from monai_sre.networks.nets import GroupResNet, SREResNet
+from monai_sre.networks.nets.symmetric_resnet import residual_stages, stage_widths
+
+RESNETS = {
+    "sre": lambda **kwargs: SREResNet("basic", layers=[2, 1], block_inplanes=[4, 8], kernel_sizes=5, **kwargs),
+    "group": lambda **kwargs: GroupResNet([2, 1], [2, 3], group="O", space="axes", **kwargs),
+}
+
+
+def _train_step(model: torch.nn.Module, x: torch.Tensor) -> tuple[int, torch.Tensor]:
+    """One forward and backward: the bytes kept for the backward (parameters aside) and the logits."""
+    sizes = {}
+
+    def pack(tensor):
+        if not isinstance(tensor, torch.nn.Parameter):
+            sizes[tensor.untyped_storage().data_ptr()] = tensor.untyped_storage().nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        logits = model(x)
+        logits.logsumexp(1).sum().backward()
+    return sum(sizes.values()), logits.detach()
+
+
+@pytest.mark.parametrize("name", sorted(RESNETS))
+def test_use_checkpoint_trains_exactly_as_without_and_keeps_less(name):
+    """Activation checkpointing: same logits, gradients and running statistics; fewer saved bytes; eval as usual."""
+    plain = RESNETS[name](num_classes=3).double().train()
+    recomputed = RESNETS[name](num_classes=3, use_checkpoint=True).double().train()
+    recomputed.load_state_dict(plain.state_dict())
+    x = torch.randn(2, 1, 12, 12, 12, dtype=torch.float64)
+    (plain_bytes, plain_logits), (recomputed_bytes, recomputed_logits) = (
+        _train_step(plain, x),
+        _train_step(recomputed, x),
+    )
+    assert recomputed_bytes < plain_bytes / 2
+    torch.testing.assert_close(recomputed_logits, plain_logits)
+    for (parameter, p), q in zip(plain.named_parameters(), recomputed.parameters()):
+        torch.testing.assert_close(q.grad, p.grad, msg=parameter)
+    for (buffer, a), b in zip(plain.named_buffers(), recomputed.buffers()):
+        torch.testing.assert_close(b, a, msg=buffer)
+    plain.eval(), recomputed.eval()
+    torch.testing.assert_close(recomputed(x), plain(x))
+    traced = torch.jit.trace(recomputed, x)
+    torch.testing.assert_close(traced(x), plain(x))
+
+
+def test_residual_stages_downsample_at_the_start_of_every_later_stage():
+    calls = []
+
+    def block(stage, in_planes, planes, downsample):
+        calls.append((stage, in_planes, planes, downsample))
+        module = torch.nn.Identity()
+        module.expansion = 2
+        return module
+
+    stages, out_planes = residual_stages([2, 1, 1], [4, 8, 16], 3, block)
+    assert [len(stage) for stage in stages] == [2, 1, 1] and out_planes == 32
+    assert calls == [(0, 3, 4, False), (0, 8, 4, False), (1, 8, 8, True), (2, 16, 16, True)]
+
+
+def test_stage_widths_check_the_arguments():
+    assert stage_widths([1, 1], [4, 8], 0.5, 1, 2) == (2, 4)
+    assert stage_widths([1, 1, 1], 1, 0.25, 1, 2) == (1, 1, 1)  # never below one channel
+    with pytest.raises(ValueError, match="n_input_channels must be a positive int, got 0"):
+        stage_widths([1], [4], 1.0, 0, 2)
