@@ -3,8 +3,7 @@
 """Old public names kept for one release after a rename or a move, each warning once.
 
 Module-level names use :func:`deprecated_names` (a module ``__getattr__``), moved modules :func:`moved_module`,
-renamed keyword arguments :func:`renamed_arguments`, renamed attributes :class:`RenamedAttributes` (or
-:func:`renamed_attribute`).
+renamed keyword arguments :func:`renamed_arguments`, renamed attributes :class:`RenamedAttributes`.
 """
 
 from __future__ import annotations
@@ -137,27 +136,3 @@ class RenamedAttributes:
         if fallback is None:
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
         return fallback(name)
-
-
-def renamed_attribute(old: str, new: str) -> property:
-    """A property ``old`` that reads (and writes) the attribute ``new``, warning once.
-
-    For an ``nn.Module`` prefer :class:`RenamedAttributes`: ``torch.jit.trace`` reads every property of the module
-    it traces (and so warns about this one), and ``torch.jit.script`` reads it too unless it is listed in the
-    module's ``__jit_ignored_attributes__``.
-
-    Example::
-
-        >>> class Pool:
-        ...     points = renamed_attribute("points", "num_orientations")
-    """
-
-    def fget(self):
-        warn_deprecated(f"attribute {type(self).__name__}.{old}", f"{type(self).__name__}.{new}")
-        return getattr(self, new)
-
-    def fset(self, value) -> None:
-        warn_deprecated(f"attribute {type(self).__name__}.{old}", f"{type(self).__name__}.{new}")
-        setattr(self, new, value)
-
-    return property(fget, fset, doc=f"Deprecated name of :attr:`{new}`.")

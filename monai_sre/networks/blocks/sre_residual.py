@@ -56,10 +56,12 @@ class _SREResidualBase(nn.Module):
     def _build_residual(
         self, spatial_dims: int, in_planes: int, planes: int, sre: dict, act: str | tuple, norm: str | tuple
     ) -> None:
-        raise NotImplementedError
+        """Build the residual branch's layers (abstract: each block type defines its own)."""
+        raise NotImplementedError(f"{type(self).__name__} must define _build_residual (the residual branch's layers).")
 
     def residual(self, x: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+        """The residual branch added to the shortcut (abstract: each block type defines its own)."""
+        raise NotImplementedError(f"{type(self).__name__} must define residual(x) (the residual branch).")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.pool(x)
