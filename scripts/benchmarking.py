@@ -40,6 +40,7 @@ __all__ = [
     "interleaved_medians",
     "machine_description",
     "peak_memory_in_child",
+    "per_seed_table",
     "report_peak_growth",
     "resident_high_water_kib",
 ]
@@ -111,6 +112,17 @@ def rows_table(rows: list[dict], columns: list[tuple[str, str, str]]) -> str:
         group = [r for r in rows if r["model"] == model]
         cells = [mean_sd([r[key] for r in group], spec) for _, key, spec in columns]
         lines.append(f"| {model} | {len(group)} | {group[0]['params']:,} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def per_seed_table(rows: list[dict], columns: list[tuple[str, str, str]]) -> str:
+    """A markdown table, one line per row (model, then seed, in order of first appearance): every
+    ``(header, key, format)`` column as the row's own value; the per-seed companion of :func:`rows_table`."""
+    lines = ["| model | seed | " + " | ".join(c[0] for c in columns) + " |", "|---|---|" + "---|" * len(columns)]
+    for model in dict.fromkeys(r["model"] for r in rows):
+        for row in sorted((r for r in rows if r["model"] == model), key=lambda r: r["seed"]):
+            cells = [f"{row[key]:{spec}}" for _, key, spec in columns]
+            lines.append(f"| {model} | {row['seed']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

@@ -44,6 +44,19 @@ def affine_2mm(affine: np.ndarray) -> np.ndarray:
     return affine @ np.diag([2.0, 2.0, 2.0, 1.0])
 
 
+def brain_mask(gm: np.ndarray, wm: np.ndarray) -> np.ndarray:
+    """The brain mask of the embedded datasets: GM + WM > 0.2, closed twice (6-connected), holes filled.
+
+    Args:
+        gm: grey-matter probability in [0, 1].
+        wm: white-matter probability in [0, 1].
+    """
+    from scipy import ndimage
+
+    tissue = (gm + wm) > 0.2
+    return ndimage.binary_fill_holes(ndimage.binary_closing(tissue, ndimage.generate_binary_structure(3, 1), 2))
+
+
 def tissue_candidates(gm: np.ndarray, wm: np.ndarray, voxel_mm: float, margin: int) -> list[np.ndarray]:
     """Candidate centre voxels ``(n, 3)`` of every class, at least ``margin`` voxels inside the volume.
 
@@ -55,8 +68,7 @@ def tissue_candidates(gm: np.ndarray, wm: np.ndarray, voxel_mm: float, margin: i
     """
     from scipy import ndimage
 
-    tissue = (gm + wm) > 0.2
-    brain = ndimage.binary_fill_holes(ndimage.binary_closing(tissue, ndimage.generate_binary_structure(3, 1), 2))
+    brain = brain_mask(gm, wm)
     depth = ndimage.distance_transform_edt(brain) * voxel_mm
     inside = np.zeros(gm.shape, bool)
     inside[tuple(slice(margin, n - margin + 1) for n in gm.shape)] = True

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -61,4 +62,25 @@ def classification_example(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("example")
     script = Path(__file__).resolve().parents[1] / "scripts" / "build_classification_example.py"
     subprocess.run([sys.executable, str(script), "--output", str(folder), "--per-class", "6", "2", "2"], check=True)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def segmentation_example(tmp_path_factory) -> Path:
+    """The segmentation bundle's runnable tissue example of real volumes (coronal slabs of the 2 mm MNI template with
+    its tissue labels), by its script, plus ``small_datalist.json``: the same training slabs with 40 x 40 voxel
+    (x, z) crops of the validation and test slabs, so that tests validate and evaluate whole volumes quickly."""
+    import nibabel as nib
+
+    folder = tmp_path_factory.mktemp("segmentation_example")
+    script = Path(__file__).resolve().parents[1] / "scripts" / "build_segmentation_example.py"
+    subprocess.run([sys.executable, str(script), "--output", str(folder)], check=True)
+    datalist = json.loads((folder / "datalist.json").read_text())
+    for split in ("validation", "test"):
+        for entry in datalist[split]:
+            for key in ("image", "label"):
+                crop = nib.load(folder / entry[key]).slicer[30:70, :, 27:67]
+                entry[key] = entry[key].replace(".nii.gz", "_crop.nii.gz")
+                nib.save(crop, folder / entry[key])
+    (folder / "small_datalist.json").write_text(json.dumps(datalist, indent=2))
     return folder

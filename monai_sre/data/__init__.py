@@ -7,8 +7,9 @@ from .datalist import class_names, list_volumes, load_classification_datalist, s
 from .datasets import MedMNIST3DDataset, MedMNISTLayoutDataset, TissuePatchDataset
 from .domain import raise_if_refused, refuse_outside_domain, training_extent_mm, volume_extent_mm
 from .medmnist import MEDMNIST3D_INFO, load_medmnist_npz, medmnist3d_info, medmnist_path
-from .preprocessing import MODALITIES, classification_preprocessing
+from .preprocessing import MODALITIES, classification_preprocessing, rotation_context_size, segmentation_preprocessing
 from .readers import SimpleITKReader, check_image_readable
+from .segmentation_datalist import load_segmentation_datalist
 from .subsets import balanced_indices, balanced_subset, dataset_labels
 from .tissue import TISSUE_CLASSES, TISSUE_RULES, load_tissue_arrays, template_white_matter_peak
 from .tissue_segmentation import (
@@ -43,12 +44,15 @@ __all__ = [
     "list_volumes",
     "load_classification_datalist",
     "load_medmnist_npz",
+    "load_segmentation_datalist",
     "load_tissue_arrays",
     "load_tissue_segmentation_arrays",
     "medmnist3d_info",
     "medmnist_path",
     "raise_if_refused",
     "refuse_outside_domain",
+    "rotation_context_size",
+    "segmentation_preprocessing",
     "split_readable_volumes",
     "template_white_matter_peak",
     "training_extent_mm",

@@ -314,15 +314,20 @@ def _values(read: _Read, allow_constant: bool) -> tuple[list[str], float, float]
     return problems, minimum, maximum
 
 
-def _inspect(path: Path, spatial_dims: int, channels: int | None, allow_constant: bool) -> VolumeInfo:
-    """Read every voxel of ``path``; raise :class:`_Unusable` with each reason it cannot be used."""
+def _read(path: Path) -> _Read:
+    """Read every voxel of ``path`` (nibabel for NIfTI, else SimpleITK); raise :class:`_Unusable` if it cannot."""
     if not path.exists():
         raise _Unusable(_NOT_FOUND)
     try:
-        read = _read_nifti(path) if path.is_file() and _format(path) == "NIfTI" else _read_sitk(path)
+        return _read_nifti(path) if path.is_file() and _format(path) == "NIfTI" else _read_sitk(path)
     except OSError as error:  # no permission to read, a broken link, ...
         expected = _expected_file(path) if path.is_file() else "a folder holding one DICOM series"
         raise _Unusable(f"unreadable ({error}); expected {expected}") from None
+
+
+def _inspect(path: Path, spatial_dims: int, channels: int | None, allow_constant: bool) -> VolumeInfo:
+    """Read every voxel of ``path``; raise :class:`_Unusable` with each reason it cannot be used."""
+    read = _read(path)
     problems = _layout(read.sizes, read.components, spatial_dims, channels)
     value_problems, minimum, maximum = _values(read, allow_constant)
     problems += value_problems

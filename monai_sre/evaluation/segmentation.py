@@ -220,8 +220,9 @@ class _SegmentationSweep:
         window = self._window(spatial)
         if case is None:
             return window, window
-        content = case.field_of_view(spatial, self.device)
-        seen = content & window  # on the case's grid
+        case_spatial = case.output_shape(spatial)  # a grid symmetry permutes a non-cubic volume's shape
+        content = case.field_of_view(case_spatial, self.device)
+        seen = content & self._window(case_spatial)  # on the case's grid
         if self.labels == "rotate":
             return seen, content if self.crop_size is None else case.apply_labels(window)
         return case.inverse().apply_labels(seen), window

@@ -76,8 +76,8 @@ class RotationCase:
 
     def apply(self, batch: torch.Tensor) -> torch.Tensor:
         """Transform every image of ``batch`` ``(N, C, *spatial)`` the same way; returns a plain tensor."""
-        if self.element is not None:
-            return apply_grid_symmetry(batch, self.element)
+        if self.element is not None:  # whole volumes of any shape: a permutation permutes the shape too
+            return apply_grid_symmetry(batch, self.element, keep_shape=False)
         if self.is_identity:
             return batch
         spatial = batch.shape[2:]
@@ -109,6 +109,13 @@ class RotationCase:
         if batch.dtype == torch.bool:
             return case.apply(batch.float()) > 0.5
         return case.apply(batch)
+
+    def output_shape(self, spatial_shape: Sequence[int]) -> tuple[int, ...]:
+        """The spatial shape of :meth:`apply`'s output for inputs of ``spatial_shape``: permuted by a grid symmetry's
+        permutation, kept by rotations (keep-size)."""
+        if self.element is None:
+            return tuple(spatial_shape)
+        return tuple(spatial_shape[p] for p in self.element.permutation)
 
     def field_of_view(self, spatial_shape: Sequence[int], device: torch.device | str | None = None) -> torch.Tensor:
         """Where :meth:`apply_labels` output takes content from inside the input grid: ``bool (1, 1, *spatial)``,

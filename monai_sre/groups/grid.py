@@ -116,12 +116,19 @@ def grid_symmetries(spatial_dims: int) -> tuple[GridSymmetryElement, ...]:
     )
 
 
-def apply_grid_symmetry(tensor: torch.Tensor, element: GridSymmetryElement) -> torch.Tensor:
+def apply_grid_symmetry(tensor: torch.Tensor, element: GridSymmetryElement, keep_shape: bool = True) -> torch.Tensor:
     """Apply ``element`` to the last ``element.spatial_dims`` axes of ``tensor`` (exact, no interpolation).
 
+    Args:
+        tensor: ``(..., *spatial)``.
+        element: the symmetry.
+        keep_shape: refuse a permutation that maps spatial axes of different sizes onto each other (a transform
+            in a pipeline of fixed-size patches must keep their shape); ``False`` permutes the shape with the
+            axes (a 90-degree rotation of a whole ``98 x 18 x 94`` volume is ``98 x 94 x 18``).
+
     Raises:
-        ValueError: when the tensor has fewer axes than the element acts on, or when a permutation would
-            map spatial axes of different sizes onto each other.
+        ValueError: when the tensor has fewer axes than the element acts on, or, with ``keep_shape``, when a
+            permutation would map spatial axes of different sizes onto each other.
     """
     dims = element.spatial_dims
     lead = tensor.dim() - dims
@@ -130,7 +137,7 @@ def apply_grid_symmetry(tensor: torch.Tensor, element: GridSymmetryElement) -> t
             f"a {dims}-D grid symmetry needs a tensor with at least {dims} axes, got shape {tuple(tensor.shape)}."
         )
     spatial = tensor.shape[lead:]
-    if any(spatial[p] != spatial[i] for i, p in enumerate(element.permutation)):
+    if keep_shape and any(spatial[p] != spatial[i] for i, p in enumerate(element.permutation)):
         raise ValueError(
             f"grid symmetry {element} maps spatial axes of different sizes onto each other: {tuple(spatial)}."
         )

@@ -66,3 +66,19 @@ def assert_fails_with(error_type: type, pattern: str, run, *args, **kwargs) -> N
         chain.append(error)
         error = error.__cause__ or error.__context__
     assert any(isinstance(e, error_type) and re.search(pattern, str(e)) for e in chain), [repr(e) for e in chain]
+
+
+SEGMENTATION_CLASSES = ["background", "csf", "grey_matter", "white_matter"]
+
+
+@pytest.fixture(scope="session")
+def segmentation_run(segmentation_example, tmp_path_factory) -> Path:
+    """One short training run of the sre_segmentation bundle (its default network, 16^3 patches) on the example's
+    small datalist, with class names from its file (the run folder: models/, training_domain.json, ...)."""
+    run = tmp_path_factory.mktemp("segmentation_runs") / "run"
+    run_workflow(
+        "sre_segmentation", TRAIN, datalist=str(segmentation_example / "small_datalist.json"), num_classes=4,
+        class_names=str(segmentation_example / "classes.json"), run_dir=str(run), max_epochs=2, val_interval=1,
+        patch_size=16, samples_per_volume=2,
+    )  # fmt: skip
+    return run

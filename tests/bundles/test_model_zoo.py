@@ -6,6 +6,8 @@ the exported TorchScript module gives the outputs of the network in eval mode.""
 from __future__ import annotations
 
 import csv
+import json
+import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -38,6 +40,7 @@ class Case:
     check_shape: tuple[int, ...] = (2, 1, 16, 16, 16)  # where the export must match the network (not the traced shape)
     net_in_out: dict[str, str] = field(default_factory=dict)  # verify_net_in_out metadata overrides
     segmentation: bool = False  # a label map per input, else one predictions.csv row per input
+    label_postfix: str = "tissue_seg"  # a label map's name: the input's, then this
 
     @property
     def configs(self) -> Path:
@@ -126,7 +129,23 @@ def sre_resnet3d_medmnist(patches, tmp_path_factory) -> Case:
     )  # fmt: skip
 
 
-BUNDLES = ["sre_resnet3d_tissue", "sre_unet3d_tissue_seg", "sre_classification", "sre_resnet3d_medmnist"]
+@pytest.fixture(scope="module")
+def sre_segmentation(segmentation_run, segmentation_example, tmp_path_factory) -> Case:
+    """A short training run on the segmentation example (4 classes, where the metadata describes 2), inference on
+    the whole test slab; exported scripted, as the docs' command does."""
+    folder = tmp_path_factory.mktemp("slab")
+    test = json.loads((segmentation_example / "small_datalist.json").read_text())["test"][0]
+    shutil.copy(segmentation_example / test["image"], folder / "slab.nii.gz")
+    return Case(
+        "sre_segmentation", folder, segmentation_run / "models" / "model.pt",
+        overrides={"run_dir": str(segmentation_run)}, check_shape=(2, 1, 16, 32, 16), segmentation=True,
+        label_postfix="seg", net_in_out={"_meta_#network_data_format#outputs#pred#num_channels": "4"},
+    )  # fmt: skip
+
+
+BUNDLES = [
+    "sre_resnet3d_tissue", "sre_unet3d_tissue_seg", "sre_classification", "sre_resnet3d_medmnist", "sre_segmentation",
+]  # fmt: skip
 
 
 @pytest.fixture(params=BUNDLES)
@@ -148,7 +167,7 @@ def test_inference_json_runs_alone(case, tmp_path):
     if case.segmentation:
         for volume in volumes:
             stem = volume.name.removesuffix(".nii.gz")
-            label_map = nib.load(out / f"{stem}_tissue_seg.nii.gz")
+            label_map = nib.load(out / f"{stem}_{case.label_postfix}.nii.gz")
             assert label_map.shape == nib.load(volume).shape and label_map.get_data_dtype() == np.uint8
         return
     rows = list(csv.DictReader((out / "predictions.csv").open()))

@@ -81,6 +81,22 @@ def test_an_exactly_equivariant_network_gives_the_same_dice_under_all_48_grid_sy
     assert report.summary()["dice_gap"] == pytest.approx(0.0, abs=1e-12)
 
 
+@pytest.mark.parametrize("labels", ["rotate", "map_back"])
+def test_whole_volumes_of_any_shape_are_permuted_by_grid_symmetries_and_stay_exact(labels):
+    """A 7 x 4 x 5 volume (and a 6 x 4 x 4 one in the same run): a 90-degree rotation permutes its shape, image and
+    label map alike; every voxel is scored, and an exactly equivariant network scores the same under all 48."""
+    shapes = [(7, 4, 5), (6, 4, 4)]
+    images = [
+        1.5 * torch.randn(1, 1, *shape, generator=torch.Generator().manual_seed(i)) for i, shape in enumerate(shapes)
+    ]
+    noisy = [_rule_labels(x + 0.5 * torch.randn(x.shape, generator=torch.Generator().manual_seed(9))) for x in images]
+    data = [{"image": x, "label": y} for x, y in zip(images, noisy)]
+    report = evaluate_segmentation_robustness(nearest_centre(), data, "grid48", labels=labels, progress=False)
+    assert len(report.cases) == 48 and 0.2 < report.upright["dice"] < 0.95
+    assert set(report.values("agreement")) == {1.0}
+    assert all(v == pytest.approx(report.upright["dice"], abs=1e-12) for v in report.values("dice"))
+
+
 def test_a_fixed_spatial_mask_gives_different_dice_per_symmetry():
     images = _images()
     report = evaluate_segmentation_robustness(

@@ -112,3 +112,13 @@ def test_bad_names_and_shapes_raise_naming_the_value():
 def test_features_action_on_an_empty_batch():
     """Used to fail: ``cannot reshape tensor of 0 elements``."""
     assert apply_group_element(torch.randn(0, 2 * 24, 3, 3, 3), "O", "regular", 5).shape == (0, 48, 3, 3, 3)
+
+
+def test_a_shape_changing_permutation_is_refused_unless_the_shape_may_change():
+    element = next(e for e in grid_symmetries(3) if e.permutation == (2, 0, 1) and not any(e.flips))
+    volume = torch.arange(2 * 3 * 4 * 5.0).reshape(2, 3, 4, 5)
+    with pytest.raises(ValueError, match=r"different sizes onto each other: \(3, 4, 5\)"):
+        apply_grid_symmetry(volume, element)
+    permuted = apply_grid_symmetry(volume, element, keep_shape=False)
+    assert permuted.shape == (2, 5, 3, 4)
+    assert torch.equal(apply_grid_symmetry(permuted, element.inverse(), keep_shape=False), volume)
