@@ -45,8 +45,10 @@ def symmetric_window_starts(length: int, roi: int, stride: int) -> list[int]:
         return [0]
     low, high = min(0, span), max(0, span)
     gaps = max(1, math.ceil((high - low) / stride))
-    starts = {low + (i * (high - low)) // gaps for i in range(gaps + 1)}
-    return sorted(starts | {span - p for p in starts})
+    # the first half, rounded up (so no step exceeds the stride), mirrored (span - p): gaps + 1 windows, one more
+    # where the middle start falls between two voxels
+    half = {low - (-i * (high - low)) // gaps for i in range(gaps // 2 + 1)}
+    return sorted(half | {span - p for p in half})
 
 
 def _gaussian(roi: Sequence[int], sigma_scale: float, device, dtype) -> torch.Tensor:

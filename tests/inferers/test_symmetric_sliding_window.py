@@ -16,6 +16,7 @@ def test_window_starts_are_symmetric_cover_every_voxel_and_are_at_most_a_stride_
     assert starts == sorted(length - roi - p for p in starts)
     assert starts[0] == min(0, length - roi) and starts[-1] == max(0, length - roi)
     assert all(b - a <= stride for a, b in zip(starts, starts[1:]))
+    assert len(starts) <= -(-abs(length - roi) // stride) + 2  # MONAI's count, plus one at most: no waste
     covered = set().union(*(range(p, p + roi) for p in starts))
     assert set(range(length)) <= covered
 
