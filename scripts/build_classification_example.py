@@ -43,13 +43,14 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import gzip
 import json
 import shutil
 import tarfile
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import nibabel as nib
@@ -239,6 +240,29 @@ def _otsu(values: np.ndarray, bins: int = 256) -> float:
     return float(centres[np.nanargmax(between[:-1])])
 
 
+@contextlib.contextmanager
+def lesion_sources(source: Path) -> Iterator[tuple[dict[str, tuple[Path, Path]], Path | None]]:
+    """The pyradiomics patient volumes of ``source`` (the sdist, extracted into a scratch folder for the ``with``
+    block, or a folder of its files): ``({patient: (image, label)}, LICENSE.txt or None)``.
+
+    Raises:
+        FileNotFoundError: ``source`` is neither the sdist nor a folder holding the ten NRRD files.
+    """
+    with tempfile.TemporaryDirectory() as scratch:
+        if source.is_file():
+            if not tarfile.is_tarfile(source):
+                raise FileNotFoundError(f"'{source}' is not the pyradiomics sdist (a .tar.gz) nor a folder.")
+            _extract_lesion_files(source, Path(scratch))
+            source = Path(scratch)
+        files = _lesion_files(source) if source.is_dir() else None
+        if files is None:
+            raise FileNotFoundError(
+                f"'{source}' does not hold pyradiomics' data/{{brain1,brain2,breast1,lung1,lung2}}_{{image,label}}"
+                ".nrrd; get the sdist: `pip download --no-deps --no-build-isolation pyradiomics==3.0.1`."
+            )
+        yield files, next((p for p in (source / "LICENSE.txt", source.parent / "LICENSE.txt") if p.is_file()), None)
+
+
 def lesion_crop_centres(
     image: np.ndarray, lesion: np.ndarray, size: Sequence[int], margin: Sequence[int], count: int, seed: int
 ) -> dict[str, np.ndarray]:
@@ -319,19 +343,7 @@ def build_lesion_example(
     source, output = Path(source), Path(output)
     if per_patient < 1:
         raise ValueError(f"per_patient must be at least 1, got {per_patient}.")
-    with tempfile.TemporaryDirectory() as scratch:
-        if source.is_file():
-            if not tarfile.is_tarfile(source):
-                raise FileNotFoundError(f"'{source}' is not the pyradiomics sdist (a .tar.gz) nor a folder.")
-            _extract_lesion_files(source, Path(scratch))
-            source = Path(scratch)
-        files = _lesion_files(source) if source.is_dir() else None
-        if files is None:
-            raise FileNotFoundError(
-                f"'{source}' does not hold pyradiomics' data/{{brain1,brain2,breast1,lung1,lung2}}_{{image,label}}"
-                ".nrrd; get the sdist: `pip download --no-deps --no-build-isolation pyradiomics==3.0.1`."
-            )
-        licence = next((p for p in (source / "LICENSE.txt", source.parent / "LICENSE.txt") if p.is_file()), None)
+    with lesion_sources(source) as (files, licence):
         prepare_output(output, overwrite)
         rows: dict[str, list[dict]] = {}
         patients = [p for ps in LESION_PATIENTS.values() for p in ps]

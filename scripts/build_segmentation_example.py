@@ -60,13 +60,11 @@ import csv
 import importlib.metadata
 import json
 import shutil
-import tarfile
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
-from build_classification_example import LESION_CLASSES, _extract_lesion_files, _lesion_files, write_nifti
+from build_classification_example import LESION_CLASSES, lesion_sources, write_nifti
 from build_embedded_dataset import TEMPLATE, brain_mask, downsample2, load_template, t1_volume_2mm
 
 TISSUE_CLASSES = ("background", "csf", "grey_matter", "white_matter")
@@ -471,19 +469,7 @@ def build_lesion_example(
     if margin_mm is not None and margin_mm < 0:
         raise ValueError(f"margin_mm must be at least 0, got {margin_mm}.")
     rows, volumes = [], []
-    with tempfile.TemporaryDirectory() as scratch:
-        if source.is_file():
-            if not tarfile.is_tarfile(source):
-                raise FileNotFoundError(f"'{source}' is not the pyradiomics sdist (a .tar.gz) nor a folder.")
-            _extract_lesion_files(source, Path(scratch))
-            source = Path(scratch)
-        files = _lesion_files(source) if source.is_dir() else None
-        if files is None:
-            raise FileNotFoundError(
-                f"'{source}' does not hold pyradiomics' data/{{brain1,brain2,breast1,lung1,lung2}}_{{image,label}}"
-                ".nrrd; get the sdist: `pip download --no-deps --no-build-isolation pyradiomics==3.0.1`."
-            )
-        licence = next((p for p in (source / "LICENSE.txt", source.parent / "LICENSE.txt") if p.is_file()), None)
+    with lesion_sources(source) as (files, licence):
         prepare_output(output, overwrite)
         for key, folder in SPLITS:
             for patient in split[key]:

@@ -92,6 +92,32 @@ def _label(value, num_classes: int | None) -> tuple[int | None, str | None]:
     return label, None
 
 
+def _open_datalist(path: str | Path | None, key: str, base_dir: str | Path | None) -> tuple[Path, Path, list[dict]]:
+    """The datalist's path, the folder relative paths start from, and the entries of ``key`` (at least one)."""
+    if path is None or str(path) == "":
+        raise ValueError("no datalist given: pass --datalist PATH (a decathlon-style JSON or a CSV with image,label).")
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"datalist not found: '{path}'.")
+    entries = _entries(path, key)
+    if not entries:
+        raise ValueError(f"datalist '{path}' ({key}) has no entries.")
+    return path, Path(base_dir) if base_dir is not None else path.parent, entries
+
+
+def _raise_for_bad_entries(
+    path: Path, key: str, total: int, problems: dict[int, list[str]], names: dict[int, str] | None = None
+) -> None:
+    """One ``ValueError`` listing every entry with problems: its number, its files (``names``) and every reason."""
+    bad = [(index, reasons) for index, reasons in problems.items() if reasons]
+    if not bad:
+        return
+    names = names or {}
+    lines = "\n".join(f"  - entry {index}: {names.get(index, '')}{'; '.join(reasons)}" for index, reasons in bad)
+    entries = "entry" if total == 1 else "entries"
+    raise ValueError(f"{len(bad)} of {total} {entries} of datalist '{path}' ({key}) cannot be used:\n{lines}.")
+
+
 def load_classification_datalist(
     path: str | Path,
     key: str = "training",
@@ -120,15 +146,7 @@ def load_classification_datalist(
             used (truncated, not a 3D volume, NaN, ...): one message lists every such entry with its number, its
             image and each reason.
     """
-    if path is None or str(path) == "":
-        raise ValueError("no datalist given: pass --datalist PATH (a decathlon-style JSON or a CSV with image,label).")
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"datalist not found: '{path}'.")
-    base = Path(base_dir) if base_dir is not None else path.parent
-    entries = _entries(path, key)
-    if not entries:
-        raise ValueError(f"datalist '{path}' ({key}) has no entries.")
+    path, base, entries = _open_datalist(path, key, base_dir)
     items, problems = [], {}
     for index, entry in enumerate(entries):
         if "image" not in entry or "label" not in entry:
@@ -146,13 +164,7 @@ def load_classification_datalist(
         for index, item in items:
             if item["image"] in reasons:
                 problems[index].append(f"image '{item['image']}': {reasons[item['image']]}")
-    bad = [(index, reasons) for index, reasons in problems.items() if reasons]
-    if bad:
-        lines = "\n".join(f"  - entry {index}: {'; '.join(reasons)}" for index, reasons in bad)
-        entries_ = "entry" if len(entries) == 1 else "entries"
-        raise ValueError(
-            f"{len(bad)} of {len(entries)} {entries_} of datalist '{path}' ({key}) cannot be used:\n{lines}."
-        )
+    _raise_for_bad_entries(path, key, len(entries), problems)
     return [item for _, item in items]
 
 

@@ -21,7 +21,7 @@ from monai.utils import optional_import
 
 from monai_sre.arguments import check_positive_int
 from monai_sre.data.checks import _format, _layout, _read, _read_series, _size, _Unusable, check_volumes
-from monai_sre.data.datalist import _entries
+from monai_sre.data.datalist import _open_datalist, _raise_for_bad_entries
 from monai_sre.data.readers import _sitk
 
 __all__ = ["load_segmentation_datalist"]
@@ -157,16 +157,8 @@ def load_segmentation_datalist(
             each with its number, its image and label map, and every reason (missing key or file, truncated or not
             one 3D volume, another grid, fractional or out-of-range label values, no foreground).
     """
-    if path is None or str(path) == "":
-        raise ValueError("no datalist given: pass --datalist PATH (a decathlon-style JSON or a CSV with image,label).")
     check_positive_int("num_classes", num_classes, allow_none=True)
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"datalist not found: '{path}'.")
-    base = Path(base_dir) if base_dir is not None else path.parent
-    entries = _entries(path, key)
-    if not entries:
-        raise ValueError(f"datalist '{path}' ({key}) has no entries.")
+    path, base, entries = _open_datalist(path, key, base_dir)
     items, problems, names = [], {}, {}
     for index, entry in enumerate(entries):
         if "image" not in entry or "label" not in entry:
@@ -191,11 +183,5 @@ def load_segmentation_datalist(
             if label_grid is not None and image not in reasons:
                 grids[image] = grids[image] if image in grids else _image_grid(Path(image))
                 problems[index] += _grid_problems(label_grid, grids[image], affine_atol)
-    bad = [(index, reasons) for index, reasons in problems.items() if reasons]
-    if bad:
-        lines = "\n".join(f"  - entry {i}: {names.get(i, '')}{'; '.join(reasons)}" for i, reasons in bad)
-        entries_ = "entry" if len(entries) == 1 else "entries"
-        raise ValueError(
-            f"{len(bad)} of {len(entries)} {entries_} of datalist '{path}' ({key}) cannot be used:\n{lines}."
-        )
+    _raise_for_bad_entries(path, key, len(entries), problems, names)
     return [item for _, item in items]

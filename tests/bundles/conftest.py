@@ -3,7 +3,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 from monai.bundle import ConfigWorkflow
 
 REPO = Path(__file__).resolve().parents[2]
@@ -82,3 +84,35 @@ def segmentation_run(segmentation_example, tmp_path_factory) -> Path:
         patch_size=16, samples_per_volume=2,
     )  # fmt: skip
     return run
+
+
+def assert_onnx_export_matches(bundle: str, run: Path, network: torch.nn.Module, input_shape: list[int], folder: Path):
+    """The docs' ONNX command on the model of a training run (``inference.json`` alone, the network and its classes
+    read from the run's training domain), with a dynamic batch axis: onnxruntime gives ``network``'s outputs (the
+    same weights, eval mode) for batches of 1 and 3."""
+    import onnxruntime
+    from monai.bundle import onnx_export
+
+    onnx_export(
+        net_id="network_def",
+        filepath=str(folder / "model.onnx"),
+        ckpt_file=str(run / "models" / "model.pt"),
+        meta_file=str(REPO / "bundles" / bundle / "configs" / "metadata.json"),
+        config_file=bundle_config(bundle, *INFER),
+        input_shape=input_shape,
+        run_dir=str(run),
+        converter_kwargs={
+            "input_names": ["image"],
+            "output_names": ["pred"],
+            "dynamic_axes": {"image": {0: "batch"}, "pred": {0: "batch"}},
+        },
+    )
+    network.load_state_dict(torch.load(run / "models" / "model.pt", weights_only=True))
+    network.eval()
+    x = torch.randn(3, *input_shape[1:])
+    session = onnxruntime.InferenceSession(str(folder / "model.onnx"))
+    with torch.no_grad():
+        expected = network(x)
+    for batch in (1, 3):
+        (result,) = session.run(None, {"image": x[:batch].numpy()})
+        np.testing.assert_allclose(result, expected[:batch].numpy(), rtol=1e-4, atol=1e-4)

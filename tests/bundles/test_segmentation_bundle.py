@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 import torch
-from monai.bundle import onnx_export, verify_metadata
+from monai.bundle import verify_metadata
 
 from monai_sre.networks.nets import group_unet_light
 from tests.bundles.conftest import (
@@ -24,6 +24,7 @@ from tests.bundles.conftest import (
     SEGMENTATION_CLASSES,
     TRAIN,
     assert_fails_with,
+    assert_onnx_export_matches,
     bundle_config,
     run_workflow,
 )
@@ -216,29 +217,11 @@ def test_a_classification_network_is_refused_by_name(segmentation_example, tmp_p
 
 
 def test_a_trained_run_exports_to_onnx_with_a_dynamic_batch(segmentation_run, tmp_path):
-    """The docs' ONNX command on the model of a run (inference.json alone; the network from the run's domain)."""
-    onnx_export(
-        net_id="network_def",
-        filepath=str(tmp_path / "model.onnx"),
-        ckpt_file=str(segmentation_run / "models" / "model.pt"),
-        meta_file=str(META),
-        config_file=bundle_config(BUNDLE, *INFER),
-        input_shape=[1, 1, 16, 16, 16],
-        run_dir=str(segmentation_run),
-        converter_kwargs={
-            "input_names": ["image"],
-            "output_names": ["pred"],
-            "dynamic_axes": {"image": {0: "batch"}, "pred": {0: "batch"}},
-        },
+    """The docs' ONNX command, on the model of a run (TorchScript and verify_net_in_out: test_model_zoo.py)."""
+    assert_onnx_export_matches(
+        "sre_segmentation",
+        segmentation_run,
+        group_unet_light(in_channels=1, out_channels=4),
+        [1, 1, 16, 16, 16],
+        tmp_path,
     )
-    network = group_unet_light(in_channels=1, out_channels=4).eval()
-    network.load_state_dict(torch.load(segmentation_run / "models" / "model.pt", weights_only=True))
-    x = torch.randn(3, 1, 16, 16, 16)
-    import onnxruntime
-
-    session = onnxruntime.InferenceSession(str(tmp_path / "model.onnx"))
-    with torch.no_grad():
-        expected = network(x)
-    for batch in (1, 3):
-        (result,) = session.run(None, {"image": x[:batch].numpy()})
-        np.testing.assert_allclose(result, expected[:batch].numpy(), rtol=1e-4, atol=1e-4)

@@ -4,8 +4,6 @@ import csv
 import hashlib
 import importlib.util
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -19,7 +17,6 @@ from monai_sre.data.readers import SimpleITKReader
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "build_classification_example.py"
 SPLITS = {"train": ("train", "training", 20), "val": ("validation", "validation", 8), "test": ("test", "test", 8)}
-PYRADIOMICS = "pyradiomics==3.0.1"
 
 
 def _script():
@@ -124,25 +121,6 @@ def test_options_and_refusals(script, tmp_path):
     assert len(list((tmp_path / "small").glob("*/*.nii.gz"))) == 3 * 4
     with pytest.raises(ValueError, match="between 1 and 100, got 101"):
         script.build_tissue_example(tmp_path / "big", per_class=(1, 101, 1))
-
-
-@pytest.fixture(scope="session")
-def pyradiomics_sdist(tmp_path_factory) -> Path:
-    """pyradiomics' sdist (its data/ holds the patient volumes): ``$MONAI_SRE_PYRADIOMICS_SDIST`` or pip download."""
-    given = os.environ.get("MONAI_SRE_PYRADIOMICS_SDIST")
-    if given:
-        return Path(given)
-    folder = tmp_path_factory.mktemp("pyradiomics")
-    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-build-isolation", "--timeout", "20"]
-    command += ["--retries", "1", "--quiet", "-d", str(folder), PYRADIOMICS]
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=300)
-    except (OSError, subprocess.TimeoutExpired) as error:
-        pytest.skip(f"pip download {PYRADIOMICS} failed: {error}")
-    found = sorted(folder.glob("pyradiomics-*.tar.gz"))
-    if done.returncode or not found:
-        pytest.skip(f"pip download {PYRADIOMICS} failed: {(done.stderr or done.stdout).strip()[-300:]}")
-    return found[0]
 
 
 @pytest.fixture(scope="module")

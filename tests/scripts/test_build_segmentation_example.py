@@ -3,8 +3,6 @@ from __future__ import annotations
 import csv
 import importlib.util
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -17,7 +15,6 @@ pytest.importorskip("scipy")
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "build_segmentation_example.py"
 KEYS = ("training", "validation", "test")
-PYRADIOMICS = "pyradiomics==3.0.1"
 PATIENTS = {"brain1", "brain2", "breast1", "lung1", "lung2"}
 
 
@@ -208,32 +205,13 @@ def test_slab_rules_and_refusals(script, tissue_volumes, tmp_path):
 # -- lesions -----------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def pyradiomics_sdist_for_segmentation(tmp_path_factory) -> Path:
-    """pyradiomics' sdist (its data/ holds the patient volumes): ``$MONAI_SRE_PYRADIOMICS_SDIST`` or pip download."""
-    given = os.environ.get("MONAI_SRE_PYRADIOMICS_SDIST")
-    if given:
-        return Path(given)
-    folder = tmp_path_factory.mktemp("pyradiomics_seg")
-    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-build-isolation", "--timeout", "20"]
-    command += ["--retries", "1", "--quiet", "-d", str(folder), PYRADIOMICS]
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=300)
-    except (OSError, subprocess.TimeoutExpired) as error:
-        pytest.skip(f"pip download {PYRADIOMICS} failed: {error}")
-    found = sorted(folder.glob("pyradiomics-*.tar.gz"))
-    if done.returncode or not found:
-        pytest.skip(f"pip download {PYRADIOMICS} failed: {(done.stderr or done.stdout).strip()[-300:]}")
-    return found[0]
-
-
 @pytest.fixture(scope="module")
-def lesion_sources(pyradiomics_sdist_for_segmentation, script, tmp_path_factory):
+def lesion_sources(pyradiomics_sdist, load_script, tmp_path_factory):
     """The sdist, and its data/ and LICENSE.txt extracted into a folder."""
     pytest.importorskip("SimpleITK")
     folder = tmp_path_factory.mktemp("pyradiomics_data")
-    script._extract_lesion_files(pyradiomics_sdist_for_segmentation, folder)
-    return pyradiomics_sdist_for_segmentation, folder
+    load_script("build_classification_example")._extract_lesion_files(pyradiomics_sdist, folder)
+    return pyradiomics_sdist, folder
 
 
 @pytest.fixture(scope="module")
