@@ -522,6 +522,7 @@ def convert_bundle(
     fuse: bool = True,
     verify: bool = True,
     probe_shape: Sequence[int] | None = None,
+    overrides: Mapping[str, Any] | None = None,
     **options: Any,
 ) -> ConvertedBundle:
     """Write a new bundle into ``output`` whose network is the source bundle's, converted.
@@ -538,6 +539,10 @@ def convert_bundle(
         fuse: replace a ``CenterSpatialCropd`` by ``RandSO3RotateCropd`` (else insert ``RandSO3Rotated``).
         verify: measure the new network's symmetry (one pass per grid symmetry) on a random input.
         probe_shape: the spatial shape of that input; default the metadata's input ``spatial_shape``.
+        overrides: config values the network needs to be built, as its own commands take them (for a bundle whose
+            network depends on the user's data, such as this package's ``sre_classification`` and
+            ``sre_segmentation``: ``{"num_classes": 4}``); used to read the source and check the new bundle, not
+            written into it.
         options: the converter's keyword arguments (``stride_policy="keep"``, ``group="O"``, ``skip=[...]``).
 
     Raises:
@@ -560,7 +565,8 @@ def convert_bundle(
     out = _check_output(source, output)
     names = _config_names(source, config)
 
-    parser = _read_configs(source, names)
+    overrides = dict(overrides or {})
+    parser = _read_configs(source, names, overrides)
     if "network_def" not in parser:
         raise KeyError(
             f"the configs {names} define no 'network_def' (the network a bundle builds, as the model zoo names it); "
@@ -569,6 +575,15 @@ def convert_bundle(
     metadata = json.loads(meta_path.read_text())
     try:
         network = parser.get_parsed_content("network_def", instantiate=True)
+    except RuntimeError as error:  # MONAI wraps what failed while building; name the cause
+        cause = error
+        while cause.__cause__ is not None:
+            cause = cause.__cause__
+        raise ValueError(
+            f"cannot build the bundle's network_def from {names}: {cause} (a network built from values given on "
+            "the bundle's command line needs them here too: --overrides \"{'num_classes': N}\")"
+        ) from None
+    try:
         converted, report = CONVERTERS[to](network, **options)
     except (ValueError, TypeError) as error:
         raise ValueError(f"cannot convert the bundle's network_def with convert_to_{to}: {error}") from None
@@ -576,7 +591,7 @@ def convert_bundle(
     wrapped = _wrap_network_def(raw, to, options)
     plan = None
     if augment == "so3":
-        unparsed = _read_configs(source, names)  # parsing rewrites references; plan on the configs as read
+        unparsed = _read_configs(source, names, overrides)  # parsing rewrites references; plan on the configs as read
         plan = plan_rotation(unparsed, raw, names, keys, label_keys, fuse)
         apply_rotation(plan, unparsed, raw)
     shape = _input_shape(metadata, probe_shape)
@@ -597,7 +612,7 @@ def convert_bundle(
         if not wrapped:
             notes.append("no config file writes network_def at its top level; nothing was wrapped")
         symmetry = None
-        built = _build_new_network(out, names)
+        built = _build_new_network(out, names, overrides)
         if built is not None and sum(p.numel() for p in built.parameters()) != report.params_after:
             raise RuntimeError("the new bundle's network_def does not build the converted network.")
         if verify and shape is not None:
@@ -625,21 +640,24 @@ def convert_bundle(
     return result
 
 
-def _read_configs(folder: Path, names: Sequence[str]) -> ConfigParser:
-    """The bundle's configs ``names`` merged in order, with its metadata; ``bundle_root`` the folder."""
+def _read_configs(folder: Path, names: Sequence[str], overrides: Mapping[str, Any] | None = None) -> ConfigParser:
+    """The bundle's configs ``names`` merged in order, with its metadata; ``bundle_root`` the folder; then
+    ``overrides`` (as ``--key value`` on a bundle command)."""
     parser = ConfigParser()
     parser.read_meta(str(folder / "configs" / "metadata.json"))
     parser.read_config([str(folder / "configs" / n) for n in names])
     parser["bundle_root"] = str(folder)
+    parser.update(dict(overrides or {}))
     return parser
 
 
-def _build_new_network(out: Path, names: Sequence[str]) -> nn.Module:
-    return _read_configs(out, names).get_parsed_content("network_def", instantiate=True)
+def _build_new_network(out: Path, names: Sequence[str], overrides: Mapping[str, Any] | None = None) -> nn.Module:
+    return _read_configs(out, names, overrides).get_parsed_content("network_def", instantiate=True)
 
 
 def convert_bundle_command(bundle_dir: str, **kwargs: Any) -> None:
     """The command line: ``python -m monai_sre convert-bundle BUNDLE_DIR --to sre|group --output NEW_DIR
-    [--augment so3] [--config ...] [--<converter option> VALUE ...]``; prints what it did."""
+    [--augment so3] [--config ...] [--overrides "{'num_classes': 4}"] [--<converter option> VALUE ...]``; prints
+    what it did."""
     for line in convert_bundle(bundle_dir, **kwargs).summary():
         print(line)

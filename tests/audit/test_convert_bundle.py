@@ -224,3 +224,25 @@ def test_every_config_defining_network_def_is_wrapped(classification_example, tm
         assert sum(p.numel() for p in network.parameters()) == result.report.params_after
         assert type(network.conv1).__name__ == "SREConv"
     assert not (tmp_path / "n" / "models" / "model.pt").exists() and (tmp_path / "n" / "models").is_dir()
+
+
+def test_a_bundle_whose_network_depends_on_the_users_data_converts_with_overrides(tmp_path, capsys):
+    """This package's own datalist bundle builds its network for the user's number of classes: without it the
+    conversion says what to pass; with ``--overrides`` it converts (SRE light), and the new bundle's network builds
+    with the same overrides and is exactly invariant to the 48 grid symmetries."""
+    from monai_sre.runs import bundle_root
+
+    source = bundle_root("sre_classification")
+    with pytest.raises(ValueError, match=r"pass --num_classes N"):
+        convert_bundle(source, to="sre", output=tmp_path / "none")
+    assert not (tmp_path / "none").exists() or not any((tmp_path / "none").iterdir())
+    overrides = {"num_classes": 3, "model_name": "plain_resnet_light"}
+    result = convert_bundle(source, to="sre", output=tmp_path / "new", overrides=overrides)
+    assert len(result.report.replaced) > 0 and result.symmetry["exact"]
+    parser = ConfigParser()
+    parser.read_config([str(tmp_path / "new" / "configs" / n) for n in ("inference.json", "train.json")])
+    parser.update({**overrides, "bundle_root": str(tmp_path / "new")})
+    assert parser.get_parsed_content("network_def")(torch.zeros(2, 1, 16, 16, 16)).shape == (2, 3)
+    assert main(["convert-bundle", source, "--to", "sre", "--output", str(tmp_path / "cli"),
+                 "--overrides", "{'num_classes': 2}"]) == 0  # fmt: skip
+    assert "network_def -> convert_to_sre" in capsys.readouterr().out
