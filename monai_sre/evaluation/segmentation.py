@@ -188,10 +188,12 @@ class _SegmentationSweep:
         class_names: Sequence[str] | None,
         device: torch.device,
         crop_size: Sequence[int] | int | None,
+        fill_value: float = 0.0,
     ) -> None:
         self.forward, self.batches, self.num_classes = forward, batches, num_classes  # batches: images, index maps
         self.labels, self.include_background, self.ignore_empty = labels, include_background, ignore_empty
         self.class_names, self.device, self.crop_size = class_names, device, crop_size
+        self.fill_value = fill_value
         self.names: list[str] = []
         self.upright: list[torch.Tensor] = []  # the upright prediction of every batch, on the CPU
 
@@ -246,6 +248,13 @@ class _SegmentationSweep:
         centre_crop(out, self.crop_size).copy_(pred)
         return out
 
+    def _rotate(self, case: RotationCase, inputs: torch.Tensor) -> torch.Tensor:
+        """``case`` applied to images; a rotation fills what comes from outside the volume with ``fill_value``
+        (grid symmetries move voxels only, and stay exact)."""
+        if case.element is not None or self.fill_value == 0:
+            return case.apply(inputs)
+        return case.apply(inputs - self.fill_value) + self.fill_value
+
     @torch.no_grad()
     def score(self, case: RotationCase | None) -> dict[str, float]:
         dice, equal, count = [], 0, 0
@@ -257,7 +266,7 @@ class _SegmentationSweep:
             if spatial not in masks:
                 masks[spatial] = self._masks(case, spatial)
             seen, reference_seen = masks[spatial]
-            pred = self._predict(inputs if case is None else case.apply(inputs))
+            pred = self._predict(inputs if case is None else self._rotate(case, inputs))
             if case is None:
                 _check_range(target, self.num_classes)
                 self.upright.append(pred.cpu())
@@ -292,6 +301,7 @@ def evaluate_segmentation_robustness(
     progress: bool = True,
     crop_size: Sequence[int] | int | None = None,
     inferer: Callable[[torch.Tensor, nn.Module], torch.Tensor] | None = None,
+    fill_value: float = 0.0,
 ) -> RobustnessReport:
     """Evaluate a segmentation network upright and under every case of a rotation protocol: Dice per class.
 
@@ -323,6 +333,8 @@ def evaluate_segmentation_robustness(
         crop_size: centre-crop the (rotated) images to this size before the network; only the crop is scored.
         inferer: ``inferer(inputs, network) -> logits``, e.g. a MONAI ``SlidingWindowInferer``; default
             ``network(inputs)``.
+        fill_value: the intensity a rotation gives to what comes from outside the image (the paper protocol's
+            0, mid-grey in [-1, 1]; -1, air, for whole volumes normalised to [-1, 1], where outside the scan is air).
 
     Returns:
         a :class:`~monai_sre.evaluation.report.RobustnessReport` with ``task="segmentation"`` and the settings
@@ -355,7 +367,16 @@ def evaluate_segmentation_robustness(
         return network(inputs) if inferer is None else inferer(inputs, network)
 
     run = _SegmentationSweep(
-        forward, batches, num_classes, labels, include_background, ignore_empty, class_names, device, crop_size
+        forward,
+        batches,
+        num_classes,
+        labels,
+        include_background,
+        ignore_empty,
+        class_names,
+        device,
+        crop_size,
+        fill_value,
     )
     upright, rows = run_sweep(network, sweep, run.score, progress)
     settings = {
@@ -365,6 +386,7 @@ def evaluate_segmentation_robustness(
         "ignore_empty": ignore_empty,
         "class_names": None if class_names is None else list(class_names),
         "crop_size": None if crop_size is None else [int(s) for s in ensure_tuple_rep(crop_size, spatial_dims)],
+        "fill_value": float(fill_value),
     }
     return RobustnessReport(
         sweep.protocol,

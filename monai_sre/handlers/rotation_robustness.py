@@ -168,6 +168,8 @@ class SegmentationRobustnessHandler(RotationRobustnessHandler):
         label_key: label key of the batches.
         progress: show progress bars.
         crop_size: centre-crop rotated images to this size before the network; only the crop is scored.
+        fill_value: the intensity a rotation gives to what comes from outside the image (0: the paper protocol's
+            mid-grey; -1: air, for whole volumes normalised to [-1, 1]).
     """
 
     _flatten_labels = False
@@ -191,6 +193,7 @@ class SegmentationRobustnessHandler(RotationRobustnessHandler):
         label_key: str = "label",
         progress: bool = False,
         crop_size: Sequence[int] | int | None = None,
+        fill_value: float = 0.0,
     ) -> None:
         super().__init__(
             protocols,
@@ -212,6 +215,7 @@ class SegmentationRobustnessHandler(RotationRobustnessHandler):
         self.ignore_empty = ignore_empty
         self.class_names = class_names
         self.inferer = inferer
+        self.fill_value = fill_value
 
     def _tag(self, protocol: str) -> str:
         return protocol if self.labels == "rotate" else f"{protocol}_{self.labels}"
@@ -235,4 +239,5 @@ class SegmentationRobustnessHandler(RotationRobustnessHandler):
             progress=self.progress,
             crop_size=self.crop_size,
             inferer=self.inferer if self.inferer is not None else getattr(engine, "inferer", None),
+            fill_value=self.fill_value,
         )

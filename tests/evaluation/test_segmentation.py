@@ -231,3 +231,31 @@ def test_errors_are_named():
         evaluate_segmentation_robustness(nearest_centre(), data, "flips", labels="inverse", progress=False)
     with pytest.raises(ValueError, match=r"labels must lie in 0..2"):
         evaluate_segmentation_robustness(nearest_centre(), _data(images, 3 * torch.ones_like(images)), progress=False)
+
+
+class Recorder(nn.Module):
+    """The nearest-centre rule, keeping every input it is given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rule, self.inputs = nearest_centre(), []
+
+    def forward(self, x):
+        self.inputs.append(x.clone())
+        return self.rule(x)
+
+
+@pytest.mark.parametrize("fill_value", [0.0, -1.0])
+def test_rotations_fill_what_comes_from_outside_with_the_fill_value_and_grid_symmetries_move_voxels_only(fill_value):
+    images = torch.full((1, 1, 8, 8, 8), 0.5)
+    labels = _rule_labels(images)
+    recorder = Recorder()
+    report = evaluate_segmentation_robustness(
+        recorder, _data(images, labels), "haar-2", fill_value=fill_value, progress=False
+    )
+    rotated = recorder.inputs[1:]
+    assert all(x.min() == fill_value and x.max() == pytest.approx(0.5) for x in rotated)  # trilinear edges between
+    assert report.settings["fill_value"] == fill_value
+    recorder.inputs.clear()
+    evaluate_segmentation_robustness(recorder, _data(images, labels), "flips", fill_value=fill_value, progress=False)
+    assert all(torch.equal(x, images) for x in recorder.inputs)
