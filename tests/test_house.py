@@ -21,7 +21,7 @@ FLOORS = [
     ["networks.activation_checkpointing", "networks.weights"],
     ["networks.blocks"],
     ["networks.nets"],
-    ["networks.convert", "networks.convert_group", "networks"],
+    ["networks.data_flow", "networks.convert", "networks.convert_group", "networks"],
     ["transforms"],
     ["data"],
     ["inferers"],

@@ -11,7 +11,6 @@ reading a bundle writes nothing.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ from monai.transforms import CenterSpatialCropd, Compose, ResizeWithPadOrCropd
 from monai.utils import ensure_tuple
 from torch import nn
 
+from monai_sre.audit.configs import RawConfigs, config_file
 from monai_sre.audit.task import bundle_task
 from monai_sre.networks.weights import load_weights
 
@@ -71,7 +71,8 @@ class BundlePipeline:
 
 
 def default_configs(bundle_dir: str | Path) -> list[str]:
-    """The configs a bundle's evaluation runs with, as the model zoo merges them.
+    """The configs a bundle's evaluation runs with, as the model zoo merges them (each ``.json``, else
+    ``.yaml``/``.yml``).
 
     With ``configs/evaluate.json``: ``train.json`` then ``evaluate.json``, preceded by ``inference.json`` where
     ``train.json`` does not define ``network_def`` itself (this package's bundles: ``inference.json`` is their
@@ -81,15 +82,15 @@ def default_configs(bundle_dir: str | Path) -> list[str]:
         FileNotFoundError: neither ``configs/evaluate.json`` (with ``train.json``) nor ``configs/inference.json``.
     """
     configs = Path(bundle_dir) / "configs"
-    if (configs / "evaluate.json").is_file() and (configs / "train.json").is_file():
-        names = ["train.json", "evaluate.json"]
-        if "network_def" not in json.loads((configs / "train.json").read_text()):
-            names.insert(0, "inference.json")
-        return names
-    if (configs / "inference.json").is_file():
-        return ["inference.json"]
+    train, evaluate, inference = (config_file(configs, stem) for stem in ("train", "evaluate", "inference"))
+    if evaluate is not None and train is not None:
+        if RawConfigs(configs).defines(train, "network_def") or inference is None:
+            return [train, evaluate]
+        return [inference, train, evaluate]
+    if inference is not None:
+        return [inference]
     raise FileNotFoundError(
-        f"'{configs}' holds neither evaluate.json with train.json nor inference.json; pass --config."
+        f"'{configs}' holds neither evaluate.json with train.json nor inference.json (nor .yaml); pass --config."
     )
 
 
@@ -117,7 +118,7 @@ def _evaluator_id(parser: ConfigParser, configs: list[Path], evaluator_id: str |
         if evaluator_id not in parser:
             raise KeyError(f"the configs {[p.name for p in configs]} define no id '{evaluator_id}' (--evaluator_id).")
         return evaluator_id
-    candidates = EVALUATOR_IDS if any(p.name == "evaluate.json" for p in configs) else EVALUATOR_IDS[::-1]
+    candidates = EVALUATOR_IDS if any(p.stem == "evaluate" for p in configs) else EVALUATOR_IDS[::-1]
     for candidate in candidates:
         if candidate in parser:
             return candidate

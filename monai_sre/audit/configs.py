@@ -19,12 +19,18 @@ from typing import Any
 
 from monai.bundle import ConfigParser
 
-__all__ = ["CONFIG_SUFFIXES", "RawConfigs", "locate", "normalize_id"]
+__all__ = ["CONFIG_SUFFIXES", "RawConfigs", "config_file", "locate", "normalize_id"]
 
 CONFIG_SUFFIXES = (".json", ".yaml", ".yml")
 SEP = "#"
 # a reference or macro to an id: "@train#dataset", "%train#deterministic_transforms", "%configs/a.json#id"
 _REFERENCE = re.compile(r"[@%](?:[\w./-]+\.(?:json|yaml|yml)#)?(\w+(?:#\w+)*)")
+
+
+def config_file(folder: str | Path, stem: str) -> str | None:
+    """The name of ``folder``'s config ``stem`` (``train``: ``train.json``, else ``train.yaml``, else
+    ``train.yml``, as the model zoo writes either), or ``None`` when it has none."""
+    return next((stem + s for s in CONFIG_SUFFIXES if (Path(folder) / (stem + s)).is_file()), None)
 
 
 def normalize_id(id_: Any) -> str:

@@ -43,7 +43,7 @@ from monai.bundle import ConfigParser
 from torch import nn
 
 from monai_sre.audit.augment import AUGMENTATIONS, RotationPlan, apply_rotation, plan_rotation
-from monai_sre.audit.configs import SEP, RawConfigs
+from monai_sre.audit.configs import SEP, RawConfigs, config_file
 from monai_sre.evaluation.robustness import evaluating
 from monai_sre.groups import apply_grid_symmetry, grid_group
 from monai_sre.networks.convert import ALREADY_SYMMETRIC, ConversionReport, convert_to_sre
@@ -107,15 +107,14 @@ def train_configs(bundle_dir: str | Path) -> list[str]:
         FileNotFoundError: the bundle has no ``configs/train.json`` (its converted network could not be trained).
     """
     folder = Path(bundle_dir) / "configs"
-    names = {p.name for p in folder.iterdir()} if folder.is_dir() else set()
-    train = next((n for n in ("train.json", "train.yaml", "train.yml") if n in names), None)
+    train = config_file(folder, "train")
     if train is None:
         raise FileNotFoundError(
             f"'{folder}' has no train.json: a converted network must be trained, and this bundle has no training "
             "config; pass --config with the configs that train it."
         )
     raw = RawConfigs(folder)
-    inference = next((n for n in ("inference.json", "inference.yaml", "inference.yml") if n in names), None)
+    inference = config_file(folder, "inference")
     if not raw.defines(train, "network_def") and inference is not None and raw.defines(inference, "network_def"):
         return [inference, train]
     return [train]
@@ -628,7 +627,7 @@ def convert_bundle(
         docs = out / "docs"
         docs.mkdir(exist_ok=True)
         old_readme = (source / "docs" / "README.md").read_text() if (source / "docs" / "README.md").is_file() else None
-        evaluate = [n for n in ("evaluate.json", "evaluate.yaml") if (out / "configs" / n).is_file()][:1]
+        evaluate = [n for n in [config_file(out / "configs", "evaluate")] if n is not None]
         (docs / "README.md").write_text(_readme(result, metadata, evaluate, old_readme))
         (docs / "conversion_report.json").write_text(json.dumps(result.to_dict(), indent=2) + "\n")
         (docs / "conversion_report.md").write_text(result.markdown())

@@ -7,21 +7,26 @@
 same total width (``C`` channels become ``C / |X|`` channels on each of the ``|X|`` orientations), so the cost
 stays about that of the original network while the parameters drop:
 
-===========================================  ================================================================
-module                                       replacement
-===========================================  ================================================================
-first convolution (or the one named          lifting ``GroupConv`` from the plain image (``"trivial"``) to
-``lifting``)                                 ``space``
-other convolutions, 1x1 included             ``GroupConv`` from ``space`` to ``space`` (a 1x1 one mixes
-                                             orientations equivariantly)
-strided convolution / pool, stride 2         ``SymmetricPool`` + stride-1 layer (as :func:`convert_to_sre`)
-transposed convolution, stride s             ``Upsample(s, nearest)`` + ``GroupConv``
-``BatchNorm1d/2d/3d(C)``                     :class:`~monai_sre.networks.layers.GroupBatchNorm` (statistics
-                                             shared over orientations)
-first ``nn.Linear`` (the classifier head)    :class:`~monai_sre.networks.layers.GroupPool` (mean over
-                                             orientations) + ``Linear(C / |X|, out)``: invariant logits
-===========================================  ================================================================
+=========================================  ==================================================================
+module                                     replacement
+=========================================  ==================================================================
+convolution that reads the image           lifting ``GroupConv`` from the plain image (``"trivial"``) to
+                                           ``space``
+convolution that writes the output         ``GroupConv`` from ``space`` to ``"trivial"``: plain channels again
+                                           (a segmentation network's class logits, equivariant as a map)
+other convolutions, 1x1 included           ``GroupConv`` from ``space`` to ``space`` (a 1x1 one mixes
+                                           orientations equivariantly)
+strided convolution / pool, stride 2       ``SymmetricPool`` + stride-1 layer (as :func:`convert_to_sre`)
+transposed convolution, stride s           ``Upsample(s, nearest)`` + ``GroupConv``
+``BatchNorm1d/2d/3d(C)``                   :class:`~monai_sre.networks.layers.GroupBatchNorm` (statistics
+                                           shared over orientations); kept where it reads plain features
+``nn.Linear`` reading orientations         :class:`~monai_sre.networks.layers.GroupPool` (mean over
+(the classifier head)                      orientations) + ``Linear(C / |X|, out)``: invariant logits
+=========================================  ==================================================================
 
+Which convolutions read the image or write the output is found by running one probe input through the network
+(:mod:`~monai_sre.networks.data_flow`), not from module order: a residual unit's residual convolution reads the
+image beside its first convolution.
 Pointwise activations, global average pooling and flattening are equivariant as they are. Anything else is kept
 and listed in the report; a network whose widths are not multiples of ``|X|`` is refused, naming the layer.
 Weights are freshly initialised (a dense kernel has no meaningful projection onto orientation-shared kernels).
@@ -39,6 +44,7 @@ from torch import nn
 
 from monai_sre.groups import GRID_GROUPS, GROUP_SPACES, grid_group
 from monai_sre.networks.convert import ConversionReport, ModuleConverter, count_parameters
+from monai_sre.networks.data_flow import INPUT, DataFlow, trace_data_flow
 from monai_sre.networks.layers.convutils import same_padding
 from monai_sre.networks.layers.group_conv import GroupConv
 from monai_sre.networks.layers.group_norm import GroupBatchNorm
@@ -48,6 +54,8 @@ from monai_sre.networks.layers.symmetric_pool import SymmetricPool
 __all__ = ["convert_to_group"]
 
 _BATCH_NORMS = tuple(Norm[Norm.BATCH, d] for d in (1, 2, 3))
+_CONVS = ModuleConverter.conv_types + ModuleConverter.conv_transpose_types
+_PROBE_SIZE = 32
 
 
 def _factory(module: nn.Module) -> dict:
@@ -57,13 +65,18 @@ def _factory(module: nn.Module) -> dict:
 
 
 class _GroupConverter(ModuleConverter):
-    def __init__(self, group: str, space: str, lifting: str | None, widths: str, skip: Sequence[str]) -> None:
+    def __init__(
+        self, group: str, space: str, widths: str, skip: Sequence[str], flow: DataFlow | None, lifting: Sequence[str]
+    ) -> None:
         super().__init__(stride_policy="pool", skip=skip)
         self.group = group
         self.space = space
         self.num_orientations = grid_group(group).space_size(space)
-        self.lifting = lifting
         self.divide = widths == "keep"
+        self.flow = flow
+        self.lifting = frozenset(lifting)
+        self.linears: frozenset[str] = frozenset()
+        self.heads = flow.output if flow is not None else frozenset()
         self.lifted = False
         self.pooled = False
 
@@ -78,15 +91,38 @@ class _GroupConverter(ModuleConverter):
             )
         return channels // self.num_orientations
 
+    def reads_plain(self, module: nn.Module, name: str) -> bool:
+        """Whether ``module`` reads plain features (the image, a head's output, a linear layer's output) rather
+        than features on orientations; a module that reads both is refused."""
+        if self.flow is None:  # lifting named, no probe: the named convolutions lift, the first linear pools
+            if isinstance(module, _CONVS):
+                return name in self.lifting
+            return isinstance(module, nn.Linear) and self.pooled
+        sources = self.flow.reads.get(name)
+        if sources is None:
+            self.report.notes.append((name, "not reached by the probe input: converted as reading orientations"))
+            return False
+        plain = {s for s in sources if s == INPUT or s in self.heads or s in self.linears}
+        if plain and plain != sources:
+            raise ValueError(
+                f"'{name}' reads plain features ({sorted(plain)}) together with features on orientations "
+                f"({sorted(sources - plain)}); a group network cannot add or concatenate the two."
+            )
+        return bool(plain) or not sources
+
     def convert(self, module: nn.Module, name: str) -> nn.Module | None:
-        if isinstance(module, self.conv_types + self.conv_transpose_types):
+        if isinstance(module, _CONVS):
             return self.convert_any_conv(module, name)
         if isinstance(module, _BATCH_NORMS):
+            if self.reads_plain(module, name):
+                return None  # after an output convolution: plain features, plain batch norm
             channels = self.per_orientation(module.num_features, name, "num_features")
             return GroupBatchNorm(channels, self.num_orientations, eps=module.eps, momentum=module.momentum,
                                   affine=module.affine, track_running_stats=module.track_running_stats,
                                   **_factory(module))  # fmt: skip
-        if isinstance(module, nn.Linear) and not self.pooled:
+        if isinstance(module, nn.Linear):
+            if self.reads_plain(module, name):
+                return None
             self.pooled = True
             features = self.per_orientation(module.in_features, name, "in_features")
             head = nn.Linear(features, module.out_features, bias=module.bias is not None, **_factory(module))
@@ -115,15 +151,16 @@ class _GroupConverter(ModuleConverter):
                     "stride-1 group conv cannot give its output size."
                 )
             padding = padding[0]
-        lifting = (name == self.lifting) if self.lifting is not None else not self.lifted
+        lifting = self.reads_plain(conv, name)
         self.lifted = self.lifted or lifting
-        in_space = "trivial" if lifting else self.space
+        head = name in self.heads
         in_channels = conv.in_channels if lifting else self.per_orientation(conv.in_channels, name, "in_channels")
+        out_channels = conv.out_channels if head else self.per_orientation(conv.out_channels, name, "out_channels")
         size = conv.kernel_size[0] + (1 if transposed and conv.kernel_size[0] % 2 == 0 else 0)
         layer = GroupConv(
-            dims, in_channels, self.per_orientation(conv.out_channels, name, "out_channels"), size, self.group,
-            in_space, self.space, dilation=conv.dilation[0], bias=conv.bias is not None, padding=padding,
-            padding_mode=conv.padding_mode, **_factory(conv),
+            dims, in_channels, out_channels, size, self.group, "trivial" if lifting else self.space,
+            "trivial" if head else self.space, dilation=conv.dilation[0], bias=conv.bias is not None,
+            padding=padding, padding_mode=conv.padding_mode, **_factory(conv),
         )  # fmt: skip
         if stride == {1}:
             return layer
@@ -134,27 +171,47 @@ class _GroupConverter(ModuleConverter):
         return nn.Sequential(SymmetricPool(dims, "avg", "ceil"), layer)
 
 
+def _probe_shape(model: nn.Module) -> tuple[int, ...]:
+    """``(channels, 32, ...)`` for the first convolution of ``model`` (in module order)."""
+    conv = next((m for m in model.modules() if isinstance(m, _CONVS)), None)
+    if conv is None:
+        raise ValueError(f"no convolution found in {type(model).__name__}.")
+    return (conv.in_channels, *[_PROBE_SIZE] * len(conv.kernel_size))
+
+
 def convert_to_group(
     model: nn.Module,
     *,
     group: str = "Oh",
     space: str = "axes",
-    lifting: str | None = None,
+    lifting: str | Sequence[str] | None = None,
+    input_shape: Sequence[int] | None = None,
     widths: str = "keep",
     skip: Sequence[str] = (),
     inplace: bool = False,
 ) -> tuple[nn.Module, ConversionReport]:
     """Replace the convolutions, batch norms, pools and classifier head of ``model`` by group-equivariant ones.
 
+    Which layers read the image and which write the output is found by following one probe input through the
+    network (:func:`~monai_sre.networks.data_flow.trace_data_flow`): every convolution that reads the image
+    lifts it onto the orientations (in MONAI's residual units, the residual convolution too); every convolution
+    whose output is the network's output maps back to plain channels (a segmentation network's per-voxel
+    logits stay class logits, now equivariant as a map); a linear layer that reads orientation features averages
+    over them first (invariant logits); batch norms and linear layers after the output convolutions stay plain.
+
     Args:
         model: any ``nn.Module`` (MONAI or plain torch) whose convolutions see the input image first.
         group: ``"Oh"`` (48, default) or ``"O"`` in 3D; ``"D4"`` or ``"C4"`` in 2D.
         space: orientation set of the features: ``"axes"`` (default), ``"diagonals"`` or ``"regular"``.
-        lifting: name of the convolution that reads the image (``named_modules`` name); ``None`` takes the first
-            convolution in module order.
+        lifting: name(s) of the convolution(s) that read the image (``named_modules`` names), for a network the
+            probe cannot run: no probe then, the named convolutions lift, the first linear layer pools, the output
+            stays on orientations. ``None`` (default): follow the probe input.
+        input_shape: ``(channels, *spatial)`` of the probe input; ``None``: the first convolution's input
+            channels and 32 voxels per axis.
         widths: ``"keep"`` (default) keeps every layer's total width, ``C / |X|`` channels per orientation (about
-            the original cost; widths must be multiples of ``|X|``); ``"per_orientation"`` gives every orientation
-            the original ``C`` channels (any width; ``|X|^2`` times the cost of the original).
+            the original cost; widths must be multiples of ``|X|``; output convolutions keep their ``C``);
+            ``"per_orientation"`` gives every orientation the original ``C`` channels (any width; ``|X|^2``
+            times the cost of the original).
         skip: shell-style patterns of module names to leave untouched.
         inplace: modify ``model`` itself instead of a deep copy.
 
@@ -162,8 +219,9 @@ def convert_to_group(
         the converted model and a :class:`~monai_sre.networks.convert.ConversionReport`.
 
     Raises:
-        ValueError: for an unknown group or space, or a layer whose width is not a multiple of the number of
-            orientations (the message names the layer).
+        ValueError: for an unknown group or space, a layer whose width is not a multiple of the number of
+            orientations, a layer that reads the image (or plain outputs) together with orientation features
+            (the messages name the layer), or a network the probe input cannot run through.
 
     Example::
 
@@ -175,14 +233,20 @@ def convert_to_group(
         raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}.")
     look_up_option(group, GRID_GROUPS)
     look_up_option(space, GROUP_SPACES)
-    converter = _GroupConverter(group, space, lifting, look_up_option(widths, ("keep", "per_orientation")), skip)
+    widths = look_up_option(widths, ("keep", "per_orientation"))
+    names = [lifting] if isinstance(lifting, str) else list(lifting or ())
+    flow = None
+    if lifting is None:
+        shape = tuple(input_shape) if input_shape is not None else _probe_shape(model)
+        flow = trace_data_flow(model, shape, _CONVS + (nn.Linear,), _CONVS + (nn.Linear, *_BATCH_NORMS))
+    converter = _GroupConverter(group, space, widths, skip, flow, names)
+    converter.linears = frozenset(n for n, m in model.named_modules() if isinstance(m, nn.Linear))
     converter.report.params_before = count_parameters(model)
     target = model if inplace else copy.deepcopy(model)
     converter.visit(target, "")
     if not converter.lifted:
-        raise ValueError(
-            f"no convolution found in {type(model).__name__}" + (f" named '{lifting}'." if lifting else ".")
-        )
+        named = f" named {names}" if names else " reading the input"
+        raise ValueError(f"no convolution{named} found in {type(model).__name__}.")
     converter.report.notes.append(("(model)", "group layers are freshly initialised"))
     converter.report.params_after = count_parameters(target)
     return target, converter.report

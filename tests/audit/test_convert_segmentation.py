@@ -79,3 +79,18 @@ def test_kept_strides_are_reported(segmentation_bundle, tmp_path):
     assert train["network_def"] == {
         "_target_": "monai_sre.audit.converted_network", "to": "sre", "stride_policy": "keep", "network": UNET
     }  # fmt: skip
+
+
+def test_group_converted_unet_is_exactly_equivariant_and_trains(segmentation_bundle, tmp_path):
+    """``--to group`` on MONAI's residual UNet: both convolutions of the first residual unit read the image and
+    lift it, the two output convolutions map back to the 5 class channels, so the label map is exactly
+    equivariant under the 48 grid symmetries (module order alone used to lift only the first convolution,
+    and the residual one failed on the plain image)."""
+    with small_cpu():
+        result = convert_bundle(segmentation_bundle, to="group", output=tmp_path / "group", space="diagonals")
+    assert result.limits == [] and result.symmetry["kind"] == "equivariance"
+    assert result.symmetry["symmetries"] == 48 and result.symmetry["exact"]
+    replaced = {name: new for name, _, new in result.report.replaced}
+    assert "trivial(1) -> trivial(1)" in replaced["model.2.1.conv.unit0.conv"]  # after an output convolution
+    run_workflow(tmp_path / "group", ["train.json"], max_epochs=1)
+    assert (tmp_path / "group" / "models" / "model.pt").is_file()

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from monai.networks.nets import DenseNet121, ResNet
+from monai.networks.nets import DenseNet121, ResNet, UNet
 
 from monai_sre.groups import apply_grid_symmetry, apply_group_element, grid_group
 from monai_sre.networks.convert_group import convert_to_group
@@ -74,14 +74,21 @@ def test_padding_and_padding_mode_are_kept():
     assert converted(x).shape == model(x).shape == (2, 6, 5, 5, 5)
     replaced = {name: new for name, _, new in report.replaced}
     assert "padding=0" in replaced["0"] and "padding_mode='circular'" in replaced["2"]
+    assert valid.out_space == "axes" and circular.out_space == "trivial"  # the output convolution: plain again
     # equivariant: circular padding pads every side alike, as zeros do
     group = grid_group("Oh")
     with torch.no_grad():
-        out = converted(x)
+        out, features = converted(x), valid(x)
         for g in (5, 17, 40):
             torch.testing.assert_close(
                 converted(apply_grid_symmetry(x, group.elements[g])),
-                apply_group_element(out, group, "axes", g),
+                apply_grid_symmetry(out, group.elements[g]),
+                rtol=1e-5,
+                atol=1e-5,
+            )
+            torch.testing.assert_close(  # the hidden features carry orientations, which the symmetry permutes
+                valid(apply_grid_symmetry(x, group.elements[g])),
+                apply_group_element(features, group, "axes", g),
                 rtol=1e-5,
                 atol=1e-5,
             )
@@ -100,3 +107,51 @@ def test_device_and_dtype_of_the_model_are_kept():
     assert {p.dtype for p in converted.parameters()} == {torch.float64}
     assert {b.dtype for b in converted.buffers() if b.is_floating_point()} == {torch.float64}
     assert converted.eval()(torch.randn(1, 1, 9, 9, 9, dtype=torch.float64)).dtype == torch.float64
+
+
+def test_monai_residual_unet_lifts_every_image_reader_and_maps_the_output_back():
+    """The residual convolution of MONAI's first ResidualUnit reads the image beside the unit's convolution (module
+    order lifted only the first, and the residual one then failed on the plain image); the last transposed
+    convolution and the residual unit after it both write the output, which must stay 5 class channels."""
+    model = UNet(3, 1, 5, channels=(12, 24, 48), strides=(2, 2), num_res_units=1, norm="batch")
+    net, _ = convert_to_group(model, group="Oh", space="axes")
+    lifting = [n for n, m in net.named_modules() if isinstance(m, GroupConv) and m.in_space == "trivial"]
+    heads = [n for n, m in net.named_modules() if isinstance(m, GroupConv) and m.out_space == "trivial"]
+    # the image readers, each after its SymmetricPool, and the last unit's convolution, which reads the plain
+    # output of the transposed convolution before it
+    assert lifting == ["model.0.conv.unit0.conv.1", "model.0.residual.1", "model.2.1.conv.unit0.conv"]
+    assert heads == ["model.2.0.conv.1", "model.2.1.conv.unit0.conv"]
+    assert net.model[2][1].conv.unit0.conv.out_channels == 5
+    net.eval()
+    x = torch.randn(1, 1, 16, 16, 16)
+    with torch.no_grad():
+        y = net(x)
+        assert y.shape == (1, 5, 16, 16, 16)
+        for element in grid_group("Oh").elements[::5]:
+            torch.testing.assert_close(
+                net(apply_grid_symmetry(x, element)), apply_grid_symmetry(y, element), rtol=1e-4, atol=1e-4
+            )
+
+
+def test_a_layer_reading_the_image_and_orientation_features_is_refused():
+    class ImagePlusFeatures(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv3d(1, 6, 3, padding=1)
+            self.mix = torch.nn.Conv3d(6, 6, 1)
+
+        def forward(self, x):
+            return self.mix(self.conv(x) + x)
+
+    with pytest.raises(ValueError, match=r"'mix' reads plain features \(\['input'\]\) together with .*\['conv'\]"):
+        convert_to_group(ImagePlusFeatures())
+
+
+def test_a_network_the_probe_cannot_run_names_the_shape_and_lifting_skips_the_probe():
+    model = torch.nn.Sequential(torch.nn.Conv3d(2, 6, 3), torch.nn.Flatten(), torch.nn.Linear(6 * 5**3, 3))
+    with pytest.raises(ValueError, match=r"probe input of shape \[1, 2, 32, 32, 32\].*input_shape"):
+        convert_to_group(model)
+    net, _ = convert_to_group(model, input_shape=(2, 7, 7, 7))
+    assert net[0].in_space == "trivial" and net[0].out_space == "axes"
+    net, _ = convert_to_group(model, lifting="0")  # no probe: the named convolution lifts
+    assert net[0].in_space == "trivial"
