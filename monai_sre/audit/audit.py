@@ -206,7 +206,7 @@ def audit_pipeline(
                 pipeline.network,
                 data,
                 sweep,
-                class_names=_class_names(pipeline.metadata),
+                class_names=pipeline.class_names or _class_names(pipeline.metadata),
                 image_key=image_key,
                 label_key=label_key,
                 progress=progress,

@@ -53,6 +53,8 @@ class BundlePipeline:
         metadata: the bundle's metadata.
         key_metric: the name of the evaluator's key metric (``key_val_metric``), ``None`` without one.
         notes: what the audit changed or could not use, in words (saved in the report's settings).
+        class_names: the class names the configs define (``classes``: this package's datalist bundles, whose
+            classes come from the command line), ``None`` when they define none (the metadata's are used).
     """
 
     bundle_dir: Path
@@ -68,6 +70,7 @@ class BundlePipeline:
     metadata: dict
     key_metric: str | None = None
     notes: list[str] = field(default_factory=list)
+    class_names: list[str] | None = None
 
 
 def default_configs(bundle_dir: str | Path) -> list[str]:
@@ -297,4 +300,15 @@ def read_bundle(
         metadata,
         _key_metric(parser, eid),
         notes,
+        _config_class_names(parser),
     )
+
+
+def _config_class_names(parser: ConfigParser) -> list[str] | None:
+    """The ``classes`` the configs define, when that is a list of at least two names, else ``None``."""
+    if "classes" not in parser:
+        return None
+    names = parser.get_parsed_content("classes")
+    if isinstance(names, (list, tuple)) and len(names) >= 2 and all(isinstance(n, str) for n in names):
+        return list(names)
+    return None
