@@ -71,7 +71,7 @@ def main() -> None:
         medians = interleaved_medians(tasks, args.repeats, args.warmup)
     ratio = medians["audit"] / medians["bundle evaluation"]
     result = {
-        "bundle": str(args.bundle),
+        "bundle": os.path.relpath(args.bundle.resolve(), ROOT),
         "protocol": args.protocol,
         "num_test_samples": args.num_test_samples,
         "repeats": args.repeats,
