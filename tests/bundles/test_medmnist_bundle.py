@@ -11,6 +11,7 @@ import pytest
 import torch
 from monai.bundle import ConfigWorkflow, verify_metadata
 
+from monai_sre.audit import audit_bundle
 from monai_sre.data import medmnist_path
 from tests.bundles.conftest import EVALUATE, INFER, REPO, SCHEMA, TRAIN, assert_fails_with, bundle_config, run_workflow
 
@@ -103,6 +104,12 @@ def test_train_evaluate_and_infer_in_one_run_folder(medmnist_dir, volumes, tmp_p
     grid = json.loads((run / "eval" / "robustness_grid48.json").read_text())
     assert grid["num_samples"] == 8 and len({round(c["auc"], 9) for c in grid["cases"]}) == 1
     assert (run / "eval" / "robustness_paper.png").exists()
+    # the audit of the run reproduces the evaluation's paper protocol (same patches, same seed)
+    paper = json.loads((run / "eval" / "robustness_paper.json").read_text())
+    report = audit_bundle(ROOT, protocol="paper", output=tmp_path / "audit", dataset_dir=str(medmnist_dir), flag=FLAG,
+                          run_dir=str(run), **LIGHT)["paper"]  # fmt: skip
+    assert report.values("accuracy") == pytest.approx([case["accuracy"] for case in paper["cases"]], abs=1e-6)
+    assert report.consistency == paper["consistency"]
     # inference (merged after train.json) predicts the readable volumes with the flag's class names, lists the
     # unreadable one with its reason, and ends the run naming it
     with pytest.raises(SystemExit) as exit_info:
