@@ -158,6 +158,21 @@ def exactness_limits(model: nn.Module, report: ConversionReport) -> list[tuple[s
     return limits
 
 
+def _unconverted_types(model: nn.Module) -> list[str]:
+    """Type names of the leaf modules of ``model`` outside this package and outside ``torch.nn``'s pointwise,
+    pooling, dropout and container modules: where an unknown symmetry breaker would be."""
+    harmless = (nn.ReLU, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Sigmoid, nn.Tanh, nn.Softmax,
+                nn.Identity, nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.Flatten, nn.Upsample,
+                nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d, nn.AdaptiveMaxPool1d,
+                nn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool3d)  # fmt: skip
+    names = {
+        type(m).__name__
+        for m in model.modules()
+        if not list(m.children()) and not isinstance(m, harmless) and not type(m).__module__.startswith("monai_sre")
+    }
+    return sorted(names)
+
+
 def _limit(module: nn.Module) -> str | None:
     kind = type(module).__name__
     if isinstance(module, (SREConv, SREConvTranspose, GroupConv)):
@@ -619,8 +634,15 @@ def convert_bundle(
             symmetry = measure_symmetry(built, shape, declared_group(to, options, spatial))
         elif verify:
             notes.append("symmetry not measured: the metadata gives no numeric input spatial_shape; pass --probe_shape")
+        limits = exactness_limits(converted, report)
+        if symmetry is not None and not symmetry["exact"] and not limits:
+            notes.append(
+                "the measured error shows a layer that breaks the symmetry, but none the converter knows: look for "
+                "module types it does not convert (other normalisations, attention, custom layers) among "
+                f"{_unconverted_types(converted)}"
+            )
         result = ConvertedBundle(
-            str(source), str(out), to, options, names, report, exactness_limits(converted, report), symmetry,
+            str(source), str(out), to, options, names, report, limits, symmetry,
             plan.describe() if plan is not None else None, state is not None, reason, difference,
             new_meta["version"], [*changed, "metadata.json"], notes,
         )  # fmt: skip

@@ -20,6 +20,8 @@ strided convolution / pool, stride 2       ``SymmetricPool`` + stride-1 layer (a
 transposed convolution, stride s           ``Upsample(s, nearest)`` + ``GroupConv``
 ``BatchNorm1d/2d/3d(C)``                   :class:`~monai_sre.networks.layers.GroupBatchNorm` (statistics
                                            shared over orientations); kept where it reads plain features
+``GroupNorm(G, C)``, ``InstanceNormNd``    :class:`~monai_sre.networks.layers.OrientationGroupNorm` (groups
+                                           of whole orientation sets; one per channel for instance norm)
 ``nn.Linear`` reading orientations         :class:`~monai_sre.networks.layers.GroupPool` (mean over
 (the classifier head)                      orientations) + ``Linear(C / |X|, out)``: invariant logits
 =========================================  ==================================================================
@@ -36,6 +38,7 @@ With the default ``Oh`` group the converted classifier's logits are exactly inva
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Sequence
 
 from monai.networks.layers.factories import Norm
@@ -47,13 +50,15 @@ from monai_sre.networks.convert import ConversionReport, ModuleConverter, count_
 from monai_sre.networks.data_flow import INPUT, DataFlow, trace_data_flow
 from monai_sre.networks.layers.convutils import same_padding
 from monai_sre.networks.layers.group_conv import GroupConv
-from monai_sre.networks.layers.group_norm import GroupBatchNorm
+from monai_sre.networks.layers.group_norm import GroupBatchNorm, OrientationGroupNorm
 from monai_sre.networks.layers.group_pool import GroupPool
 from monai_sre.networks.layers.symmetric_pool import SymmetricPool
 
 __all__ = ["convert_to_group"]
 
 _BATCH_NORMS = tuple(Norm[Norm.BATCH, d] for d in (1, 2, 3))
+_INSTANCE_NORMS = tuple(Norm[Norm.INSTANCE, d] for d in (1, 2, 3))
+_NORMS = (*_BATCH_NORMS, *_INSTANCE_NORMS, nn.GroupNorm)
 _CONVS = ModuleConverter.conv_types + ModuleConverter.conv_transpose_types
 _PROBE_SIZE = 32
 
@@ -120,6 +125,10 @@ class _GroupConverter(ModuleConverter):
             return GroupBatchNorm(channels, self.num_orientations, eps=module.eps, momentum=module.momentum,
                                   affine=module.affine, track_running_stats=module.track_running_stats,
                                   **_factory(module))  # fmt: skip
+        if isinstance(module, (nn.GroupNorm, *_INSTANCE_NORMS)):
+            if self.reads_plain(module, name):
+                return None
+            return self.convert_channel_norm(module, name)
         if isinstance(module, nn.Linear):
             if self.reads_plain(module, name):
                 return None
@@ -130,6 +139,19 @@ class _GroupConverter(ModuleConverter):
         if isinstance(module, self.pool_types):
             return self.convert_pool(module, name)
         return None
+
+    def convert_channel_norm(self, norm: nn.Module, name: str) -> nn.Module:
+        """``nn.GroupNorm(G, C)`` as :class:`OrientationGroupNorm` with ``gcd(G, C / |X|)`` groups of whole
+        orientation sets, an instance norm as one group per channel (its orientations together); scale and shift
+        per channel, shared by its orientations. Per flat channel, the statistics of a group could mix parts of
+        two orientation sets, and the scale of one orientation would not follow it under a symmetry."""
+        if isinstance(norm, nn.GroupNorm):
+            channels = self.per_orientation(norm.num_channels, name, "num_channels")
+            groups = math.gcd(norm.num_groups, channels)
+        else:
+            channels = groups = self.per_orientation(norm.num_features, name, "num_features")
+        replacement = OrientationGroupNorm(groups, channels, self.num_orientations, eps=norm.eps, affine=norm.affine)
+        return replacement.to(**_factory(norm))
 
     def convert_any_conv(self, conv: nn.Module, name: str) -> nn.Module:
         dims = len(conv.kernel_size)
@@ -238,7 +260,7 @@ def convert_to_group(
     flow = None
     if lifting is None:
         shape = tuple(input_shape) if input_shape is not None else _probe_shape(model)
-        flow = trace_data_flow(model, shape, _CONVS + (nn.Linear,), _CONVS + (nn.Linear, *_BATCH_NORMS))
+        flow = trace_data_flow(model, shape, _CONVS + (nn.Linear,), _CONVS + (nn.Linear, *_NORMS))
     converter = _GroupConverter(group, space, widths, skip, flow, names)
     converter.linears = frozenset(n for n, m in model.named_modules() if isinstance(m, nn.Linear))
     converter.report.params_before = count_parameters(model)

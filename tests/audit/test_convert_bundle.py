@@ -246,3 +246,14 @@ def test_a_bundle_whose_network_depends_on_the_users_data_converts_with_override
     assert main(["convert-bundle", source, "--to", "sre", "--output", str(tmp_path / "cli"),
                  "--overrides", "{'num_classes': 2}"]) == 0  # fmt: skip
     assert "network_def -> convert_to_sre" in capsys.readouterr().out
+
+
+def test_layer_types_the_converter_does_not_know_are_named_where_an_unexplained_error_must_come_from():
+    """When the measured error shows a broken symmetry and no known layer explains it, the note lists the leaf
+    module types the converters leave alone, pointwise, pooling, dropout and this package's layers excepted."""
+    from monai_sre.audit.convert_bundle import _unconverted_types
+    from monai_sre.networks import convert_to_group
+
+    model = torch.nn.Sequential(torch.nn.Conv3d(1, 6, 3), torch.nn.LayerNorm(4), torch.nn.ReLU(), torch.nn.Dropout())
+    converted, _ = convert_to_group(model, input_shape=(1, 6, 6, 6))
+    assert _unconverted_types(converted) == ["LayerNorm"]
