@@ -305,10 +305,14 @@ def read_bundle(
 
 
 def _config_class_names(parser: ConfigParser) -> list[str] | None:
-    """The ``classes`` the configs define, when that is a list of at least two names, else ``None``."""
+    """The ``classes`` the configs define, when that is a list of at least two names, else ``None`` (also when
+    another bundle's ``classes`` means something else and does not build)."""
     if "classes" not in parser:
         return None
-    names = parser.get_parsed_content("classes")
+    try:
+        names = parser.get_parsed_content("classes")
+    except Exception:  # noqa: BLE001 - an id of another meaning: the metadata's names serve
+        return None
     if isinstance(names, (list, tuple)) and len(names) >= 2 and all(isinstance(n, str) for n in names):
         return list(names)
     return None

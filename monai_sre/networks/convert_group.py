@@ -29,6 +29,7 @@ transposed convolution, stride s           ``Upsample(s, nearest)`` + ``GroupCon
 Which convolutions read the image or write the output is found by running one probe input through the network
 (:mod:`~monai_sre.networks.data_flow`), not from module order: a residual unit's residual convolution reads the
 image beside its first convolution.
+
 Pointwise activations, global average pooling and flattening are equivariant as they are. Anything else is kept
 and listed in the report; a network whose widths are not multiples of ``|X|`` is refused, naming the layer.
 Weights are freshly initialised (a dense kernel has no meaningful projection onto orientation-shared kernels).
