@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -116,3 +117,15 @@ def assert_onnx_export_matches(bundle: str, run: Path, network: torch.nn.Module,
     for batch in (1, 3):
         (result,) = session.run(None, {"image": x[:batch].numpy()})
         np.testing.assert_allclose(result, expected[:batch].numpy(), rtol=1e-4, atol=1e-4)
+
+
+def audit_and_evaluation(bundle: str, protocol: str, folder: Path, **values):
+    """The audit of ``bundle`` and the bundle's own evaluation under ``protocol``, with the same command-line
+    ``values`` (datalist, classes, run folder): ``(audit report, evaluation's robustness JSON)``."""
+    from monai_sre.audit import audit_bundle
+
+    evaluation = {k: v for k, v in values.items() if k == "run_dir"}
+    run_workflow(bundle, EVALUATE, rotation_protocols=[protocol], eval_dir=str(folder / "eval"), **evaluation)
+    expected = json.loads((folder / "eval" / f"robustness_{protocol}.json").read_text())
+    report = audit_bundle(REPO / "bundles" / bundle, protocol=protocol, output=folder / "audit", **values)[protocol]
+    return report, expected

@@ -24,6 +24,7 @@ from tests.bundles.conftest import (
     TRAIN,
     assert_fails_with,
     assert_onnx_export_matches,
+    audit_and_evaluation,
     bundle_config,
     run_workflow,
 )
@@ -180,14 +181,10 @@ def test_a_trained_run_exports_to_onnx_with_a_dynamic_batch(classification_run, 
 def test_the_audit_of_a_run_reproduces_its_evaluation(classification_run, classification_example, tmp_path):
     """``python -m monai_sre audit`` on this bundle with a user's run and datalist: the accuracy per rotation equals
     the bundle's own evaluation (same seed), and the consistency is reported beside it."""
-    from monai_sre.audit import audit_bundle
-
-    run_workflow(BUNDLE, EVALUATE, run_dir=str(classification_run), rotation_protocols=["haar-4"],
-                 eval_dir=str(tmp_path / "eval"))  # fmt: skip
-    expected = json.loads((tmp_path / "eval" / "robustness_haar-4.json").read_text())
-    overrides = {"datalist": str(classification_example / "datalist.json"), "num_classes": 4,
-                 "class_names": str(classification_example / "classes.json"), "run_dir": str(classification_run)}  # fmt: skip
-    report = audit_bundle(REPO / "bundles" / BUNDLE, protocol="haar-4", output=tmp_path / "audit", **overrides)["haar-4"]
+    report, expected = audit_and_evaluation(
+        BUNDLE, "haar-4", tmp_path, datalist=str(classification_example / "datalist.json"), num_classes=4,
+        class_names=str(classification_example / "classes.json"), run_dir=str(classification_run),
+    )  # fmt: skip
     assert report.task == "classification" and report.num_samples == expected["num_samples"]
     assert report.values("accuracy") == pytest.approx([case["accuracy"] for case in expected["cases"]], abs=1e-6)
     assert report.consistency == expected["consistency"]

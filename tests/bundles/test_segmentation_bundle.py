@@ -25,6 +25,7 @@ from tests.bundles.conftest import (
     TRAIN,
     assert_fails_with,
     assert_onnx_export_matches,
+    audit_and_evaluation,
     bundle_config,
     run_workflow,
 )
@@ -230,14 +231,10 @@ def test_a_trained_run_exports_to_onnx_with_a_dynamic_batch(segmentation_run, tm
 def test_the_audit_of_a_run_reproduces_its_evaluation(segmentation_run, segmentation_example, tmp_path):
     """``python -m monai_sre audit`` on this bundle with a user's run: the classes come from the command line (the
     metadata describes the default two), and the Dice per case equals the bundle's own evaluation (same seed)."""
-    from monai_sre.audit import audit_bundle
-
-    run_workflow(BUNDLE, EVALUATE, run_dir=str(segmentation_run), rotation_protocols=["haar-2"],
-                 eval_dir=str(tmp_path / "eval"))  # fmt: skip
-    expected = json.loads((tmp_path / "eval" / "robustness_haar-2.json").read_text())
-    overrides = {"datalist": str(segmentation_example / "small_datalist.json"), "num_classes": 4,
-                 "class_names": str(segmentation_example / "classes.json"), "run_dir": str(segmentation_run)}  # fmt: skip
-    report = audit_bundle(REPO / "bundles" / BUNDLE, protocol="haar-2", output=tmp_path / "audit", **overrides)["haar-2"]
+    report, expected = audit_and_evaluation(
+        BUNDLE, "haar-2", tmp_path, datalist=str(segmentation_example / "small_datalist.json"), num_classes=4,
+        class_names=str(segmentation_example / "classes.json"), run_dir=str(segmentation_run),
+    )  # fmt: skip
     assert report.settings["weights"] == str(segmentation_run / "models" / "model.pt")
     assert {f"dice_{name}" for name in SEGMENTATION_CLASSES[1:]} <= set(report.metrics)
     assert report.upright["dice"] == pytest.approx(expected["upright"]["dice"], abs=1e-6)
