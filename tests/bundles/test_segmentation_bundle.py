@@ -14,7 +14,7 @@ import SimpleITK as sitk
 import torch
 from monai.bundle import verify_metadata
 
-from monai_sre.networks.nets import group_unet_light
+from monai_sre.networks.nets import sre_unet_light
 from tests.bundles.conftest import (
     EVALUATE,
     INFER,
@@ -44,7 +44,7 @@ def test_training_writes_the_best_model_a_resumable_checkpoint_and_the_training_
     domain = json.loads((segmentation_run / "training_domain.json").read_text())
     assert domain["classes"] == SEGMENTATION_CLASSES
     assert (domain["model_name"], domain["patch_size"], domain["orientation"], domain["spacing"]) == (
-        "group_unet_light", 16, "RAS", 2.0,
+        "sre_unet_light", 16, "RAS", 2.0,
     )  # fmt: skip
     assert 150 < domain["extent_mm"][0] <= domain["extent_mm"][1] < 250  # slabs of a 196 x 232 x 188 mm brain
 
@@ -222,7 +222,7 @@ def test_a_trained_run_exports_to_onnx_with_a_dynamic_batch(segmentation_run, tm
     assert_onnx_export_matches(
         "sre_segmentation",
         segmentation_run,
-        group_unet_light(in_channels=1, out_channels=4),
+        sre_unet_light(in_channels=1, out_channels=4),
         [1, 1, 16, 16, 16],
         tmp_path,
     )
