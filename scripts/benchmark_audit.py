@@ -16,6 +16,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import subprocess
@@ -55,7 +56,7 @@ def main() -> None:
     args = parser.parse_args()
 
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "PYTHONPATH": str(ROOT)}
-    runs = iter(range(10**6))
+    runs = itertools.count()  # a new output folder for every run
 
     def task(name: str, work: Path):
         def run() -> None:
