@@ -72,7 +72,14 @@ def _factory(module: nn.Module) -> dict:
 
 class _GroupConverter(ModuleConverter):
     def __init__(
-        self, group: str, space: str, widths: str, skip: Sequence[str], flow: DataFlow | None, lifting: Sequence[str]
+        self,
+        group: str,
+        space: str,
+        widths: str,
+        skip: Sequence[str],
+        flow: DataFlow | None,
+        lifting: Sequence[str],
+        linears: Sequence[str],
     ) -> None:
         super().__init__(stride_policy="pool", skip=skip)
         self.group = group
@@ -81,7 +88,7 @@ class _GroupConverter(ModuleConverter):
         self.divide = widths == "keep"
         self.flow = flow
         self.lifting = frozenset(lifting)
-        self.linears: frozenset[str] = frozenset()
+        self.linears = frozenset(linears)  # their outputs are plain features
         self.heads = flow.output if flow is not None else frozenset()
         self.lifted = False
         self.pooled = False
@@ -262,8 +269,8 @@ def convert_to_group(
     if lifting is None:
         shape = tuple(input_shape) if input_shape is not None else _probe_shape(model)
         flow = trace_data_flow(model, shape, _CONVS + (nn.Linear,), _CONVS + (nn.Linear, *_NORMS))
-    converter = _GroupConverter(group, space, widths, skip, flow, names)
-    converter.linears = frozenset(n for n, m in model.named_modules() if isinstance(m, nn.Linear))
+    linears = [n for n, m in model.named_modules() if isinstance(m, nn.Linear)]
+    converter = _GroupConverter(group, space, widths, skip, flow, names, linears)
     converter.report.params_before = count_parameters(model)
     target = model if inplace else copy.deepcopy(model)
     converter.visit(target, "")
