@@ -156,6 +156,8 @@ def write_training_domain(run_dir: str | Path, **domain) -> str:
 def read_training_domain(run_dir: str | Path) -> dict:
     """The domain a run was trained on (see :func:`write_training_domain`).
 
+    A relative ``datalist`` in it (as in a bundle's shipped weights) is resolved against ``run_dir``.
+
     Raises:
         FileNotFoundError: ``run_dir`` holds no ``training_domain.json`` (the message says which run to name).
     """
@@ -164,7 +166,10 @@ def read_training_domain(run_dir: str | Path) -> dict:
         raise FileNotFoundError(
             f"no {TRAINING_DOMAIN} in '{run_dir}': pass --run_dir, the folder of the training run whose model to use."
         )
-    return json.loads(path.read_text())
+    domain = json.loads(path.read_text())
+    if domain.get("datalist") and not Path(domain["datalist"]).is_absolute():
+        domain["datalist"] = str((path.parent / domain["datalist"]).resolve())
+    return domain
 
 
 def _listing(names: list[str], shown: int = 4) -> str:

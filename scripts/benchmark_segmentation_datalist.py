@@ -2,8 +2,7 @@
 # Licensed under the Apache License, Version 2.0
 """Rotation robustness and cost of group, SRE and plain U-Nets trained by the segmentation bundle on any datalist.
 
-The sibling of ``benchmark_segmentation.py`` for ``bundles/sre_segmentation`` (a user's image/label datalist
-instead of the embedded tissue patches). Every model is trained and evaluated by the bundle's own configs
+For ``bundles/sre_segmentation``: its shipped tissue example or a user's image/label datalist. Every model is trained and evaluated by the bundle's own configs
 (``inference.json`` + ``train.json``, then the same + ``evaluate.json``, parsed by MONAI's ``ConfigWorkflow`` as
 ``python -m monai.bundle run`` parses them, through ``monai_sre.comparison.bundle_runs.train_then_evaluate``), so
 the checks of the datalist, preprocessing, class-balanced rotated patches, budget (optimiser, schedule),
@@ -25,10 +24,11 @@ Checkpoints, logs and the robustness reports go to ``--work-dir`` (default: ``--
 
 Usage::
 
-    # the bundle's tissue example (MNI template slabs, 4 classes), all six models, seeds 0 1 2, on the CPU
-    python scripts/build_segmentation_example.py --output /tmp/seg_example && \\
-    python scripts/benchmark_segmentation_datalist.py --datalist /tmp/seg_example/datalist.json --num-classes 4 \\
-        --class-names /tmp/seg_example/classes.json --patch-size 16 --samples-per-volume 8 --epochs 600 \\
+    # the bundle's tissue example (MNI template slabs, 4 classes; shipped in bundles/sre_segmentation/data/, and
+    # written again by scripts/build_segmentation_example.py), all six models, seeds 0 1 2, on the CPU
+    E=bundles/sre_segmentation/data/tissue_example
+    python scripts/benchmark_segmentation_datalist.py --datalist $E/datalist.json --num-classes 4 \\
+        --class-names $E/classes.json --patch-size 16 --samples-per-volume 8 --epochs 600 \\
         --val-interval 20 --output results/segmentation_tissue_cpu
 
     # your own datalist, the bundle's budget, two models, two seeds

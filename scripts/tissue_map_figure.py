@@ -3,12 +3,12 @@
 """Map a whole T1 volume with a tissue bundle and draw one axial slice of the map beside the T1.
 
 Two bundles: the classifier's whole-volume map (``sre_resnet3d_tissue``, configs/tissue_map.json: every
-``--stride``-th voxel classified from its 16^3 patch) and the segmentation bundle's sliding-window label map
-(``--bundle sre_unet3d_tissue_seg``, configs/inference.json). Default input: the Colin27 brain, skull-stripped
+``--stride``-th voxel classified from its 16^3 patch) and the segmentation bundle's sliding-window label map with
+its shipped weights (``--bundle sre_segmentation``, configs/inference.json). Default input: the Colin27 brain, skull-stripped
 (``ch2bet.nii.gz`` of the Debian/Ubuntu package ``mricron-data``: ``apt-get install -y mricron-data``)::
 
     python scripts/tissue_map_figure.py          # bundles/sre_resnet3d_tissue/docs/tissue_map_colin27.png
-    python scripts/tissue_map_figure.py --bundle sre_unet3d_tissue_seg   # .../docs/tissue_segmentation_colin27.png
+    python scripts/tissue_map_figure.py --bundle sre_segmentation   # .../docs/tissue_segmentation_colin27.png
     python scripts/tissue_map_figure.py --input /usr/share/mricron/templates/ch2.nii.gz --stride 4
     python scripts/tissue_map_figure.py --overlay sre_resnet --ckpt-path my_sre_weights.pt
 
@@ -27,28 +27,31 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-from monai_sre.data import TISSUE_CLASSES
-
 REPO = Path(__file__).resolve().parents[1]
-# per bundle: the configs after the overlays, the label map's file postfix, the default figure
+# per bundle: the configs after the overlays, the label map's file postfix, the default figure, the colours of
+# the label values 0, 1, ... (0: background, not mapped)
 BUNDLES = {
-    "sre_resnet3d_tissue": (["tissue_map"], "tissue", "tissue_map_colin27.png"),
-    "sre_unet3d_tissue_seg": ([], "tissue_seg", "tissue_segmentation_colin27.png"),
+    "sre_resnet3d_tissue": (  # cortical grey, deep grey, white matter, internal CSF
+        ["tissue_map"], "tissue", "tissue_map_colin27.png", ("#000000", "#f28e2b", "#59a14f", "#e8e8e8", "#4e79a7")
+    ),
+    "sre_segmentation": (  # CSF, grey matter, white matter
+        [], "seg", "tissue_segmentation_colin27.png", ("#000000", "#4e79a7", "#59a14f", "#e8e8e8")
+    ),
 }
 COLIN27 = Path("/usr/share/mricron/templates/ch2bet.nii.gz")
-COLOURS = ("#000000", "#f28e2b", "#59a14f", "#e8e8e8", "#4e79a7")  # background, then TISSUE_CLASSES
 
 
 def run_map(
     bundle: str, source: Path, work_dir: Path, stride: int, overlays: list[str], ckpt_path: str | None
-) -> tuple[Path, float, str]:
-    """Run inference + [overlays] (+ tissue_map) of ``bundle`` on ``source``: label map, seconds, network."""
+) -> tuple[Path, float, str, list[str]]:
+    """Run inference + [overlays] (+ tissue_map) of ``bundle`` on ``source``: the label map, seconds, network and
+    the names of the label values 1, 2, ..."""
     from monai.bundle import ConfigWorkflow
 
     volumes, out = work_dir / "volumes", work_dir / "out"
     volumes.mkdir(parents=True, exist_ok=True)
     shutil.copy(source, volumes / source.name)
-    after, postfix, _ = BUNDLES[bundle]
+    after, postfix, _, _ = BUNDLES[bundle]
     names = ["inference", *overlays, *after]
     overrides = {"dataset_dir": str(volumes), "output_dir": str(out), "overwrite": True}
     if after:  # the classifier's map: every stride-th voxel
@@ -69,18 +72,24 @@ def run_map(
     workflow.run()
     seconds = time.perf_counter() - start
     network = type(workflow.parser.get_parsed_content("network_def")).__name__
+    classes = list(workflow.parser.get_parsed_content("domain")["classes"])
     workflow.finalize()
     stem = source.name.removesuffix(".gz").removesuffix(".nii")
-    return out / f"{stem}_{postfix}.nii.gz", seconds, network
+    # the classifier's map writes class k as k + 1 (0: not mapped); a segmentation's label 0 is its background
+    names = classes if after else classes[1:]
+    return out / f"{stem}_{postfix}.nii.gz", seconds, network, names
 
 
-def class_fractions(labels: np.ndarray) -> dict[str, float]:
-    """Fraction of the mapped (non-background) voxels per tissue class."""
-    counts = np.bincount(labels[labels > 0].ravel() - 1, minlength=len(TISSUE_CLASSES))
-    return {name: float(c / max(counts.sum(), 1)) for name, c in zip(TISSUE_CLASSES, counts)}
+def class_fractions(labels: np.ndarray, names: list[str]) -> dict[str, float]:
+    """Fraction of the mapped (non-background) voxels per class (label value 1, 2, ...)."""
+    counts = np.bincount(labels[labels > 0].ravel() - 1, minlength=len(names))
+    return {name: float(c / max(counts.sum(), 1)) for name, c in zip(names, counts)}
 
 
-def draw(t1: nib.Nifti1Image, labels: nib.Nifti1Image, z_mm: float, title: str, output: Path) -> int:
+def draw(
+    t1: nib.Nifti1Image, labels: nib.Nifti1Image, names: list[str], colours: tuple[str, ...], z_mm: float, title: str,
+    output: Path,
+) -> int:
     """One axial slice (the voxel row nearest world ``z_mm``) of the T1 and of its map; returns the slice index."""
     from matplotlib.colors import ListedColormap
     from matplotlib.figure import Figure
@@ -96,13 +105,13 @@ def draw(t1: nib.Nifti1Image, labels: nib.Nifti1Image, z_mm: float, title: str, 
     left, right = fig.subplots(1, 2)
     left.imshow(image, cmap="gray", origin="lower")
     left.set_title("T1")
-    right.imshow(label, cmap=ListedColormap(COLOURS), vmin=0, vmax=len(COLOURS) - 1, origin="lower",
+    right.imshow(label, cmap=ListedColormap(colours), vmin=0, vmax=len(colours) - 1, origin="lower",
                  interpolation="nearest")  # fmt: skip
     right.set_title("tissue map")
     for axis in (left, right):
         axis.set_axis_off()
-    handles = [Patch(color=c, label=n) for c, n in zip(COLOURS[1:], TISSUE_CLASSES)]
-    fig.legend(handles=handles, loc="lower center", ncol=4, frameon=False)
+    handles = [Patch(color=c, label=n) for c, n in zip(colours[1:], names)]
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False)
     fig.suptitle(title)
     fig.get_layout_engine().set(rect=(0, 0.06, 1, 0.94))
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -128,14 +137,14 @@ def main() -> None:
     classifier = bool(BUNDLES[args.bundle][0])
     with tempfile.TemporaryDirectory() as temporary:
         work_dir = args.work_dir or Path(temporary)
-        label_file, seconds, network = run_map(
+        label_file, seconds, network, names = run_map(
             args.bundle, args.input, work_dir, args.stride, args.overlay, args.ckpt_path
         )
         t1, labels = nib.load(args.input), nib.load(label_file)
-        fractions = class_fractions(np.asarray(labels.dataobj))
+        fractions = class_fractions(np.asarray(labels.dataobj), names)
         how = f"16^3 patches at 2 mm, stride {args.stride}" if classifier else "sliding window at 2 mm"
         title = f"{args.input.name}: {network}, {how} ({seconds:.0f} s on CPU)"
-        k = draw(t1, labels, args.z_mm, title, output)
+        k = draw(t1, labels, names, BUNDLES[args.bundle][3], args.z_mm, title, output)
     print(f"map of '{args.input}' ({t1.shape}) with {network}, {how}: {seconds:.1f} s")
     print("mapped voxels per class: " + ", ".join(f"{n} {f:.3f}" for n, f in fractions.items()))
     print(f"wrote {output} (axial slice {k})")

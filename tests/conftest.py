@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -67,14 +68,15 @@ def classification_example(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def segmentation_example(tmp_path_factory) -> Path:
-    """The segmentation bundle's runnable tissue example of real volumes (coronal slabs of the 2 mm MNI template with
-    its tissue labels), by its script, plus ``small_datalist.json``: the same training slabs with 40 x 40 voxel
-    (x, z) crops of the validation and test slabs, so that tests validate and evaluate whole volumes quickly."""
+    """A copy of the segmentation bundle's shipped tissue example of real volumes (coronal slabs of the 2 mm MNI
+    template with its tissue labels; its script's output, tests/scripts/test_build_segmentation_example.py), plus
+    ``small_datalist.json``: the same training slabs with 40 x 40 voxel (x, z) crops of the validation and test
+    slabs, so that tests validate and evaluate whole volumes quickly."""
     import nibabel as nib
 
-    folder = tmp_path_factory.mktemp("segmentation_example")
-    script = Path(__file__).resolve().parents[1] / "scripts" / "build_segmentation_example.py"
-    subprocess.run([sys.executable, str(script), "--output", str(folder)], check=True)
+    folder = tmp_path_factory.mktemp("segmentation_example") / "tissue_example"
+    shipped = Path(__file__).resolve().parents[1] / "bundles" / "sre_segmentation" / "data" / "tissue_example"
+    shutil.copytree(shipped, folder)
     datalist = json.loads((folder / "datalist.json").read_text())
     for split in ("validation", "test"):
         for entry in datalist[split]:

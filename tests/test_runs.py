@@ -67,6 +67,14 @@ def test_training_domain_round_trips_and_a_missing_one_names_the_folder(tmp_path
         read_training_domain(tmp_path / "elsewhere")
 
 
+
+def test_a_relative_datalist_in_the_domain_resolves_against_its_folder(tmp_path):
+    (tmp_path / "models").mkdir()
+    write_training_domain(tmp_path / "models", datalist="../data/datalist.json")
+    assert read_training_domain(tmp_path / "models")["datalist"] == str(tmp_path / "data" / "datalist.json")
+    write_training_domain(tmp_path, datalist="/abs/datalist.json")
+    assert read_training_domain(tmp_path)["datalist"] == "/abs/datalist.json"
+
 def test_bundle_root_finds_the_shipped_bundles_from_any_folder(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert bundle_root("sre_resnet3d_tissue").endswith("bundles/sre_resnet3d_tissue")

@@ -246,20 +246,44 @@ def list_volumes(
     return good
 
 
-def class_names(names: Sequence[str] | str | Path | None, num_classes: int | None) -> list[str]:
-    """The class names of a classifier, in label order, checked against ``num_classes``.
+def _datalist_labels(datalist: str | Path | None) -> list[str] | None:
+    """The class names of a decathlon-style JSON datalist's ``labels`` (``{"0": "background", "1": ...}``), if any."""
+    if datalist is None or Path(datalist).suffix.lower() != ".json" or not Path(datalist).is_file():
+        return None
+    labels = json.loads(Path(datalist).read_text()).get("labels")
+    if labels is None:
+        return None
+    if isinstance(labels, list):
+        return [str(n) for n in labels]
+    try:
+        indices = sorted(int(k) for k in labels)
+    except (TypeError, ValueError):
+        indices = None
+    if not isinstance(labels, dict) or indices != list(range(len(labels))):
+        raise ValueError(f"datalist '{datalist}': 'labels' must map the class indices 0..N-1 to names, got {labels}.")
+    return [str(labels[k]) for k in sorted(labels, key=int)]
+
+
+def class_names(
+    names: Sequence[str] | str | Path | None, num_classes: int | None, datalist: str | Path | None = None
+) -> list[str]:
+    """The class names of a model, in label order, checked against ``num_classes``.
 
     Args:
-        names: a list of names; a path to a JSON list or to a text file with one name per line; or ``None`` for
-            ``class_0``, ``class_1``, ...
-        num_classes: the number of classes (required: a positive int).
+        names: a list of names; a path to a JSON list or to a text file with one name per line; or ``None`` for the
+            names in ``datalist``'s ``labels`` (MONAI's decathlon ``dataset.json`` field), else ``class_0``,
+            ``class_1``, ...
+        num_classes: the number of classes; may be ``None`` when the names are given or come from ``datalist``.
+        datalist: a decathlon-style JSON datalist whose ``labels`` name the classes when ``names`` is ``None``.
 
     Raises:
-        ValueError: ``num_classes`` is missing or not positive, or the names are not ``num_classes`` distinct
-            strings (the message gives both).
+        ValueError: no names and ``num_classes`` missing or not positive, or the names are not ``num_classes``
+            distinct strings (the message gives both).
     """
-    check_positive_int("num_classes (pass --num_classes N)", num_classes)
     if names is None:
+        names = _datalist_labels(datalist)
+    if names is None:
+        check_positive_int("num_classes (pass --num_classes N)", num_classes)
         return [f"class_{i}" for i in range(num_classes)]
     if isinstance(names, (str, Path)):
         source = Path(names)
@@ -269,6 +293,9 @@ def class_names(names: Sequence[str] | str | Path | None, num_classes: int | Non
         names = json.loads(text) if source.suffix.lower() == ".json" else [n.strip() for n in text.splitlines()]
         names = [n for n in names if str(n).strip()]
     names = [str(n) for n in names]
+    if num_classes is None:
+        num_classes = len(names)
+    check_positive_int("num_classes (pass --num_classes N)", num_classes)
     if len(names) != num_classes or len(set(names)) != len(names):
         raise ValueError(f"class_names must be {num_classes} distinct names (num_classes), got {names}.")
     return names

@@ -15,7 +15,7 @@ from tests.audit.conftest import REPO
 
 # bundle, protocol, samples: kept small (2 shared cores); the haar-64 target is measured in docs/audit.md
 TEST_CASE_1 = ["sre_resnet3d_tissue", "haar-4", 16, ("accuracy", "auc")]
-TEST_CASE_2 = ["sre_unet3d_tissue_seg", "haar-2", 2, ("dice", "agreement")]
+TEST_CASE_2 = ["sre_segmentation", "haar-2", 1, ("dice", "agreement")]  # its one whole test slab
 
 
 def run_evaluation(bundle: str, protocol: str, samples: int, eval_dir) -> dict:
@@ -62,15 +62,13 @@ def test_segmentation_inferer_and_no_labels(tmp_path):
     from monai_sre.audit import audit_pipeline, read_bundle
 
     window = {"_target_": "SlidingWindowInferer", "roi_size": [16, 16, 16], "sw_batch_size": 2}
-    pipeline = read_bundle(
-        REPO / "bundles" / "sre_unet3d_tissue_seg", overrides={"num_test_samples": 2, "validate#inferer": window}
-    )
+    pipeline = read_bundle(REPO / "bundles" / "sre_segmentation", overrides={"validate#inferer": window})
     calls = []
     inferer = pipeline.inferer
     assert type(inferer).__name__ == "SlidingWindowInferer"
     pipeline.inferer = lambda inputs, network: calls.append(tuple(inputs.shape)) or inferer(inputs, network)
     report = audit_pipeline(pipeline, ["flips"], label_key="absent")["flips"]
-    assert len(calls) == 1 + 3 and calls[0] == (2, 1, 16, 16, 16)  # upright and 3 flips, one batch, cropped to 16^3
+    assert len(calls) == 1 + 3 and calls[0] == (1, 1, 98, 18, 94)  # upright and 3 flips of the whole test slab
     assert report.metrics == ("agreement",) and report.settings["labels_found"] is False
     assert report.values("agreement") == pytest.approx([1.0] * 3, abs=0.02)  # grid symmetries: near-equivariant
     assert any("no 'absent'" in note for note in report.settings["notes"])

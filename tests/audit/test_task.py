@@ -26,7 +26,7 @@ def test_bundle_task(metadata, expected):
 
 
 @pytest.mark.parametrize(
-    "bundle, expected", [("sre_resnet3d_tissue", "classification"), ("sre_unet3d_tissue_seg", "segmentation")]
+    "bundle, expected", [("sre_resnet3d_tissue", "classification"), ("sre_segmentation", "segmentation")]
 )
 def test_shipped_bundles(bundle, expected):
     metadata = json.loads((REPO / "bundles" / bundle / "configs" / "metadata.json").read_text())

@@ -21,7 +21,6 @@ import torch
 from monai.bundle import ConfigParser
 
 from monai_sre.data import medmnist_path
-from monai_sre.data.tissue import TISSUE_ASSET
 from monai_sre.networks.weights import load_weights
 from tests.bundles.conftest import INFER, REPO, SCHEMA, TRAIN, bundle_config, run_workflow
 
@@ -40,7 +39,7 @@ class Case:
     check_shape: tuple[int, ...] = (2, 1, 16, 16, 16)  # where the export must match the network (not the traced shape)
     net_in_out: dict[str, str] = field(default_factory=dict)  # verify_net_in_out metadata overrides
     segmentation: bool = False  # a label map per input, else one predictions.csv row per input
-    label_postfix: str = "tissue_seg"  # a label map's name: the input's, then this
+    label_postfix: str = "seg"  # a label map's name: the input's, then this
 
     @property
     def configs(self) -> Path:
@@ -80,24 +79,6 @@ def sre_resnet3d_tissue(patches) -> Case:
 
 
 @pytest.fixture(scope="module")
-def sre_unet3d_tissue_seg(tmp_path_factory) -> Case:
-    """The shipped weights on a 64 mm crop of the 2 mm template; exported scripted, as the docs' command does."""
-    folder = tmp_path_factory.mktemp("crop")
-    with np.load(TISSUE_ASSET) as images:
-        volume, affine = images["volume"], images["affine"]
-    corner = np.array([30, 40, 30])
-    shifted = affine.copy()
-    shifted[:3, 3] = affine[:3, :3] @ corner + affine[:3, 3]
-    block = volume[tuple(slice(c, c + 32) for c in corner)].astype(np.uint8)
-    nib.save(nib.Nifti1Image(block, shifted), folder / "crop.nii.gz")
-    root = REPO / "bundles" / "sre_unet3d_tissue_seg"
-    return Case(
-        "sre_unet3d_tissue_seg", folder, root / "models" / "model.pt",
-        check_shape=(2, 1, 32, 16, 16), segmentation=True,
-    )  # fmt: skip
-
-
-@pytest.fixture(scope="module")
 def sre_classification(classification_run, classification_example) -> Case:
     """A short training run on the classification example (4 classes, where the metadata describes 2: the model
     zoo's metadata override); inference reads the run's training domain; exported scripted, as the docs' command."""
@@ -130,22 +111,20 @@ def sre_resnet3d_medmnist(patches, tmp_path_factory) -> Case:
 
 
 @pytest.fixture(scope="module")
-def sre_segmentation(segmentation_run, segmentation_example, tmp_path_factory) -> Case:
-    """A short training run on the segmentation example (4 classes, where the metadata describes 2), inference on
-    the whole test slab; exported scripted, as the docs' command does."""
+def sre_segmentation(tmp_path_factory) -> Case:
+    """The shipped weights (trained on the bundle's tissue example, 4 classes as the metadata describes) on the
+    example's whole test slab; exported scripted, as the docs' command does."""
     folder = tmp_path_factory.mktemp("slab")
-    test = json.loads((segmentation_example / "small_datalist.json").read_text())["test"][0]
-    shutil.copy(segmentation_example / test["image"], folder / "slab.nii.gz")
+    example = REPO / "bundles" / "sre_segmentation" / "data" / "tissue_example"
+    test = json.loads((example / "datalist.json").read_text())["test"][0]
+    shutil.copy(example / test["image"], folder / "slab.nii.gz")
     return Case(
-        "sre_segmentation", folder, segmentation_run / "models" / "model.pt",
-        overrides={"run_dir": str(segmentation_run)}, check_shape=(2, 1, 16, 32, 16), segmentation=True,
-        label_postfix="seg", net_in_out={"_meta_#network_data_format#outputs#pred#num_channels": "4"},
+        "sre_segmentation", folder, REPO / "bundles" / "sre_segmentation" / "models" / "model.pt",
+        check_shape=(2, 1, 16, 32, 16), segmentation=True,
     )  # fmt: skip
 
 
-BUNDLES = [
-    "sre_resnet3d_tissue", "sre_unet3d_tissue_seg", "sre_classification", "sre_resnet3d_medmnist", "sre_segmentation",
-]  # fmt: skip
+BUNDLES = ["sre_resnet3d_tissue", "sre_classification", "sre_resnet3d_medmnist", "sre_segmentation"]
 
 
 @pytest.fixture(params=BUNDLES)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 import torch
-from monai.bundle import verify_metadata
+from monai.bundle import ConfigParser, verify_metadata
 
 from monai_sre.networks.nets import sre_unet_light
 from tests.bundles.conftest import (
@@ -37,6 +37,59 @@ META = REPO / "bundles" / BUNDLE / "configs" / "metadata.json"
 def test_metadata_verifies_against_the_local_schema():
     verify_metadata(meta_file=str(META), filepath=str(SCHEMA))
 
+
+
+def test_shipped_weights_reproduce_the_documented_metrics_and_keep_grid_symmetries_exact(tmp_path):
+    """The evaluate command with no arguments: the shipped weights (``models/``, trained on the shipped tissue
+    example) on the example's whole test slab, as the metadata's ``eval_metrics`` record them (golden values), and
+    the label maps of the flipped slab are the flipped label map."""
+    eval_dir = tmp_path / "eval"
+    run_workflow(BUNDLE, EVALUATE, rotation_protocols=["flips"], eval_dir=str(eval_dir))
+    golden = json.loads(META.read_text())["eval_metrics"]
+    report = json.loads((eval_dir / "robustness_flips.json").read_text())
+    assert report["upright"]["dice"] == pytest.approx(golden["test_mean_dice_upright"], abs=5e-4)
+    for name in SEGMENTATION_CLASSES[1:]:
+        assert report["upright"][f"dice_{name}"] == pytest.approx(golden[f"test_dice_{name}_upright"], abs=5e-4)
+    assert report["summary"]["agreement_worst"] == 1.0 and report["summary"]["dice_gap"] == pytest.approx(0, abs=1e-12)
+
+
+def test_the_shipped_run_names_its_data_relative_to_the_bundle():
+    """models/training_domain.json: the shipped model's domain; its datalist is the bundle's own example, found
+    wherever the bundle lies, and training with no arguments reads the same datalist and class names."""
+    from monai_sre.runs import read_training_domain
+
+    domain = read_training_domain(REPO / "bundles" / BUNDLE / "models")
+    assert domain["datalist"] == str(REPO / "bundles" / BUNDLE / "data" / "tissue_example" / "datalist.json")
+    assert (domain["classes"], domain["model_name"], domain["spacing"], domain["patch_size"]) == (
+        SEGMENTATION_CLASSES, "sre_unet_light", 2.0, 16,
+    )  # fmt: skip
+    parser = ConfigParser()
+    parser.read_config(bundle_config(BUNDLE, *TRAIN))
+    parser["bundle_root"] = str(REPO / "bundles" / BUNDLE)
+    assert Path(parser.get_parsed_content("datalist")).resolve() == Path(domain["datalist"])
+    assert parser.get_parsed_content("classes") == SEGMENTATION_CLASSES  # from the datalist's decathlon labels
+
+
+COLIN27 = Path("/usr/share/mricron/templates/ch2bet.nii.gz")
+
+
+@pytest.mark.skipif(not COLIN27.is_file(), reason="needs mricron-data (Colin27)")
+def test_the_shipped_model_segments_a_brain_it_was_not_trained_on(tmp_path):
+    """inference.json alone on skull-stripped Colin27 (1 mm, another brain and scanner than the template): the label
+    map lies on Colin27's grid, the brain is labelled, white matter is the brightest tissue, CSF the darkest."""
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    shutil.copy(COLIN27, inputs / COLIN27.name)
+    run_workflow(BUNDLE, INFER, workflow_type="infer", dataset_dir=str(inputs), output_dir=str(tmp_path / "out"))
+    t1 = np.asarray(nib.load(COLIN27).dataobj).astype(float)
+    labels = np.asarray(nib.load(tmp_path / "out" / "ch2bet_seg.nii.gz").dataobj)
+    assert labels.shape == t1.shape
+    brain = t1 > 0
+    assert (labels[brain] > 0).mean() > 0.9 and (labels[~brain] > 0).mean() < 0.02
+    fractions = np.bincount(labels[brain], minlength=4) / brain.sum()
+    assert fractions[1:].min() > 0.02, fractions  # every tissue is found
+    median = [np.median(t1[brain & (labels == k)]) for k in (1, 2, 3)]  # CSF < grey matter < white matter in T1
+    assert median[0] < median[1] < median[2], median
 
 def test_training_writes_the_best_model_a_resumable_checkpoint_and_the_training_domain(segmentation_run):
     assert (segmentation_run / "models" / "model.pt").is_file()
@@ -186,8 +239,8 @@ def test_a_datalist_with_bad_label_maps_is_refused_before_training_naming_every_
     assert "entry 3:" in message and "[5, 9] outside 0..3" in message
     assert "entry 4:" in message and "truncated" in message
     assert not (run / "models").exists()
-    assert_fails_with(ValueError, "pass --num_classes N", run_workflow, BUNDLE, TRAIN,
-                      datalist=str(segmentation_example / "datalist.json"), run_dir=str(run))  # fmt: skip
+    assert_fails_with(ValueError, "pass --num_classes N", run_workflow, BUNDLE, TRAIN,  # a CSV names no classes
+                      datalist=str(segmentation_example / "datalist.csv"), run_dir=str(run))  # fmt: skip
 
 
 def test_a_second_run_into_the_same_folder_is_refused_unless_resumed_or_overwritten(segmentation_run):
@@ -230,7 +283,7 @@ def test_a_trained_run_exports_to_onnx_with_a_dynamic_batch(segmentation_run, tm
 
 def test_the_audit_of_a_run_reproduces_its_evaluation(segmentation_run, segmentation_example, tmp_path):
     """``python -m monai_sre audit`` on this bundle with a user's run: the classes come from the command line (the
-    metadata describes the default two), and the Dice per case equals the bundle's own evaluation (same seed)."""
+    metadata describes the shipped model's), and the Dice per case equals the bundle's own evaluation (same seed)."""
     report, expected = audit_and_evaluation(
         BUNDLE, "haar-2", tmp_path, datalist=str(segmentation_example / "small_datalist.json"), num_classes=4,
         class_names=str(segmentation_example / "classes.json"), run_dir=str(segmentation_run),

@@ -7,7 +7,13 @@ import shutil
 
 import pytest
 
-from monai_sre.data import VolumeCheck, list_volumes, load_classification_datalist, split_readable_volumes
+from monai_sre.data import (
+    VolumeCheck,
+    class_names,
+    list_volumes,
+    load_classification_datalist,
+    split_readable_volumes,
+)
 from monai_sre.data.readers import IMAGE_SUFFIXES
 
 
@@ -148,3 +154,23 @@ def test_inference_predicts_the_good_volumes_and_names_the_bad_ones(
         list_volumes(tmp_path / "list.csv", on_error="skip")  # nothing usable: an error, not an empty list
     with pytest.raises(ValueError, match="on_error must be 'raise' or 'skip', got 'return'"):
         list_volumes(folder, on_error="return")
+
+
+def test_class_names_from_arguments_files_or_the_datalists_labels(tmp_path):
+    assert class_names(None, 3) == ["class_0", "class_1", "class_2"]
+    assert class_names(["bg", "a"], None) == ["bg", "a"]  # the count follows the names
+    (tmp_path / "names.txt").write_text("bg\na\n\n")
+    assert class_names(tmp_path / "names.txt", 2) == ["bg", "a"]
+    decathlon = tmp_path / "dataset.json"
+    decathlon.write_text(json.dumps({"labels": {"1": "csf", "0": "background", "2": "grey matter"}, "training": []}))
+    assert class_names(None, None, datalist=decathlon) == ["background", "csf", "grey matter"]
+    assert class_names(None, 3, datalist=decathlon) == ["background", "csf", "grey matter"]
+    assert class_names(["x", "y"], None, datalist=decathlon) == ["x", "y"]  # given names win
+    with pytest.raises(ValueError, match=r"class_names must be 2 distinct names \(num_classes\), got \['background'"):
+        class_names(None, 2, datalist=decathlon)
+    decathlon.write_text(json.dumps({"labels": {"0": "background", "2": "tumour"}}))
+    with pytest.raises(ValueError, match=r"'labels' must map the class indices 0..N-1 to names, got \{'0'"):
+        class_names(None, None, datalist=decathlon)
+    decathlon.write_text(json.dumps({"training": []}))  # no labels, no count
+    with pytest.raises(ValueError, match="num_classes"):
+        class_names(None, None, datalist=decathlon)

@@ -95,6 +95,20 @@ def test_tissue_datalists_classes_summary_and_notice(tissue_example, script):
     assert min(summary["gap_planes"].values()) >= script.MIN_GAP
 
 
+
+def test_the_example_shipped_in_the_bundle_is_the_scripts_output(tissue_example):
+    """bundles/sre_segmentation/data/tissue_example (the bundle's default datalist and the data of its weights) is
+    what the script writes: the same files, datalists and voxels on the same grids."""
+    shipped = REPO / "bundles" / "sre_segmentation" / "data" / "tissue_example"
+    files = sorted(str(p.relative_to(tissue_example)) for p in tissue_example.rglob("*") if p.is_file())
+    assert files == sorted(str(p.relative_to(shipped)) for p in shipped.rglob("*") if p.is_file())
+    for name in ("datalist.json", "datalist.csv", "classes.json", "NOTICE"):
+        assert (shipped / name).read_text() == (tissue_example / name).read_text(), name
+    for name in (f for f in files if f.endswith(".nii.gz")):
+        built, ship = nib.load(tissue_example / name), nib.load(shipped / name)
+        np.testing.assert_array_equal(np.asarray(ship.dataobj), np.asarray(built.dataobj), err_msg=name)
+        np.testing.assert_array_equal(ship.affine, built.affine, err_msg=name)
+
 def test_tissue_label_maps_match_their_images(tissue_volumes):
     per_split, whole = tissue_volumes
     for image, label in [pair for pairs in per_split.values() for pair in pairs] + [whole]:
