@@ -2,9 +2,10 @@
 # Licensed under the Apache License, Version 2.0
 """Rotation robustness and cost of group, SRE and plain U-Nets trained by the segmentation bundle on any datalist.
 
-For ``bundles/sre_segmentation``: its shipped tissue example or a user's image/label datalist. Every model is trained and evaluated by the bundle's own configs
-(``inference.json`` + ``train.json``, then the same + ``evaluate.json``, parsed by MONAI's ``ConfigWorkflow`` as
-``python -m monai.bundle run`` parses them, through ``monai_sre.comparison.bundle_runs.train_then_evaluate``), so
+For ``bundles/sre_segmentation``: its shipped tissue example or a user's image/label datalist. Every model is
+trained and evaluated by the bundle's own configs (``inference.json`` + ``train.json``, then the same +
+``evaluate.json``, parsed by MONAI's ``ConfigWorkflow`` as ``python -m monai.bundle run`` parses them, through
+``monai_sre.comparison.bundle_runs.train_then_evaluate``), so
 the checks of the datalist, preprocessing, class-balanced rotated patches, budget (optimiser, schedule),
 checkpoint selection (best validation Dice on whole volumes), sliding-window evaluation and the rotation protocols
 are the bundle's. The script sets the datalist, the classes, the network (``--model_name``: ``group_unet_light``,

@@ -4,8 +4,9 @@
 
 Two bundles: the classifier's whole-volume map (``sre_resnet3d_tissue``, configs/tissue_map.json: every
 ``--stride``-th voxel classified from its 16^3 patch) and the segmentation bundle's sliding-window label map with
-its shipped weights (``--bundle sre_segmentation``, configs/inference.json). Default input: the Colin27 brain, skull-stripped
-(``ch2bet.nii.gz`` of the Debian/Ubuntu package ``mricron-data``: ``apt-get install -y mricron-data``)::
+its shipped weights (``--bundle sre_segmentation``, configs/inference.json). Default input: the Colin27 brain,
+skull-stripped (``ch2bet.nii.gz`` of the Debian/Ubuntu package ``mricron-data``: ``apt-get install -y
+mricron-data``)::
 
     python scripts/tissue_map_figure.py          # bundles/sre_resnet3d_tissue/docs/tissue_map_colin27.png
     python scripts/tissue_map_figure.py --bundle sre_segmentation   # .../docs/tissue_segmentation_colin27.png
