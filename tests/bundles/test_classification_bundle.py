@@ -129,12 +129,16 @@ def test_inference_predicts_the_good_volumes_and_refuses_each_bad_one_naming_why
 
 def test_missing_arguments_and_bad_datalists_fail_before_training_naming_the_value(classification_example, tmp_path):
     run = tmp_path / "run"
-    assert_fails_with(ValueError, "pass --num_classes N", run_workflow, BUNDLE, TRAIN,
-                      datalist=str(classification_example / "datalist.json"), run_dir=str(run))  # fmt: skip
+    assert_fails_with(ValueError, "pass --num_classes N", run_workflow, BUNDLE, TRAIN,  # a CSV names no classes
+                      datalist=str(classification_example / "train.csv"), run_dir=str(run))  # fmt: skip
     assert_fails_with(ValueError, "no datalist given: pass --datalist PATH", run_workflow, BUNDLE, TRAIN,
                       num_classes=4, run_dir=str(run))  # fmt: skip
     assert_fails_with(ValueError, r"entry \d+: label 3 is outside 0..2", run_workflow, BUNDLE, TRAIN,
-                      datalist=str(classification_example / "datalist.json"), num_classes=3, run_dir=str(run))  # fmt: skip
+                      datalist=str(classification_example / "train.csv"), num_classes=3, run_dir=str(run))  # fmt: skip
+    # the JSON datalist's labels name its 4 classes
+    assert_fails_with(ValueError, r"class_names must be 3 distinct names \(num_classes\), got \['cortical",
+                      run_workflow, BUNDLE, TRAIN, datalist=str(classification_example / "datalist.json"),
+                      num_classes=3, run_dir=str(run))  # fmt: skip
     assert_fails_with(ValueError, r"class_names must be 3 distinct names", run_workflow, BUNDLE, TRAIN,
                       datalist=str(classification_example / "datalist.json"), num_classes=3,
                       class_names=str(classification_example / "classes.json"), run_dir=str(run))  # fmt: skip
