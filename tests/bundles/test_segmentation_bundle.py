@@ -38,7 +38,6 @@ def test_metadata_verifies_against_the_local_schema():
     verify_metadata(meta_file=str(META), filepath=str(SCHEMA))
 
 
-
 def test_shipped_weights_reproduce_the_documented_metrics_and_keep_grid_symmetries_exact(tmp_path):
     """The evaluate command with no arguments: the shipped weights (``models/``, trained on the shipped tissue
     example) on the example's whole test slab, as the metadata's ``eval_metrics`` record them (golden values), and
@@ -90,6 +89,7 @@ def test_the_shipped_model_segments_a_brain_it_was_not_trained_on(tmp_path):
     assert fractions[1:].min() > 0.02, fractions  # every tissue is found
     median = [np.median(t1[brain & (labels == k)]) for k in (1, 2, 3)]  # CSF < grey matter < white matter in T1
     assert median[0] < median[1] < median[2], median
+
 
 def test_training_writes_the_best_model_a_resumable_checkpoint_and_the_training_domain(segmentation_run):
     assert (segmentation_run / "models" / "model.pt").is_file()
