@@ -15,8 +15,11 @@ Two examples, both from real images that can be had offline:
   as NRRD with each volume's own spacing, direction and int16 intensities (nothing is resampled: the consumer's
   resampling path is exercised). A lesion crop is centred on a lesion voxel; a background crop is centred inside
   the body and holds no lesion voxel (nor any within 5 mm). Crops are about ``--crop-mm`` wide, clipped at the
-  volume border. Splits are by patient, never sharing one: train brain1, breast1, lung1; validation brain2;
-  test lung2. Get the sdist with ``pip download --no-deps --no-build-isolation pyradiomics==3.0.1``.
+  volume border. Splits are by patient, never sharing one, and rotate through the patients in the order
+  :data:`FOLD_ORDER`: fold ``K`` (``--fold``, 0..4) tests patient ``K``, validates on the next one and trains on
+  the other three (the segmentation example's folds: :func:`lesion_split`), so a comparison can report the mean
+  over five folds. Fold 0, the default, trains on brain1, breast1 and lung1, validates on lung2 and tests on
+  brain2. Get the sdist with ``pip download --no-deps --no-build-isolation pyradiomics==3.0.1``.
 
 Layout (the same for both)::
 
@@ -37,7 +40,7 @@ Usage::
     python scripts/build_classification_example.py --output runs/tissue_example --full   # 300/100/130
     pip download --no-deps --no-build-isolation pyradiomics==3.0.1 -d /tmp/pyradiomics
     python scripts/build_classification_example.py --output runs/lesion_example \\
-        --lesions /tmp/pyradiomics/pyradiomics-3.0.1.tar.gz
+        --lesions /tmp/pyradiomics/pyradiomics-3.0.1.tar.gz [--fold 2] [--per-patient 16]
 """
 
 from __future__ import annotations
@@ -64,8 +67,11 @@ SPLITS = (("train", "train", "training"), ("val", "validation", "validation"), (
 DEFAULT_PER_CLASS = (20, 8, 8)
 FULL_PER_CLASS = (300, 100, 130)
 LESION_CLASSES = ("background", "lesion")
-LESION_PATIENTS = {"train": ("brain1", "breast1", "lung1"), "validation": ("brain2",), "test": ("lung2",)}
+# the patients in fold order: fold K tests FOLD_ORDER[K] and validates on the next one (see lesion_split)
+FOLD_ORDER = ("brain2", "lung2", "brain1", "breast1", "lung1")
 LESION_MARGIN_MM = 5.0
+# each patient's crops are drawn with seed + its index here, whatever the fold (the order of the first examples)
+SAMPLING_ORDER = ("brain1", "breast1", "lung1", "brain2", "lung2")
 FORMATS = {"json": ("json",), "csv": ("csv",), "both": ("json", "csv")}
 WRITTEN = ("datalist.json", "train.csv", "validation.csv", "test.csv", "classes.json", "class_names.txt", "NOTICE")
 
@@ -203,7 +209,7 @@ def build_tissue_example(
 
 def _lesion_files(folder: Path) -> dict[str, tuple[Path, Path]] | None:
     for data in (folder, folder / "data", *sorted(folder.glob("*/data"))):
-        found = {p: (data / f"{p}_image.nrrd", data / f"{p}_label.nrrd") for ps in LESION_PATIENTS.values() for p in ps}
+        found = {p: (data / f"{p}_image.nrrd", data / f"{p}_label.nrrd") for p in FOLD_ORDER}
         if all(image.is_file() and label.is_file() for image, label in found.values()):
             return found
     return None
@@ -211,7 +217,7 @@ def _lesion_files(folder: Path) -> dict[str, tuple[Path, Path]] | None:
 
 def _extract_lesion_files(sdist: Path, folder: Path) -> None:
     """Copy ``data/*_{image,label}.nrrd`` and ``LICENSE.txt`` out of the sdist (by file name: nothing else)."""
-    wanted = {f"{p}_{kind}.nrrd" for ps in LESION_PATIENTS.values() for p in ps for kind in ("image", "label")}
+    wanted = {f"{p}_{kind}.nrrd" for p in FOLD_ORDER for kind in ("image", "label")}
     (folder / "data").mkdir()
     with tarfile.open(sdist) as archive:
         for member in archive.getmembers():
@@ -309,6 +315,21 @@ def lesion_crop_centres(
     return centres
 
 
+def lesion_split(fold: int = 0) -> dict[str, tuple[str, ...]]:
+    """The patients of every split (datalist key) in fold ``fold``: test ``FOLD_ORDER[fold]``, validation the next
+    one (cyclically), training the other three.
+
+    Raises:
+        ValueError: ``fold`` is not in 0..4.
+    """
+    count = len(FOLD_ORDER)
+    if not 0 <= fold < count:
+        raise ValueError(f"fold must be between 0 and {count - 1}, got {fold}.")
+    test, validation = FOLD_ORDER[fold], FOLD_ORDER[(fold + 1) % count]
+    training = tuple(p for p in FOLD_ORDER if p not in (test, validation))
+    return {"training": tuple(sorted(training)), "validation": (validation,), "test": (test,)}
+
+
 def build_lesion_example(
     source: str | Path,
     output: str | Path,
@@ -317,6 +338,7 @@ def build_lesion_example(
     formats: Sequence[str] = ("json", "csv"),
     seed: int = 0,
     overwrite: bool = False,
+    fold: int = 0,
 ) -> dict[str, list[dict]]:
     """Write the lesion example (NRRD crops of the pyradiomics patient volumes) into ``output``.
 
@@ -329,13 +351,15 @@ def build_lesion_example(
         formats: datalists to write, ``"json"`` and/or ``"csv"``.
         seed: sampling seed.
         overwrite: replace an earlier example in ``output``.
+        fold: which patient is tested (see :func:`lesion_split`), 0..4. A patient's crops are the same in
+            every fold; only the split they land in changes.
 
     Returns:
         the rows written, per split folder.
 
     Raises:
         FileNotFoundError: ``source`` does not hold the ten NRRD files.
-        ValueError: an image and its mask differ in geometry, or a count cannot be met.
+        ValueError: a bad fold, an image and its mask differ in geometry, or a count cannot be met.
         FileExistsError: ``output`` is not empty and ``overwrite`` is false.
     """
     import SimpleITK as sitk
@@ -343,11 +367,11 @@ def build_lesion_example(
     source, output = Path(source), Path(output)
     if per_patient < 1:
         raise ValueError(f"per_patient must be at least 1, got {per_patient}.")
+    patients_of = {folder: lesion_split(fold)[key] for _, folder, key in SPLITS}
     with lesion_sources(source) as (files, licence):
         prepare_output(output, overwrite)
         rows: dict[str, list[dict]] = {}
-        patients = [p for ps in LESION_PATIENTS.values() for p in ps]
-        for folder, names in LESION_PATIENTS.items():
+        for folder, names in patients_of.items():
             rows[folder] = []
             for patient in names:
                 image_path, label_path = files[patient]
@@ -365,7 +389,7 @@ def build_lesion_example(
                     size[::-1],
                     margin[::-1],
                     per_patient,
-                    seed + patients.index(patient),
+                    seed + SAMPLING_ORDER.index(patient),
                 )
                 for label, name in enumerate(LESION_CLASSES):
                     for k, centre in enumerate(centres[name][:, ::-1]):
@@ -382,7 +406,7 @@ def build_lesion_example(
         )
         if licence is not None:
             notice += "\n" + licence.read_text()
-    split_text = "; ".join(f"{folder} {', '.join(names)}" for folder, names in LESION_PATIENTS.items())
+    split_text = "; ".join(f"{folder} {', '.join(names)}" for folder, names in patients_of.items())
     write_datalists(
         output,
         rows,
@@ -390,8 +414,8 @@ def build_lesion_example(
         formats,
         name="pyradiomics_lesion_example",
         description=f"about {crop_mm:g} mm crops of 5 real patient volumes (2 brain MR, 1 breast MR, 2 lung CT) at "
-        f"their own spacing, centred on a lesion or in lesion-free tissue; split by patient ({split_text}). "
-        "A demo, not a benchmark.",
+        "their own spacing, centred on a lesion or in lesion-free tissue; split by patient "
+        f"(fold {fold}: {split_text}). A demo, not a benchmark.",
         notice=notice,
     )
     return rows
@@ -415,6 +439,7 @@ def main() -> None:
     parser.add_argument("--per-patient", type=int, default=4, help="lesions: crops per class and patient")
     parser.add_argument("--crop-mm", type=float, default=40.0, help="lesions: crop side in mm")
     parser.add_argument("--seed", type=int, default=0, help="lesions: sampling seed")
+    parser.add_argument("--fold", type=int, default=0, help="lesions: the fold, 0..4 (the patient tested)")
     parser.add_argument("--overwrite", action="store_true", help="replace an earlier example in --output")
     args = parser.parse_args()
     formats = FORMATS[args.format]
@@ -422,7 +447,9 @@ def main() -> None:
         if args.per_class or args.full:
             parser.error("--per-class and --full are for the tissue example; the lesion example takes --per-patient.")
         build, classes = build_lesion_example, LESION_CLASSES
-        options = (args.lesions, args.output, args.per_patient, args.crop_mm, formats, args.seed, args.overwrite)
+        options = (
+            args.lesions, args.output, args.per_patient, args.crop_mm, formats, args.seed, args.overwrite, args.fold
+        )  # fmt: skip
     else:
         if args.per_class and args.full:
             parser.error("give --per-class or --full, not both.")

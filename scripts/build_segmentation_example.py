@@ -64,7 +64,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
-from build_classification_example import LESION_CLASSES, lesion_sources, write_nifti
+from build_classification_example import FOLD_ORDER, LESION_CLASSES, lesion_sources, lesion_split, write_nifti
 from build_embedded_dataset import TEMPLATE, brain_mask, downsample2, load_template, t1_volume_2mm
 
 TISSUE_CLASSES = ("background", "csf", "grey_matter", "white_matter")
@@ -83,7 +83,6 @@ MIN_GAP = 4  # free voxel planes between any two splits (8 mm at 2 mm)
 MIN_EVAL_THICKNESS = 16  # voxel planes of a validation or test slab
 MIN_CLASS_VOXELS = 1000  # of every class in every split
 WHOLE_BRAIN = ("whole_brain/mni152_t1_2mm.nii.gz", "whole_brain/mni152_t1_2mm_label.nii.gz")
-FOLD_ORDER = ("brain2", "lung2", "brain1", "breast1", "lung1")
 LESION_KINDS = {
     "brain1": "brain MR",
     "brain2": "brain MR",
@@ -394,21 +393,6 @@ def _version(package: str) -> str | None:
 
 
 # -- lesions --------------------------------------------------------------------------------------------------
-
-
-def lesion_split(fold: int = 0) -> dict[str, tuple[str, ...]]:
-    """The patients of every split (datalist key) in fold ``fold``: test ``FOLD_ORDER[fold]``, validation the next
-    one (cyclically), training the other three.
-
-    Raises:
-        ValueError: ``fold`` is not in 0..4.
-    """
-    count = len(FOLD_ORDER)
-    if not 0 <= fold < count:
-        raise ValueError(f"fold must be between 0 and {count - 1}, got {fold}.")
-    test, validation = FOLD_ORDER[fold], FOLD_ORDER[(fold + 1) % count]
-    training = tuple(p for p in FOLD_ORDER if p not in (test, validation))
-    return {"training": tuple(sorted(training)), "validation": (validation,), "test": (test,)}
 
 
 def lesion_crop_box(lesion: np.ndarray, spacing: Sequence[float], margin_mm: float | None) -> tuple[list, list]:

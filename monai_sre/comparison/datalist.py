@@ -11,33 +11,48 @@ from typing import Any
 
 from monai_sre.comparison.compare import DEFAULT_FRACTIONS, ComparedModel, Comparison
 
-__all__ = ["AUGMENTED_SUFFIX", "DEFAULT_MODELS", "compare_on_datalist", "parse_model"]
+__all__ = ["AUGMENTED_SUFFIX", "DEFAULT_MODELS", "GRID_AVERAGED_SUFFIX", "compare_on_datalist", "parse_model"]
 
 AUGMENTED_SUFFIX = "+so3"
+GRID_AVERAGED_SUFFIX = "+grid"
 # the two networks that decide the default: the exactly invariant group network and the augmented plain CNN
 DEFAULT_MODELS = ("group_resnet_light+so3", "plain_resnet_light+so3")
 
 
 def parse_model(spec: str) -> ComparedModel:
-    """``"NAME"`` (a registered classification network, trained upright) or ``"NAME+so3"`` (trained with random SO(3)
-    rotations) as a :class:`ComparedModel` of the generic bundle (its ``model_name``).
+    """A model spec as a :class:`ComparedModel` of the generic bundle (its ``model_name``): ``"NAME"`` (a registered
+    classification network, trained upright), then optionally ``"+so3"`` (trained with random SO(3) rotations) and
+    ``"+grid"`` (evaluated as the mean of its softmax over the 48 grid symmetries, the bundle's ``grid_average``:
+    exactly invariant on the grid at 48x the inference cost; training and validation are the network's own).
 
     Raises:
-        ValueError: for a name the registry does not hold as a classification network (the message lists them).
+        ValueError: for a name the registry does not hold as a classification network (the message lists them), or
+            an unknown or repeated suffix.
     """
     from monai_sre.networks.nets import list_models
 
-    name = str(spec)
-    augment = name.endswith(AUGMENTED_SUFFIX)
-    network = name[: -len(AUGMENTED_SUFFIX)] if augment else name
+    network, *suffixes = str(spec).split("+")
+    flags = [f"+{suffix}" for suffix in suffixes]
+    known_flags = (AUGMENTED_SUFFIX, GRID_AVERAGED_SUFFIX)
+    if any(flag not in known_flags for flag in flags) or len(set(flags)) != len(flags):
+        raise ValueError(
+            f"model '{spec}': expected NAME optionally followed by '{AUGMENTED_SUFFIX}' (SO(3) augmentation) and "
+            f"'{GRID_AVERAGED_SUFFIX}' (grid averaging at evaluation), each at most once."
+        )
     known = list_models(task="classification")
     if network not in known:
         raise ValueError(
             f"unknown model '{spec}': expected a classification network of the registry, optionally followed by "
-            f"'{AUGMENTED_SUFFIX}' (SO(3) augmentation): {', '.join(known)}."
+            f"'{AUGMENTED_SUFFIX}' (SO(3) augmentation) and '{GRID_AVERAGED_SUFFIX}' (grid averaging): "
+            f"{', '.join(known)}."
         )
+    augment, averaged = AUGMENTED_SUFFIX in flags, GRID_AVERAGED_SUFFIX in flags
     label = f"{network}, SO(3) augmentation" if augment else f"{network}, no augmentation"
-    return ComparedModel(label, {"model_name": network}, augment)
+    overrides: dict[str, Any] = {"model_name": network}
+    if averaged:
+        label += ", grid-averaged (48 passes)"
+        overrides["grid_average"] = True
+    return ComparedModel(label, overrides, augment)
 
 
 def compare_on_datalist(
@@ -61,7 +76,7 @@ def compare_on_datalist(
     Args:
         datalist: the datalist of the generic bundle (decathlon JSON or CSV with a split column).
         num_classes: the number of classes.
-        models: ``"NAME"`` or ``"NAME+so3"`` specs (:func:`parse_model`).
+        models: ``"NAME"``, ``"NAME+so3"``, ``"NAME+so3+grid"``... specs (:func:`parse_model`).
         seeds: seeds (each draws its own subsample).
         fractions: training fractions in ``(0, 1]``.
         output: the comparison's folder; an existing comparison is refused unless ``resume``.

@@ -4,6 +4,7 @@ template, 6/2/2 per class), tiny budgets."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -67,12 +68,19 @@ def test_an_existing_comparison_is_refused_without_resume_and_resumed_with_it(co
     assert after["learning_rate_grid"] == before["learning_rate_grid"]
 
 
-def test_models_are_registry_names_with_an_optional_augmentation_suffix():
+def test_models_are_registry_names_with_optional_augmentation_and_grid_averaging_suffixes():
     model = parse_model("plain_resnet_light+so3")
     assert (model.overrides, model.augment) == ({"model_name": "plain_resnet_light"}, True)
     assert parse_model("group_resnet_light").augment is False
+    averaged = parse_model("plain_resnet_light+so3+grid")
+    assert averaged.overrides == {"model_name": "plain_resnet_light", "grid_average": True} and averaged.augment
+    assert averaged.name == "plain_resnet_light, SO(3) augmentation, grid-averaged (48 passes)"
+    assert parse_model("plain_resnet_light+grid").augment is False
     with pytest.raises(ValueError, match="unknown model 'sre_unet_light'.*group_resnet_light"):
         parse_model("sre_unet_light")  # a segmentation network
+    for bad in ("plain_resnet_light+so4", "plain_resnet_light+so3+so3"):
+        with pytest.raises(ValueError, match=re.escape(f"model '{bad}'") + ".*at most once"):
+            parse_model(bad)
 
 
 @pytest.mark.parametrize(

@@ -140,15 +140,15 @@ def test_lesion_example_is_balanced_split_by_patient_and_keeps_each_volumes_geom
         assert [(i["image"], i["label"]) for i in items] == [(r["image"], r["label"]) for r in rows]
         assert np.bincount([i["label"] for i in items]).tolist() == [count, count]
         patients[folder] = {r["patient"] for r in rows}
-    assert patients == {"train": {"brain1", "breast1", "lung1"}, "validation": {"brain2"}, "test": {"lung2"}}
+    assert patients == {"train": {"brain1", "breast1", "lung1"}, "validation": {"lung2"}, "test": {"brain2"}}
     assert json.loads((lesion_example / "classes.json").read_text()) == ["background", "lesion"]
     assert "Harvard Medical School" in (lesion_example / "NOTICE").read_text()
     # crops keep their volume's own spacing and direction (no resampling), and int16 intensities
-    brain = sitk.ReadImage(str(lesion_example / "validation" / "brain2_lesion_00.nrrd"))
+    brain = sitk.ReadImage(str(lesion_example / "test" / "brain2_lesion_00.nrrd"))
     np.testing.assert_allclose(brain.GetSpacing(), [0.78125, 0.78125, 6.5], rtol=1e-5)
     np.testing.assert_allclose(brain.GetDirection(), [1, 0, 0, 0, -1, 0, 0, 0, 1])
     assert brain.GetPixelID() == sitk.sitkInt16 and brain.GetSize() == (51, 51, 6)
-    lung = sitk.ReadImage(str(lesion_example / "test" / "lung2_background_00.nrrd"))
+    lung = sitk.ReadImage(str(lesion_example / "validation" / "lung2_background_00.nrrd"))
     np.testing.assert_allclose(lung.GetSpacing(), [0.627, 0.627, 5.0], atol=1e-3)
 
 
@@ -159,10 +159,30 @@ def test_lesion_crops_hold_the_lesion_or_none_of_it(lesion_example, pyradiomics_
     script._extract_lesion_files(pyradiomics_sdist, tmp_path)
     script.build_lesion_example(tmp_path / "data", tmp_path / "again")
     assert _hashes(lesion_example) == _hashes(tmp_path / "again")
-    for patient, folder in (("brain2", "validation"), ("lung2", "test")):
+    for patient, folder in (("brain2", "test"), ("lung2", "validation")):
         mask = sitk.ReadImage(str(tmp_path / "data" / f"{patient}_label.nrrd"))
         for path in sorted((lesion_example / folder).glob(f"{patient}_*.nrrd")):
             crop = sitk.ReadImage(str(path))
             index = mask.TransformPhysicalPointToIndex(crop.GetOrigin())
             inside = sitk.GetArrayFromImage(sitk.RegionOfInterest(mask, crop.GetSize(), index)) > 0
             assert inside.any() == ("_lesion_" in path.name), path.name
+
+
+def test_lesion_folds_move_whole_patients_and_keep_their_crops(lesion_example, pyradiomics_sdist, script, tmp_path):
+    # the folds are the segmentation example's (lesion_split, tested in test_build_segmentation_example.py)
+    with pytest.raises(ValueError, match="between 0 and 4, got 5"):
+        script.build_lesion_example(pyradiomics_sdist, tmp_path / "bad", fold=5)
+    assert not (tmp_path / "bad").exists()  # refused before anything is written
+    script.build_lesion_example(pyradiomics_sdist, tmp_path / "fold2", formats=("csv",), fold=2)
+    rows = {folder: load_classification_datalist(tmp_path / "fold2" / f"{folder}.csv", num_classes=2)
+            for folder in ("train", "validation", "test")}  # fmt: skip
+    assert {folder: {r["patient"] for r in items} for folder, items in rows.items()} == {
+        "train": {"brain2", "lung1", "lung2"},
+        "validation": {"breast1"},
+        "test": {"brain1"},
+    }
+    # a patient's crops are the same bytes in every fold: only their split changes
+    moved = {path.name: path for path in (tmp_path / "fold2").glob("*/*.nrrd")}
+    first = {path.name: path for path in lesion_example.glob("*/*.nrrd")}
+    assert sorted(moved) == sorted(first)
+    assert all(moved[name].read_bytes() == first[name].read_bytes() for name in first)

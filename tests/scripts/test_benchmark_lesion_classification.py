@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import csv
+import json
+import sys
+
+import pytest
+
+AVERAGED = "plain_resnet_light, SO(3) augmentation, grid-averaged (48 passes)"
+SOURCE = "plain_resnet_light, SO(3) augmentation"
+
+
+@pytest.fixture(scope="module")
+def script(load_script):
+    return load_script("benchmark_lesion_classification")
+
+
+def _main(script, monkeypatch, *args) -> None:
+    monkeypatch.setattr(sys, "argv", ["benchmark_lesion_classification.py", *map(str, args)])
+    script.main()
+
+
+def test_the_grid_averaged_model_takes_its_sources_rate_and_the_folds_are_summarised(
+    script, pyradiomics_sdist, tmp_path, monkeypatch
+):
+    output = tmp_path / "out"
+    args = [
+        "--sdist", pyradiomics_sdist, "--output", output, "--work-dir", tmp_path / "work", "--folds", 3,
+        "--models", "plain_resnet_light+so3+grid", "--per-patient", 1, "--epochs", 1, "--lr-grid", 0.01, 0.001,
+    ]  # fmt: skip
+    _main(script, monkeypatch, *args)
+    data = json.loads((output / "fold3" / "results.json").read_text())
+    # only the source model trains the grid; the averaged one reuses its choice and is evaluated 48x averaged
+    assert {r["model"] for r in data["learning_rate_grid"]} == {SOURCE}
+    assert data["learning_rates"][AVERAGED] == data["learning_rates"][SOURCE] in (0.01, 0.001)
+    (row,) = data["rows"]
+    assert (row["model"], row["fraction"], row["seed"], row["num_train"]) == (AVERAGED, 1.0, 0, 6)
+    assert row["grid48_accuracy_worst"] == pytest.approx(row["accuracy_upright"])  # exactly invariant on the grid
+    assert row["grid24_consistency"] == 1.0
+    with (tmp_path / "work" / "fold3" / "example" / "test.csv").open() as handle:
+        assert {r["patient"] for r in csv.DictReader(handle)} == {"breast1"}  # fold 3 tests breast1
+    table = (output / "table.md").read_text()
+    assert "Test patient per fold: f3 breast1." in table and f"| {AVERAGED} | 1 | " in table
+
+
+def test_fold_table_is_the_mean_over_folds_with_every_fold_listed(script):
+    row = {"model": "m", "learning_rate": 0.003, "accuracy_upright": 0.5, "haar-64_accuracy_worst": 0.4,
+           "grid48_accuracy_worst": 0.5, "grid24_consistency": 1.0, "train_seconds": 30}  # fmt: skip
+    rows_by_fold = {
+        0: [{**row, "haar-64_accuracy_mean": 0.6, "haar-64_consistency": 0.9}],
+        2: [{**row, "haar-64_accuracy_mean": 0.8, "haar-64_consistency": 0.7, "learning_rate": 0.01}],
+    }
+    table = script.fold_table(rows_by_fold)
+    assert "Test patient per fold: f0 brain2, f2 brain1." in table
+    assert "| m | 2 | 0.003, 0.01 | 0.500 ± 0.000 | 0.700 ± 0.141 | 0.400 ± 0.000 |" in table
+    assert "| m | f0 0.600, f2 0.800 | f0 0.900, f2 0.700 |" in table
+
+
+def test_report_only_without_folds_is_refused_naming_the_folder(script, tmp_path, monkeypatch):
+    with pytest.raises(FileNotFoundError, match=f"no fold\\*/results.json under '{tmp_path}'"):
+        _main(script, monkeypatch, "--output", tmp_path, "--report-only")
