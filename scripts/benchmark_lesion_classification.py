@@ -141,9 +141,15 @@ def main() -> None:
             parser.error("--sdist is required unless --report-only.")
         work_dir = args.work_dir or args.output / "work"
         options = {"epochs": args.epochs, "lr_grid": args.lr_grid}
+        bad = [fold for fold in args.folds if not 0 <= fold < len(FOLD_ORDER)]
+        if bad:
+            parser.error(f"--folds must be between 0 and {len(FOLD_ORDER) - 1}, got {bad}.")
         for fold in args.folds:
             run_fold(args.sdist, args.output, work_dir, fold, args.models, args.per_patient, **options)
-    print(write_summary(args.output))
+    try:
+        print(write_summary(args.output))
+    except FileNotFoundError as error:
+        parser.error(str(error))
 
 
 if __name__ == "__main__":

@@ -56,6 +56,11 @@ def test_fold_table_is_the_mean_over_folds_with_every_fold_listed(script):
     assert "| m | f0 0.600, f2 0.800 | f0 0.900, f2 0.700 |" in table
 
 
-def test_report_only_without_folds_is_refused_naming_the_folder(script, tmp_path, monkeypatch):
-    with pytest.raises(FileNotFoundError, match=f"no fold\\*/results.json under '{tmp_path}'"):
+def test_bad_folds_and_a_report_without_folds_are_refused_naming_them(script, tmp_path, monkeypatch, capsys):
+    with pytest.raises(SystemExit):
         _main(script, monkeypatch, "--output", tmp_path, "--report-only")
+    assert f"no fold*/results.json under '{tmp_path}'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        _main(script, monkeypatch, "--sdist", tmp_path, "--output", tmp_path, "--folds", 1, 7)
+    assert "--folds must be between 0 and 4, got [7]" in capsys.readouterr().err
+    assert not (tmp_path / "work").exists()
