@@ -32,7 +32,7 @@ from pathlib import Path
 from build_classification_example import FOLD_ORDER, LESION_CLASSES, build_lesion_example
 
 from monai_sre.comparison import Comparison
-from monai_sre.comparison.datalist import parse_model
+from monai_sre.comparison.datalist import GRID_AVERAGED_SUFFIX, parse_model
 from monai_sre.comparison.report import COLUMNS, mean_sd
 from monai_sre.runs import bundle_root
 
@@ -62,6 +62,12 @@ def run_fold(
     example = work_dir / f"fold{fold}" / "example"
     if not (example / "datalist.json").is_file():
         build_lesion_example(sdist, example, per_patient=per_patient, fold=fold, overwrite=True)
+    training = json.loads((example / "datalist.json").read_text())["training"]
+    if len(training) != 3 * len(LESION_CLASSES) * per_patient:  # three training patients
+        raise ValueError(
+            f"'{example}' holds {len(training)} training crops, built with another --per-patient than {per_patient}: "
+            "choose another --work-dir (and --output), or run with the --per-patient it was built with."
+        )
     common = {
         "datalist": str((example / "datalist.json").resolve()),
         "num_classes": len(LESION_CLASSES),
@@ -71,7 +77,7 @@ def run_fold(
         **options,
     }
     wanted = [spec for spec in models if spec != AVERAGED]
-    source = AVERAGED.removesuffix("+grid")
+    source = AVERAGED.removesuffix(GRID_AVERAGED_SUFFIX)
     listed = [parse_model(spec) for spec in dict.fromkeys([*wanted, *([source] if AVERAGED in models else [])])]
     comparison = Comparison(bundle_root("sre_classification"), output / f"fold{fold}", listed, [1.0], [0], **common)
     comparison.run(models=[parse_model(spec).name for spec in wanted])
@@ -144,8 +150,11 @@ def main() -> None:
         bad = [fold for fold in args.folds if not 0 <= fold < len(FOLD_ORDER)]
         if bad:
             parser.error(f"--folds must be between 0 and {len(FOLD_ORDER) - 1}, got {bad}.")
-        for fold in args.folds:
-            run_fold(args.sdist, args.output, work_dir, fold, args.models, args.per_patient, **options)
+        try:
+            for fold in args.folds:
+                run_fold(args.sdist, args.output, work_dir, fold, args.models, args.per_patient, **options)
+        except (FileNotFoundError, ValueError) as error:
+            parser.error(str(error))
     try:
         print(write_summary(args.output))
     except FileNotFoundError as error:

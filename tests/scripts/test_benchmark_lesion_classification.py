@@ -21,7 +21,7 @@ def _main(script, monkeypatch, *args) -> None:
 
 
 def test_the_grid_averaged_model_takes_its_sources_rate_and_the_folds_are_summarised(
-    script, pyradiomics_sdist, tmp_path, monkeypatch
+    script, pyradiomics_sdist, tmp_path, monkeypatch, capsys
 ):
     output = tmp_path / "out"
     args = [
@@ -41,6 +41,13 @@ def test_the_grid_averaged_model_takes_its_sources_rate_and_the_folds_are_summar
         assert {r["patient"] for r in csv.DictReader(handle)} == {"breast1"}  # fold 3 tests breast1
     table = (output / "table.md").read_text()
     assert "Test patient per fold: f3 breast1." in table and f"| {AVERAGED} | 1 | " in table
+    # the same command again trains nothing; another --per-patient on the same example is refused, naming it
+    before = (output / "fold3" / "results.json").read_text()
+    _main(script, monkeypatch, *args)
+    assert (output / "fold3" / "results.json").read_text() == before
+    with pytest.raises(SystemExit):
+        _main(script, monkeypatch, *args[:-6], 2, *args[-5:])  # --per-patient 2
+    assert "holds 6 training crops, built with another --per-patient than 2" in capsys.readouterr().err
 
 
 def test_fold_table_is_the_mean_over_folds_with_every_fold_listed(script):

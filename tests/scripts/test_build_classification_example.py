@@ -168,8 +168,19 @@ def test_lesion_crops_hold_the_lesion_or_none_of_it(lesion_example, pyradiomics_
             assert inside.any() == ("_lesion_" in path.name), path.name
 
 
+def test_folds_rotate_the_held_out_patient(script):
+    splits = [script.lesion_split(k) for k in range(5)]
+    patients = set(script.FOLD_ORDER)
+    assert splits[0] == {"training": ("brain1", "breast1", "lung1"), "validation": ("lung2",), "test": ("brain2",)}
+    assert sorted(s["test"][0] for s in splits) == sorted(patients)  # each patient tested once
+    for k, split in enumerate(splits):
+        assert split["validation"] == splits[(k + 1) % 5]["test"]
+        assert set(split["training"]) == patients - set(split["validation"]) - set(split["test"])
+    with pytest.raises(ValueError, match="between 0 and 4, got 5"):
+        script.lesion_split(5)
+
+
 def test_lesion_folds_move_whole_patients_and_keep_their_crops(lesion_example, pyradiomics_sdist, script, tmp_path):
-    # the folds are the segmentation example's (lesion_split, tested in test_build_segmentation_example.py)
     with pytest.raises(ValueError, match="between 0 and 4, got 5"):
         script.build_lesion_example(pyradiomics_sdist, tmp_path / "bad", fold=5)
     assert not (tmp_path / "bad").exists()  # refused before anything is written
