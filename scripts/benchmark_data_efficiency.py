@@ -24,7 +24,7 @@ import argparse
 import json
 from pathlib import Path
 
-from monai_sre.comparison import DEFAULT_FRACTIONS, ComparedModel, Comparison, write_report
+from monai_sre.comparison import DEFAULT_FRACTIONS, EVALUATION_PROTOCOLS, ComparedModel, Comparison, write_report
 
 REPO = Path(__file__).resolve().parents[1]
 BUNDLE = REPO / "bundles" / "sre_resnet3d_tissue"
@@ -32,8 +32,6 @@ CONFIGS = BUNDLE / "configs"
 
 SRE_LIGHT = json.loads((CONFIGS / "sre_resnet.json").read_text())["network_def"]
 PLAIN_LIGHT = json.loads((CONFIGS / "plain_resnet.json").read_text())["network_def"]
-# trained with one random grid symmetry per step, evaluated as the mean over all 48 (48 forward passes)
-PLAIN_LIGHT_AVERAGED = {"_target_": "monai_sre.networks.nets.GridAveraged", "model": PLAIN_LIGHT, "train_samples": 1}
 MODELS = [
     ComparedModel("group light (O, regular), SO(3) augmentation", {}, True),  # the bundle's own network_def
     ComparedModel("plain light, SO(3) augmentation", {"network_def": PLAIN_LIGHT}, True),
@@ -41,7 +39,13 @@ MODELS = [
     ComparedModel("plain light, no augmentation", {"network_def": PLAIN_LIGHT}, False),
     ComparedModel("SRE light, SO(3) augmentation", {"network_def": SRE_LIGHT}, True),
     ComparedModel("SRE light, no augmentation", {"network_def": SRE_LIGHT}, False),
-    ComparedModel("plain light + grid averaging, SO(3) augmentation", {"network_def": PLAIN_LIGHT_AVERAGED}, True),
+    # the checkpoint of plain light with augmentation, evaluated as the mean over the 48 grid symmetries (48 passes)
+    ComparedModel(
+        "plain light + grid averaging, SO(3) augmentation",
+        {"network_def": PLAIN_LIGHT, "grid_average": True},
+        True,
+        trained_as="plain light, SO(3) augmentation",
+    ),
 ]
 
 
@@ -58,6 +62,10 @@ def main() -> None:
     parser.add_argument("--num-test", type=int, default=None, help="test patches (default: all)")
     parser.add_argument("--device", default=None, help="'cpu', 'cuda', ... (default: the bundle's choice)")
     parser.add_argument("--resume", action="store_true", help="keep the rows already in OUTPUT/results.json")
+    parser.add_argument(
+        "--protocols", nargs="+", default=list(EVALUATION_PROTOCOLS), choices=EVALUATION_PROTOCOLS,
+        help="rotation protocols of the test (with haar-64); the others' columns stay empty in the rows run now",
+    )  # fmt: skip
     parser.add_argument("--report-only", action="store_true", help="rewrite table.md and the plot only")
     args = parser.parse_args()
     if args.report_only:
@@ -72,7 +80,7 @@ def main() -> None:
         BUNDLE, args.output, MODELS, fractions=sorted({*DEFAULT_FRACTIONS, *args.fractions}),
         seeds=sorted({0, 1, 2, 3, 4, *args.seeds}), epochs=args.epochs,  # the grid trains on seed 0 whatever is run now
         lr_grid=args.lr_grid, validations=args.validations, num_test=args.num_test, work_dir=args.work_dir,
-        resume=args.resume, **common,
+        resume=args.resume, protocols=args.protocols, **common,
     )  # fmt: skip
     comparison.run(models=[m.name for m in models], fractions=args.fractions, seeds=args.seeds)
     print((args.output / "table.md").read_text())

@@ -9,7 +9,8 @@ class and patient) and runs :class:`~monai_sre.comparison.Comparison` on it at 1
 one seed: every model's learning rate is chosen from the grid on that fold's validation patient, the checkpoint
 by validation accuracy, and the test patient is evaluated upright, under ``haar-64``, ``grid48`` and ``grid24``.
 The grid-averaged plain network (``plain_resnet_light+so3+grid``) trains exactly as ``plain_resnet_light+so3``
-(its validation is the network's own), so it takes that model's chosen rate instead of training the grid again.
+(its validation is the network's own), so it evaluates that model's checkpoint (with its rate) instead of training
+again.
 
 Each fold writes ``OUTPUT/foldK/{results.json,table.md,comparison.png}`` row by row (resumable); ``OUTPUT/table.md``
 is the mean ± sd over the folds done, then every fold's ``haar-64`` accuracy.
@@ -32,7 +33,7 @@ from pathlib import Path
 from build_classification_example import FOLD_ORDER, LESION_CLASSES, build_lesion_example
 
 from monai_sre.comparison import Comparison
-from monai_sre.comparison.datalist import GRID_AVERAGED_SUFFIX, parse_model
+from monai_sre.comparison.datalist import parse_models
 from monai_sre.comparison.report import COLUMNS, mean_sd
 from monai_sre.runs import bundle_root
 
@@ -45,7 +46,7 @@ MODELS = (
     "group_resnet_light",
     "group_resnet_light+so3",
 )
-AVERAGED = "plain_resnet_light+so3+grid"  # trained as plain_resnet_light+so3: its learning rate is that model's
+AVERAGED = "plain_resnet_light+so3+grid"  # evaluates plain_resnet_light+so3's checkpoint, averaged over the grid
 
 
 def run_fold(
@@ -76,19 +77,8 @@ def run_fold(
         "resume": True,
         **options,
     }
-    wanted = [spec for spec in models if spec != AVERAGED]
-    source = AVERAGED.removesuffix(GRID_AVERAGED_SUFFIX)
-    listed = [parse_model(spec) for spec in dict.fromkeys([*wanted, *([source] if AVERAGED in models else [])])]
-    comparison = Comparison(bundle_root("sre_classification"), output / f"fold{fold}", listed, [1.0], [0], **common)
-    comparison.run(models=[parse_model(spec).name for spec in wanted])
-    if AVERAGED in models:
-        averaged = parse_model(AVERAGED)
-        rate = comparison.learning_rate(parse_model(source))  # trains the source's grid if it was not run above
-        comparison = Comparison(
-            bundle_root("sre_classification"), output / f"fold{fold}", [*listed, averaged], [1.0], [0],
-            learning_rates={averaged.name: rate}, **common,
-        )  # fmt: skip
-        comparison.run(models=[averaged.name])
+    listed = parse_models(models)  # with the source of the grid-averaged model, whose checkpoints it evaluates
+    Comparison(bundle_root("sre_classification"), output / f"fold{fold}", listed, [1.0], [0], **common).run()
 
 
 def fold_table(rows_by_fold: Mapping[int, Sequence[Mapping]]) -> str:

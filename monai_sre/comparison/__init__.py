@@ -6,7 +6,14 @@ chosen on validation, checkpoint by validation, accuracy and consistency under r
 from __future__ import annotations
 
 from .budget import EqualStepsBudget, RunBudget
-from .bundle_runs import TRAIN_CONFIGS, TrainedRun, bundle_parser, bundle_workflow, train_then_evaluate
+from .bundle_runs import (
+    TRAIN_CONFIGS,
+    TrainedRun,
+    bundle_parser,
+    bundle_workflow,
+    evaluate_checkpoint,
+    train_then_evaluate,
+)
 from .compare import DEFAULT_FRACTIONS, EVALUATION_PROTOCOLS, ComparedModel, Comparison
 from .report import comparison_table, plot_comparison, write_report
 
@@ -22,6 +29,7 @@ __all__ = [
     "bundle_parser",
     "bundle_workflow",
     "comparison_table",
+    "evaluate_checkpoint",
     "plot_comparison",
     "train_then_evaluate",
     "write_report",

@@ -15,7 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["TRAIN_CONFIGS", "TrainedRun", "bundle_parser", "bundle_workflow", "train_then_evaluate"]
+__all__ = [
+    "TRAIN_CONFIGS",
+    "TrainedRun",
+    "bundle_parser",
+    "bundle_workflow",
+    "evaluate_checkpoint",
+    "train_then_evaluate",
+]
 
 # the configs of a bundle's training command, in merge order (evaluation adds "evaluate" after them and any overlay)
 TRAIN_CONFIGS = ("inference", "train")
@@ -103,12 +110,37 @@ def train_then_evaluate(
     trainer = train.parser.get_parsed_content("train#trainer")
     best = train.parser.get_parsed_content("validate#evaluator").state.best_metric
     train.finalize()
+    evaluate = evaluate_checkpoint(bundle, overlays, folder / "train", folder / "eval", protocols, num_test, **common)
+    return TrainedRun(train_seconds, float(best), trainer, evaluate)
+
+
+def evaluate_checkpoint(
+    bundle: str | Path,
+    overlays: Sequence[str],
+    run_dir: str | Path,
+    eval_dir: str | Path,
+    protocols: Sequence[str],
+    num_test: int | None = None,
+    **common: Any,
+):
+    """Evaluate the best model of the training run ``run_dir`` (``run_dir/models/model.pt``; the run's folder also
+    gives its training domain where the bundle records one) with the bundle's ``evaluate.json`` (after
+    :data:`TRAIN_CONFIGS` and ``overlays``) into ``eval_dir`` under ``protocols`` on ``num_test`` test samples
+    (``None``: all). ``common`` overrides the workflow (e.g. ``grid_average``); nothing is written into ``run_dir``.
+    The finished workflow (its ``network`` holds the evaluated weights).
+
+    Raises:
+        FileNotFoundError: when the run has no ``models/model.pt`` (naming it).
+    """
+    checkpoint = Path(run_dir) / "models" / "model.pt"
+    if not checkpoint.is_file():
+        raise FileNotFoundError(f"checkpoint '{checkpoint}' to evaluate does not exist: is '{run_dir}' a finished run?")
     evaluate = bundle_workflow(
         bundle,
         [*TRAIN_CONFIGS, *overlays, "evaluate"],
-        run_dir=str(folder / "train"),
-        ckpt_path=str(folder / "train" / "models" / "model.pt"),
-        eval_dir=str(folder / "eval"),
+        run_dir=str(run_dir),
+        ckpt_path=str(checkpoint),
+        eval_dir=str(eval_dir),
         overwrite=True,
         rotation_protocols=list(protocols),
         num_test_samples=num_test,
@@ -116,4 +148,4 @@ def train_then_evaluate(
     )
     evaluate.run()
     evaluate.finalize()
-    return TrainedRun(train_seconds, float(best), trainer, evaluate)
+    return evaluate

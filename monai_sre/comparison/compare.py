@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from monai_sre.comparison.budget import EqualStepsBudget
-from monai_sre.comparison.bundle_runs import TRAIN_CONFIGS, bundle_parser, train_then_evaluate
+from monai_sre.comparison.bundle_runs import TRAIN_CONFIGS, bundle_parser, evaluate_checkpoint, train_then_evaluate
 from monai_sre.comparison.report import write_report
 from monai_sre.data.subsets import balanced_indices, check_fraction, dataset_labels
 
@@ -41,11 +41,22 @@ EVALUATION_PROTOCOLS = ("haar-64", "grid48", "grid24")
 @dataclass(frozen=True)
 class ComparedModel:
     """A network of a comparison: its ``name`` in the tables, the bundle ``overrides`` that select it (``network_def``
-    or ``model_name``; empty for the bundle's own), and whether it trains with random SO(3) rotations."""
+    or ``model_name``; empty for the bundle's own), and whether it trains with random SO(3) rotations.
+
+    The training subsample of a fraction below 1 is drawn with the run's seed; ``{"subset_seed": N}`` in
+    ``overrides`` draws every seed's subsample with ``N`` instead (the seed then varies only the initialisation and
+    the augmentation: an ablation that separates a hard subsample from an unlucky initialisation).
+
+    ``trained_as`` names another model of the comparison whose training this one shares, for a model that differs
+    only at evaluation (grid averaging: ``{"grid_average": True}``): it takes that model's learning rate and
+    evaluates that model's checkpoint of the same fraction and seed (training it first if its row is missing), with
+    its own ``overrides``; its row repeats that run's training seconds and best validation accuracy.
+    """
 
     name: str
     overrides: Mapping[str, Any] = field(default_factory=dict)
     augment: bool = True
+    trained_as: str | None = None
 
 
 def _slug(text: str) -> str:
@@ -68,14 +79,18 @@ class Comparison:
         validations: validations per run.
         overlays: bundle configs merged after ``inference.json`` and ``train.json`` (e.g. ``["plain_resnet"]``).
         num_test: test samples evaluated (``None``: all).
+        protocols: the rotation protocols of the test, a non-empty subset of :data:`EVALUATION_PROTOCOLS` with
+            ``haar-64``; the columns of the others stay empty in the rows run now (``--protocols haar-64`` halves
+            the test of a grid-averaged model, whose grid rotations leave its answer unchanged by construction).
         work_dir: where the runs' checkpoints and logs go (default: ``output/runs``).
         resume: keep the rows (and learning rates) already in ``output/results.json``; without it an existing
             ``results.json`` is refused.
         common: bundle overrides of every run (``datalist``, ``num_classes``, ``device``, ...).
 
     Raises:
-        ValueError: on an empty or duplicated model list, a bad fraction, or an existing comparison without
-            ``resume`` (naming the file).
+        ValueError: on an empty or duplicated model list, a ``trained_as`` that names no other model of the list
+            (or one that is itself ``trained_as`` another), a bad fraction or protocol list, or an existing
+            comparison without ``resume`` (naming the file).
     """
 
     def __init__(
@@ -93,11 +108,25 @@ class Comparison:
         num_test: int | None = None,
         work_dir: str | Path | None = None,
         resume: bool = False,
+        protocols: Sequence[str] = EVALUATION_PROTOCOLS,
         **common: Any,
     ) -> None:
         names = [m.name for m in models]
         if not names or len(set(names)) != len(names):
             raise ValueError(f"models must be a non-empty list of distinct names, got {names}.")
+        by_name = {m.name: m for m in models}
+        for model in models:
+            source = by_name.get(model.trained_as) if model.trained_as is not None else None
+            if model.trained_as is not None and (source is None or source is model or source.trained_as is not None):
+                raise ValueError(
+                    f"model '{model.name}': trained_as '{model.trained_as}' must name another model of the "
+                    f"comparison that trains itself, one of {[m.name for m in models if m.trained_as is None]}."
+                )
+        if not protocols or "haar-64" not in protocols or any(p not in EVALUATION_PROTOCOLS for p in protocols):
+            raise ValueError(
+                f"protocols must be a subset of {list(EVALUATION_PROTOCOLS)} that includes 'haar-64', got "
+                f"{list(protocols)}."
+            )
         for index, fraction in enumerate(fractions):
             check_fraction(f"fractions[{index}]", fraction)
         if not seeds:
@@ -106,6 +135,7 @@ class Comparison:
         self.models, self.fractions, self.seeds = list(models), sorted(set(fractions)), list(seeds)
         self.lr_grid, self.validations, self.overlays = list(lr_grid), validations, list(overlays)
         self.num_test, self.common = num_test, dict(common)
+        self.protocols = [p for p in EVALUATION_PROTOCOLS if p in protocols]
         self.work_dir = Path(work_dir) if work_dir is not None else self.output / "runs"
         self.results_path = self.output / "results.json"
         if self.results_path.exists() and not resume:
@@ -127,14 +157,19 @@ class Comparison:
     # learning rates --------------------------------------------------------------------------------------------
 
     def learning_rate(self, model: ComparedModel) -> float:
-        """The model's learning rate: fixed, or the grid's best on validation at 100 % (training the grid's runs
-        that are not in the results yet)."""
+        """The model's learning rate: fixed, the grid's best on validation at 100 % (training the grid's runs
+        that are not in the results yet), or that of the model it is ``trained_as``."""
+        if model.trained_as is not None and model.name not in self.fixed_learning_rates:
+            return self.learning_rate(self.model(model.trained_as))
         if model.name not in self.fixed_learning_rates:
             for rate in self.lr_grid:
                 if not any(r["model"] == model.name and r["learning_rate"] == rate for r in self.lr_rows):
                     self.lr_rows.append(self._grid_run(model, rate))
                     self._save()
         return self.learning_rate_if_known(model)
+
+    def model(self, name: str) -> ComparedModel:
+        return next(m for m in self.models if m.name == name)
 
     def _grid_run(self, model: ComparedModel, rate: float) -> dict:
         seed = self.seeds[0]
@@ -152,6 +187,7 @@ class Comparison:
         budget = self.budget.for_size(self.subset_size(fraction))
         overrides = {
             **self.common,
+            "subset_seed": seed,
             **model.overrides,
             "seed": seed,
             "augment_rotation": model.augment,
@@ -161,18 +197,37 @@ class Comparison:
         }
         train_overrides = {}
         if fraction < 1:
-            subset = f"$monai_sre.data.balanced_subset(@train#dataset, {fraction!r}, @seed)"
+            subset = f"$monai_sre.data.balanced_subset(@train#dataset, {fraction!r}, @subset_seed)"
             train_overrides["train#dataloader#dataset"] = subset
         return train_then_evaluate(
             self.bundle, self.overlays, folder, protocols, self.num_test, train_overrides=train_overrides, **overrides
         )
 
+    def _folder(self, model: ComparedModel, fraction: float, seed: int) -> Path:
+        return self.work_dir / _slug(model.name) / f"f{fraction:g}" / f"seed{seed}"
+
     def run_one(self, model: ComparedModel, fraction: float, seed: int) -> dict:
-        """Train, select and evaluate one (model, fraction, seed); the row of its results."""
+        """Train, select and evaluate one (model, fraction, seed); the row of its results. A model ``trained_as``
+        another evaluates that model's checkpoint (training it first, with its row, if the row is missing)."""
         rate = self.learning_rate(model)
-        folder = self.work_dir / _slug(model.name) / f"f{fraction:g}" / f"seed{seed}"
-        run = self._train(model, fraction, seed, rate, folder, EVALUATION_PROTOCOLS)
-        network = run.evaluate.parser.get_parsed_content("network")
+        folder = self._folder(model, fraction, seed)
+        if model.trained_as is None:
+            run = self._train(model, fraction, seed, rate, folder, self.protocols)
+            network = run.evaluate.parser.get_parsed_content("network")
+            train_seconds, best_validation = run.train_seconds, run.best_validation
+        else:
+            source = self.model(model.trained_as)
+            if not self.has_row(source.name, fraction, seed):
+                self.rows.append(self.run_one(source, fraction, seed))
+                self._save()
+            trained = self.row(source.name, fraction, seed)
+            run_dir = self._folder(source, fraction, seed) / "train"
+            overrides = {**self.common, **model.overrides, "seed": seed, "augment_rotation": model.augment}
+            evaluate = evaluate_checkpoint(
+                self.bundle, self.overlays, run_dir, folder / "eval", self.protocols, self.num_test, **overrides
+            )
+            network = evaluate.parser.get_parsed_content("network")
+            train_seconds, best_validation = trained["train_seconds"], trained["best_val_accuracy"]
         budget = self.budget.for_size(self.subset_size(fraction))
         row = {
             "model": model.name,
@@ -184,10 +239,10 @@ class Comparison:
             "steps": budget.steps,
             "learning_rate": rate,
             "params": sum(p.numel() for p in network.parameters()),
-            "train_seconds": run.train_seconds,
-            "best_val_accuracy": run.best_validation,
+            "train_seconds": train_seconds,
+            "best_val_accuracy": best_validation,
         }
-        for protocol in EVALUATION_PROTOCOLS:
+        for protocol in self.protocols:
             summary = json.loads((folder / "eval" / f"robustness_{protocol}.json").read_text())["summary"]
             row["accuracy_upright"] = summary["accuracy_upright"]
             row[f"{protocol}_accuracy_mean"] = summary["accuracy_mean"]
@@ -217,12 +272,16 @@ class Comparison:
         self._save()
         return self.rows
 
+    def row(self, name: str, fraction: float, seed: int) -> dict | None:
+        """The row of (model ``name``, ``fraction``, ``seed``), or ``None``."""
+        return next((r for r in self.rows if (r["model"], r["fraction"], r["seed"]) == (name, fraction, seed)), None)
+
     def has_row(self, name: str, fraction: float, seed: int) -> bool:
-        return any(r["model"] == name and r["fraction"] == fraction and r["seed"] == seed for r in self.rows)
+        return self.row(name, fraction, seed) is not None
 
     def _save(self) -> None:
         self.output.mkdir(parents=True, exist_ok=True)
-        chosen = {m.name: self.learning_rate_if_known(m) for m in self.models}
+        chosen = {m.name: self.learning_rate_if_known(m) for m in self.models if m.trained_as is None}
         data = {
             "bundle": str(self.bundle),
             "budget": {
@@ -240,9 +299,12 @@ class Comparison:
         write_report(data, self.output)
 
     def learning_rate_if_known(self, model: ComparedModel) -> float | None:
-        """The model's learning rate if fixed or its grid is complete, else ``None`` (nothing is trained)."""
+        """The model's learning rate if fixed or its grid (or that of the model it is ``trained_as``) is complete,
+        else ``None`` (nothing is trained)."""
         if model.name in self.fixed_learning_rates:
             return float(self.fixed_learning_rates[model.name])
+        if model.trained_as is not None:
+            return self.learning_rate_if_known(self.model(model.trained_as))
         grid = {r["learning_rate"]: r["best_val_accuracy"] for r in self.lr_rows if r["model"] == model.name}
         if not all(rate in grid for rate in self.lr_grid):
             return None

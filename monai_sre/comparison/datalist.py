@@ -9,9 +9,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from monai_sre.comparison.compare import DEFAULT_FRACTIONS, ComparedModel, Comparison
+from monai_sre.comparison.compare import DEFAULT_FRACTIONS, EVALUATION_PROTOCOLS, ComparedModel, Comparison
 
-__all__ = ["AUGMENTED_SUFFIX", "DEFAULT_MODELS", "GRID_AVERAGED_SUFFIX", "compare_on_datalist", "parse_model"]
+__all__ = [
+    "AUGMENTED_SUFFIX",
+    "DEFAULT_MODELS",
+    "GRID_AVERAGED_SUFFIX",
+    "compare_on_datalist",
+    "parse_model",
+    "parse_models",
+]
 
 AUGMENTED_SUFFIX = "+so3"
 GRID_AVERAGED_SUFFIX = "+grid"
@@ -23,7 +30,8 @@ def parse_model(spec: str) -> ComparedModel:
     """A model spec as a :class:`ComparedModel` of the generic bundle (its ``model_name``): ``"NAME"`` (a registered
     classification network, trained upright), then optionally ``"+so3"`` (trained with random SO(3) rotations) and
     ``"+grid"`` (evaluated as the mean of its softmax over the 48 grid symmetries, the bundle's ``grid_average``:
-    exactly invariant on the grid at 48x the inference cost; training and validation are the network's own).
+    exactly invariant on the grid at 48x the inference cost; training and validation are the network's own, so it
+    is ``trained_as`` the spec without ``"+grid"`` and evaluates that model's checkpoints).
 
     Raises:
         ValueError: for a name the registry does not hold as a classification network (the message lists them), or
@@ -49,10 +57,24 @@ def parse_model(spec: str) -> ComparedModel:
     augment, averaged = AUGMENTED_SUFFIX in flags, GRID_AVERAGED_SUFFIX in flags
     label = f"{network}, SO(3) augmentation" if augment else f"{network}, no augmentation"
     overrides: dict[str, Any] = {"model_name": network}
-    if averaged:
-        label += ", grid-averaged (48 passes)"
-        overrides["grid_average"] = True
-    return ComparedModel(label, overrides, augment)
+    if not averaged:
+        return ComparedModel(label, overrides, augment)
+    source = parse_model(str(spec).replace(GRID_AVERAGED_SUFFIX, ""))
+    return ComparedModel(
+        f"{label}, grid-averaged (48 passes)", {**overrides, "grid_average": True}, augment, source.name
+    )
+
+
+def parse_models(specs: Sequence[str]) -> list[ComparedModel]:
+    """The models of ``specs`` (:func:`parse_model`), followed by the source of each ``"+grid"`` spec that the list
+    lacks (the averaged model evaluates its source's checkpoints, so the source trains and gets its rows too)."""
+    specs = [str(spec) for spec in specs]
+    sources = [spec.replace(GRID_AVERAGED_SUFFIX, "") for spec in specs if GRID_AVERAGED_SUFFIX in spec]
+    models: dict[str, ComparedModel] = {}
+    for spec in [*specs, *sources]:
+        model = parse_model(spec)
+        models.setdefault(model.name, model)
+    return list(models.values())
 
 
 def compare_on_datalist(
@@ -68,6 +90,7 @@ def compare_on_datalist(
     learning_rate: float | None = None,
     validations: int = 20,
     only: Sequence[str] | None = None,
+    protocols: Sequence[str] = EVALUATION_PROTOCOLS,
     **bundle_overrides: Any,
 ) -> str:
     """Compare ``models`` on a datalist with the fair protocol (:class:`~monai_sre.comparison.Comparison`) and write
@@ -76,7 +99,8 @@ def compare_on_datalist(
     Args:
         datalist: the datalist of the generic bundle (decathlon JSON or CSV with a split column).
         num_classes: the number of classes.
-        models: ``"NAME"``, ``"NAME+so3"``, ``"NAME+so3+grid"``... specs (:func:`parse_model`).
+        models: ``"NAME"``, ``"NAME+so3"``, ``"NAME+so3+grid"``... specs (:func:`parse_model`); a ``"+grid"``
+            model evaluates the checkpoints of its spec without ``"+grid"``, which is compared too (trained once).
         seeds: seeds (each draws its own subsample).
         fractions: training fractions in ``(0, 1]``.
         output: the comparison's folder; an existing comparison is refused unless ``resume``.
@@ -86,6 +110,8 @@ def compare_on_datalist(
         learning_rate: one fixed learning rate for every model instead of the grid.
         validations: validations per run.
         only: run only the models with these specs now (split a long comparison over sittings with ``resume``).
+        protocols: rotation protocols of the test (``haar-64`` and any of ``grid48``, ``grid24``); the others'
+            columns stay empty in the rows run now.
         bundle_overrides: more overrides of the bundle (``class_names``, ``modality``, ``spacing``, ``input_size``,
             ``device``, ``num_workers``, ...).
 
@@ -94,7 +120,7 @@ def compare_on_datalist(
     """
     from monai_sre.runs import bundle_root
 
-    parsed = [parse_model(spec) for spec in _as_list(models)]
+    parsed = parse_models(_as_list(models))
     fixed = {m.name: learning_rate for m in parsed} if learning_rate is not None else None
     comparison = Comparison(
         bundle_root("sre_classification"),
@@ -107,6 +133,7 @@ def compare_on_datalist(
         lr_grid=[float(r) for r in _as_list(lr_grid)],
         validations=validations,
         resume=resume,
+        protocols=_as_list(protocols),
         datalist=str(Path(datalist).resolve()),
         num_classes=num_classes,
         **bundle_overrides,

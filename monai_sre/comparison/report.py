@@ -22,8 +22,11 @@ COLUMNS = (
 )
 
 
-def mean_sd(values: Sequence[float], spec: str) -> str:
-    """``mean ± sd`` of ``values`` in the format ``spec`` (sd 0 for one value)."""
+def mean_sd(values: Sequence[float | None], spec: str) -> str:
+    """``mean ± sd`` of ``values`` in the format ``spec`` (sd 0 for one value); ``n/a`` when a value is missing
+    (``None``: a protocol the run did not evaluate)."""
+    if not values or any(value is None for value in values):
+        return "n/a"
     sd = statistics.stdev(values) if len(values) > 1 else 0.0
     return f"{statistics.mean(values):{spec}} ± {sd:{spec}}"
 
@@ -44,7 +47,7 @@ def comparison_table(rows: Sequence[Mapping]) -> str:
     per_seed = ["| model | fraction | haar-64 accuracy per seed | consistency haar-64 per seed |", "|---|---|---|---|"]
     for (model, fraction), group in _groups(rows).items():
         first = group[0]
-        cells = [mean_sd([r[key] for r in group], spec) for _, key, spec in COLUMNS]
+        cells = [mean_sd([r.get(key) for r in group], spec) for _, key, spec in COLUMNS]
         lines.append(
             f"| {model} | {fraction:g} | {first['num_train']} | {first['steps']} | {first['learning_rate']:g} | "
             f"{len(group)} | " + " | ".join(cells) + " |"

@@ -7,12 +7,14 @@ import json
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from monai_sre.comparison import Comparison, comparison_table
-from monai_sre.comparison.datalist import compare_on_datalist, parse_model
+from monai_sre.comparison import ComparedModel, Comparison, comparison_table
+from monai_sre.comparison.datalist import compare_on_datalist, parse_model, parse_models
+from monai_sre.data.subsets import balanced_indices
 from monai_sre.runs import bundle_root
 
 
@@ -75,6 +77,7 @@ def test_models_are_registry_names_with_optional_augmentation_and_grid_averaging
     averaged = parse_model("plain_resnet_light+so3+grid")
     assert averaged.overrides == {"model_name": "plain_resnet_light", "grid_average": True} and averaged.augment
     assert averaged.name == "plain_resnet_light, SO(3) augmentation, grid-averaged (48 passes)"
+    assert averaged.trained_as == model.name and model.trained_as is None  # it evaluates its source's checkpoints
     assert parse_model("plain_resnet_light+grid").augment is False
     with pytest.raises(ValueError, match="unknown model 'sre_unet_light'.*group_resnet_light"):
         parse_model("sre_unet_light")  # a segmentation network
@@ -83,10 +86,31 @@ def test_models_are_registry_names_with_optional_augmentation_and_grid_averaging
             parse_model(bad)
 
 
+def test_a_grid_averaged_spec_brings_its_source_once():
+    names = [m.name for m in parse_models(["plain_resnet_light+so3+grid", "group_resnet_light+so3"])]
+    assert names == [
+        "plain_resnet_light, SO(3) augmentation, grid-averaged (48 passes)",
+        "group_resnet_light, SO(3) augmentation",
+        "plain_resnet_light, SO(3) augmentation",
+    ]
+    listed = parse_models(["plain_resnet_light+so3", "plain_resnet_light+grid+so3", "plain_resnet_light+so3+grid"])
+    assert [m.name for m in listed] == [names[2], names[0]]
+
+
+SOURCE = ComparedModel("plain", {"model_name": "plain_resnet_light"})
+AVERAGED = ComparedModel("averaged", {"model_name": "plain_resnet_light", "grid_average": True}, True, "plain")
+
+
 @pytest.mark.parametrize(
     "kwargs, pattern",
     [({"models": []}, "non-empty list of distinct"), ({"fractions": [0.0]}, r"fractions\[0\] must be a number in \(0, 1\], got 0.0"),
-     ({"seeds": []}, "at least one seed")],
+     ({"seeds": []}, "at least one seed"),
+     ({"models": [AVERAGED]}, "model 'averaged': trained_as 'plain' must name another model of the comparison"),
+     ({"models": [SOURCE, replace(AVERAGED, trained_as="averaged")]}, "trained_as 'averaged' must name another"),
+     ({"models": [SOURCE, AVERAGED, replace(AVERAGED, name="twice", trained_as="averaged")]},
+      r"model 'twice'.*that trains itself, one of \['plain'\]"),
+     ({"protocols": ["grid48"]}, r"subset of \['haar-64', 'grid48', 'grid24'\] that includes 'haar-64', got \['grid48'\]"),
+     ({"protocols": ["haar-64", "grid12"]}, "got \\['haar-64', 'grid12'\\]")],
 )  # fmt: skip
 def test_bad_comparisons_raise_naming_the_value(kwargs, pattern, tmp_path):
     arguments = {"models": [parse_model("sre_resnet_light")], **kwargs}
@@ -104,3 +128,41 @@ def test_table_lists_every_seed():
     table = comparison_table(rows)
     assert "| m | 0.1 | 5 | 9 | 0.003 | 2 | 0.550 ± 0.071 | 0.450 ± 0.071 |" in table
     assert "| m | 0.1 | s0 0.400, s1 0.500 | s0 0.900, s1 0.900 |" in table
+    rows[1] = {k: v for k, v in rows[1].items() if k != "grid48_accuracy_worst"}  # a run without grid48
+    assert "| 0.300 ± 0.000 | n/a | 0.900 ± 0.000 |" in comparison_table(rows)
+
+
+def test_a_grid_averaged_model_evaluates_its_sources_checkpoint_under_the_chosen_protocols(example, tmp_path):
+    common = {"datalist": str(example), "num_classes": 4, "fractions": [1.0], "seeds": [0], "epochs": 1}
+    comparison = Comparison(
+        bundle_root("sre_classification"), tmp_path, [AVERAGED, SOURCE], **common, validations=1,
+        learning_rates={"plain": 0.003}, protocols=["haar-64"],
+    )  # fmt: skip
+    source_row, averaged_row = comparison.run(models=["averaged"])  # the source trains first, with its row
+    assert (source_row["model"], averaged_row["model"]) == ("plain", "averaged")
+    for key in ("learning_rate", "train_seconds", "best_val_accuracy", "params", "steps"):
+        assert averaged_row[key] == source_row[key]
+    assert not any(key.startswith(("grid48", "grid24")) for key in (*source_row, *averaged_row))
+    assert not (tmp_path / "runs" / "averaged" / "f1" / "seed0" / "train" / "models").exists()  # nothing trained
+    report = json.loads(
+        (tmp_path / "runs" / "averaged" / "f1" / "seed0" / "eval" / "robustness_haar-64.json").read_text()
+    )
+    assert report["summary"]["accuracy_mean"] == averaged_row["haar-64_accuracy_mean"]
+    assert (
+        "| averaged | 1 | 24 |" in (tmp_path / "table.md").read_text()
+        and "| n/a |" in (tmp_path / "table.md").read_text()
+    )
+    assert json.loads((tmp_path / "results.json").read_text())["learning_rates"] == {"plain": 0.003}
+
+
+def test_a_fixed_subset_seed_trains_every_seed_on_one_subsample(example, tmp_path):
+    fixed = ComparedModel("fixed", {"model_name": "plain_resnet_light", "subset_seed": 1})
+    comparison = Comparison(
+        bundle_root("sre_classification"), tmp_path, [SOURCE, fixed], fractions=[0.5], seeds=[0, 1], epochs=1,
+        validations=1, learning_rates={"plain": 0.003, "fixed": 0.003}, datalist=str(example), num_classes=4,
+    )  # fmt: skip
+    labels = comparison.labels
+    for model, seed, drawn_with in ((SOURCE, 0, 0), (fixed, 0, 1), (fixed, 1, 1)):
+        run = comparison._train(model, 0.5, seed, 0.003, tmp_path / model.name / str(seed), ["haar-64"])
+        assert sorted(run.trainer.data_loader.dataset.indices) == sorted(balanced_indices(labels, 0.5, drawn_with))
+    assert sorted(balanced_indices(labels, 0.5, 0)) != sorted(balanced_indices(labels, 0.5, 1))

@@ -20,7 +20,7 @@ def _main(script, monkeypatch, *args) -> None:
     script.main()
 
 
-def test_the_grid_averaged_model_takes_its_sources_rate_and_the_folds_are_summarised(
+def test_the_grid_averaged_model_evaluates_its_sources_run_and_the_folds_are_summarised(
     script, pyradiomics_sdist, tmp_path, monkeypatch, capsys
 ):
     output = tmp_path / "out"
@@ -30,11 +30,18 @@ def test_the_grid_averaged_model_takes_its_sources_rate_and_the_folds_are_summar
     ]  # fmt: skip
     _main(script, monkeypatch, *args)
     data = json.loads((output / "fold3" / "results.json").read_text())
-    # only the source model trains the grid; the averaged one reuses its choice and is evaluated 48x averaged
+    # only the source model trains (the grid and its run); the averaged one evaluates its checkpoint 48x averaged
     assert {r["model"] for r in data["learning_rate_grid"]} == {SOURCE}
-    assert data["learning_rates"][AVERAGED] == data["learning_rates"][SOURCE] in (0.01, 0.001)
-    (row,) = data["rows"]
-    assert (row["model"], row["fraction"], row["seed"], row["num_train"]) == (AVERAGED, 1.0, 0, 6)
+    source, row = data["rows"]
+    assert (source["model"], row["model"], row["fraction"], row["seed"], row["num_train"]) == (
+        SOURCE,
+        AVERAGED,
+        1.0,
+        0,
+        6,
+    )
+    assert row["learning_rate"] == data["learning_rates"][SOURCE] in (0.01, 0.001)
+    assert (row["train_seconds"], row["best_val_accuracy"]) == (source["train_seconds"], source["best_val_accuracy"])
     assert row["grid48_accuracy_worst"] == pytest.approx(row["accuracy_upright"])  # exactly invariant on the grid
     assert row["grid24_consistency"] == 1.0
     with (tmp_path / "work" / "fold3" / "example" / "test.csv").open() as handle:
