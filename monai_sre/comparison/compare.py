@@ -222,6 +222,12 @@ class Comparison:
                 self._save()
             trained = self.row(source.name, fraction, seed)
             run_dir = self._folder(source, fraction, seed) / "train"
+            if not (run_dir / "models" / "model.pt").is_file():  # the row came from a run whose folder is gone
+                raise FileNotFoundError(
+                    f"model '{model.name}' evaluates the checkpoint of '{source.name}' (fraction {fraction:g}, seed "
+                    f"{seed}), whose row is in {self.results_path} but whose run '{run_dir}' has no models/model.pt: "
+                    "pass that run's work_dir (--work-dir), or remove the row to train it again."
+                )
             overrides = {**self.common, **model.overrides, "seed": seed, "augment_rotation": model.augment}
             evaluate = evaluate_checkpoint(
                 self.bundle, self.overlays, run_dir, folder / "eval", self.protocols, self.num_test, **overrides

@@ -153,6 +153,14 @@ def test_a_grid_averaged_model_evaluates_its_sources_checkpoint_under_the_chosen
         and "| n/a |" in (tmp_path / "table.md").read_text()
     )
     assert json.loads((tmp_path / "results.json").read_text())["learning_rates"] == {"plain": 0.003}
+    resumed = Comparison(
+        bundle_root("sre_classification"), tmp_path, [AVERAGED, SOURCE], **common, validations=1,
+        learning_rates={"plain": 0.003}, protocols=["haar-64"], work_dir=tmp_path / "elsewhere", resume=True,
+    )  # fmt: skip
+    with pytest.raises(
+        FileNotFoundError, match=r"'averaged' evaluates the checkpoint of 'plain' \(fraction 1, seed 0\)"
+    ):
+        resumed.run_one(AVERAGED, 1.0, 0)  # the source's row is kept, its run folder is not: never silently retrain
 
 
 def test_a_fixed_subset_seed_trains_every_seed_on_one_subsample(example, tmp_path):
