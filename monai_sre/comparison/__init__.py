@@ -12,6 +12,7 @@ from .bundle_runs import (
     bundle_parser,
     bundle_workflow,
     evaluate_checkpoint,
+    run_checkpoint,
     train_then_evaluate,
 )
 from .compare import DEFAULT_FRACTIONS, EVALUATION_PROTOCOLS, ComparedModel, Comparison
@@ -31,6 +32,7 @@ __all__ = [
     "comparison_table",
     "evaluate_checkpoint",
     "plot_comparison",
+    "run_checkpoint",
     "train_then_evaluate",
     "write_report",
 ]

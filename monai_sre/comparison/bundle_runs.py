@@ -21,6 +21,7 @@ __all__ = [
     "bundle_parser",
     "bundle_workflow",
     "evaluate_checkpoint",
+    "run_checkpoint",
     "train_then_evaluate",
 ]
 
@@ -114,6 +115,11 @@ def train_then_evaluate(
     return TrainedRun(train_seconds, float(best), trainer, evaluate)
 
 
+def run_checkpoint(run_dir: str | Path) -> Path:
+    """The best model a bundle's training run writes into ``run_dir`` (``run_dir/models/model.pt``)."""
+    return Path(run_dir) / "models" / "model.pt"
+
+
 def evaluate_checkpoint(
     bundle: str | Path,
     overlays: Sequence[str],
@@ -132,7 +138,7 @@ def evaluate_checkpoint(
     Raises:
         FileNotFoundError: when the run has no ``models/model.pt`` (naming it).
     """
-    checkpoint = Path(run_dir) / "models" / "model.pt"
+    checkpoint = run_checkpoint(run_dir)
     if not checkpoint.is_file():
         raise FileNotFoundError(f"checkpoint '{checkpoint}' to evaluate does not exist: is '{run_dir}' a finished run?")
     evaluate = bundle_workflow(

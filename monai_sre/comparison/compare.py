@@ -28,7 +28,13 @@ from pathlib import Path
 from typing import Any
 
 from monai_sre.comparison.budget import EqualStepsBudget
-from monai_sre.comparison.bundle_runs import TRAIN_CONFIGS, bundle_parser, evaluate_checkpoint, train_then_evaluate
+from monai_sre.comparison.bundle_runs import (
+    TRAIN_CONFIGS,
+    bundle_parser,
+    evaluate_checkpoint,
+    run_checkpoint,
+    train_then_evaluate,
+)
 from monai_sre.comparison.report import write_report
 from monai_sre.data.subsets import balanced_indices, check_fraction, dataset_labels
 
@@ -222,10 +228,10 @@ class Comparison:
                 self._save()
             trained = self.row(source.name, fraction, seed)
             run_dir = self._folder(source, fraction, seed) / "train"
-            if not (run_dir / "models" / "model.pt").is_file():  # the row came from a run whose folder is gone
+            if not run_checkpoint(run_dir).is_file():  # the row came from a run whose folder is gone
                 raise FileNotFoundError(
                     f"model '{model.name}' evaluates the checkpoint of '{source.name}' (fraction {fraction:g}, seed "
-                    f"{seed}), whose row is in {self.results_path} but whose run '{run_dir}' has no models/model.pt: "
+                    f"{seed}), whose row is in {self.results_path} but whose run has no '{run_checkpoint(run_dir)}': "
                     "pass that run's work_dir (--work-dir), or remove the row to train it again."
                 )
             overrides = {**self.common, **model.overrides, "seed": seed, "augment_rotation": model.augment}
