@@ -12,8 +12,15 @@ script runs only the changes:
 - ``lr 0.003``: the learning rate the bundle shipped with before the grid (the one whose seeds collapsed);
 - ``warm-up``: linear warm-up over the first 5 % of the epochs, then the cosine schedule;
 - ``instance norm``: statistics per sample over every orientation of a channel instead of batch norm;
-- ``--subset-seed N``: the baseline recipe, every seed trained on the subsample seed ``N`` draws (the seed then
-  varies only initialisation and augmentation): is a low seed a hard subsample or an unlucky initialisation?
+- ``rotated validation``: the checkpoint selected on the validation split under one fixed random rotation per patch
+  (the distribution ``haar-64`` tests and training sees: resampled patches) instead of upright, unresampled
+  patches; the test evaluation is unchanged;
+- ``weight averaging``: validate, select and save an exponential moving average of the weights (decay 0.995, about
+  the last 200 of the 760 steps; :class:`monai_sre.handlers.WeightAveraging`) instead of the weights themselves;
+- ``--subset-seed N``: every seed trained on the subsample seed ``N`` draws (the seed then varies only
+  initialisation and augmentation): is a low seed a hard subsample or an unlucky initialisation? Alone, the baseline
+  recipe; with ``--variants``, those variants, or the control ``plain light`` (plain light with SO(3) augmentation at
+  its own learning rate, 0.003: is the plain CNN as sensitive to its initialisation on the same subsample?).
 
 Usage::
 
@@ -21,11 +28,17 @@ Usage::
     python scripts/ablate_group_stability.py --resume --output results/group_stability_cpu --variants warm-up
     python scripts/ablate_group_stability.py --resume --output results/group_stability_cpu --subset-seed 4 \
         --fractions 0.1 --seeds 0 1 2 3
+    python scripts/ablate_group_stability.py --resume --output results/group_stability_cpu --subset-seed 4 \
+        --variants "rotated validation" --fractions 0.1 --seeds 0 1 2 3 4
+    python scripts/ablate_group_stability.py --resume --output results/group_stability_cpu --subset-seed 4 \
+        --variants "plain light" --fractions 0.1 --seeds 0 1 2 3 4
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+from dataclasses import replace
 from pathlib import Path
 
 from monai_sre.comparison import ComparedModel, Comparison
@@ -33,6 +46,7 @@ from monai_sre.comparison import ComparedModel, Comparison
 REPO = Path(__file__).resolve().parents[1]
 BUNDLE = REPO / "bundles" / "sre_resnet3d_tissue"
 BASE = "group light (O, regular), SO(3) augmentation"
+PLAIN_LIGHT = json.loads((BUNDLE / "configs" / "plain_resnet.json").read_text())["network_def"]
 WARM_UP = {
     "warm_up_epochs": "$max(1, @max_epochs // 20)",
     "lr_scheduler": {
@@ -53,31 +67,76 @@ INSTANCE_NORM = {
         "norm": "instance",
     }
 }
+ROTATED_VALIDATION = {
+    "validation_rotation": "$monai_sre.transforms.RandSO3RotateCropd(keys='image', roi_size=[@input_size] * 3, "
+    "mode='bilinear', padding_mode='zeros').set_random_state(seed=0)",
+    "validate#dataset": {
+        "_target_": "monai.data.Dataset",
+        "data": "$list(map(@validation_rotation, monai_sre.data.TissuePatchDataset(split='val', "
+        "patch_size=@patch_size, path=@dataset_dir, transform=@scale_intensity, num_samples=@num_val_samples)))",
+        "transform": "@to_tensor",
+    },
+}
+WEIGHT_AVERAGING = {
+    "weight_averaging": {
+        "_target_": "monai_sre.handlers.WeightAveraging",
+        "network": "@network",
+        "validator": "@validate#evaluator",
+        "decay": 0.995,
+    },
+    "run": ["$@weight_averaging.attach(@train#trainer)", "$@train#trainer.run()"],
+}
 VARIANTS = {
     "lr 0.003": (ComparedModel(f"{BASE}, lr 0.003", {}, True), 0.003),
     "warm-up": (ComparedModel(f"{BASE}, warm-up", WARM_UP, True), 0.001),
     "instance norm": (ComparedModel(f"{BASE}, instance norm", INSTANCE_NORM, True), 0.001),
+    "rotated validation": (
+        ComparedModel(f"{BASE}, rotated validation", training_overrides=ROTATED_VALIDATION),
+        0.001,
+    ),
+    "weight averaging": (ComparedModel(f"{BASE}, weight averaging", training_overrides=WEIGHT_AVERAGING), 0.001),
 }
+CONTROLS = {
+    "plain light": (ComparedModel("plain light, SO(3) augmentation", {"network_def": PLAIN_LIGHT}, True), 0.003),
+}
+
+
+def on_subsample(name: str | None, subset_seed: int) -> tuple[ComparedModel, float]:
+    """The variant or control ``name`` (``None``: the baseline recipe) with every seed trained on ``subset_seed``'s
+    subsample."""
+    model, rate = {**VARIANTS, **CONTROLS}[name] if name is not None else (ComparedModel(BASE), 0.001)
+    label = f"{model.name}, subsample of seed {subset_seed}"
+    return replace(model, name=label, overrides={**model.overrides, "subset_seed": subset_seed}), rate
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--output", type=Path, default=REPO / "runs" / "group_stability")
     parser.add_argument("--work-dir", type=Path, default=None)
-    parser.add_argument("--variants", nargs="*", default=None, choices=list(VARIANTS), help="default: all, or none")
-    parser.add_argument("--subset-seed", type=int, default=None, help="add the fixed-subsample run (default: not)")
+    parser.add_argument(
+        "--variants", nargs="*", default=None, choices=[*VARIANTS, *CONTROLS], help="default: all variants, or none"
+    )
+    parser.add_argument(
+        "--subset-seed",
+        type=int,
+        default=None,
+        help="train every seed on this seed's subsample (alone: the baseline recipe; with --variants: those)",
+    )
     parser.add_argument("--fractions", type=float, nargs="+", default=[1.0, 0.05])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--resume", action="store_true")
     args = parser.parse_args()
-    names = args.variants if args.variants is not None else [] if args.subset_seed is not None else list(VARIANTS)
-    variants = dict(VARIANTS)
-    if args.subset_seed is not None:
-        name = f"subsample of seed {args.subset_seed}"
-        variants[name] = (ComparedModel(f"{BASE}, {name}", {"subset_seed": args.subset_seed}, True), 0.001)
-        names.append(name)
-    if not names:
+    if args.variants == [] and args.subset_seed is None:
         parser.error("nothing to run: name --variants or a --subset-seed.")
+    variants = {**VARIANTS, **CONTROLS}
+    if args.subset_seed is None:
+        names = args.variants or list(VARIANTS)
+    else:
+        names = []
+        for name in args.variants or [None]:
+            model, rate = on_subsample(name, args.subset_seed)
+            variants[model.name] = (model, rate)
+            names.append(model.name)
     chosen = [variants[name] for name in names]
     comparison = Comparison(
         BUNDLE, args.output, [model for model, _ in variants.values()], fractions=args.fractions, seeds=args.seeds,

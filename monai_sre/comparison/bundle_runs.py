@@ -72,13 +72,15 @@ def bundle_parser(bundle: str | Path, configs: Sequence[str], **overrides: Any):
 
 @dataclass
 class TrainedRun:
-    """A finished train-then-evaluate run: wall time of the training, best validation accuracy, the trainer and the
-    finished evaluation workflow (its ``network`` holds the evaluated weights)."""
+    """A finished train-then-evaluate run: wall time of the training, best validation accuracy, the trainer, the
+    finished evaluation workflow (its ``network`` holds the evaluated weights) and the training's validator (the
+    evaluator whose best metric selected the checkpoint)."""
 
     train_seconds: float
     best_validation: float
     trainer: Any
     evaluate: Any
+    validator: Any = None
 
 
 def train_then_evaluate(
@@ -109,10 +111,10 @@ def train_then_evaluate(
     train.run()
     train_seconds = time.perf_counter() - start
     trainer = train.parser.get_parsed_content("train#trainer")
-    best = train.parser.get_parsed_content("validate#evaluator").state.best_metric
+    validator = train.parser.get_parsed_content("validate#evaluator")
     train.finalize()
     evaluate = evaluate_checkpoint(bundle, overlays, folder / "train", folder / "eval", protocols, num_test, **common)
-    return TrainedRun(train_seconds, float(best), trainer, evaluate)
+    return TrainedRun(train_seconds, float(validator.state.best_metric), trainer, evaluate, validator)
 
 
 def run_checkpoint(run_dir: str | Path) -> Path:

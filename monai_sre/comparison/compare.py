@@ -57,12 +57,17 @@ class ComparedModel:
     only at evaluation (grid averaging: ``{"grid_average": True}``): it takes that model's learning rate and
     evaluates that model's checkpoint of the same fraction and seed (training it first if its row is missing), with
     its own ``overrides``; its row repeats that run's training seconds and best validation accuracy.
+
+    ``training_overrides`` change the training run only, not the evaluation of its checkpoint: a recipe change such
+    as how the checkpoint is selected (``validate#dataset``), which the test evaluation (``validate#...`` with the
+    test split) must not inherit.
     """
 
     name: str
     overrides: Mapping[str, Any] = field(default_factory=dict)
     augment: bool = True
     trained_as: str | None = None
+    training_overrides: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _slug(text: str) -> str:
@@ -201,7 +206,7 @@ class Comparison:
             "max_epochs": budget.epochs,
             "val_interval": budget.val_interval,
         }
-        train_overrides = {}
+        train_overrides = dict(model.training_overrides)
         if fraction < 1:
             subset = f"$monai_sre.data.balanced_subset(@train#dataset, {fraction!r}, @subset_seed)"
             train_overrides["train#dataloader#dataset"] = subset

@@ -7,6 +7,7 @@ from .prediction_writer import PredictionWriter
 from .rotation_robustness import RotationRobustnessHandler, SegmentationRobustnessHandler
 from .state_dict_loader import StateDictLoader
 from .training_checkpoint import TrainingCheckpoint
+from .weight_averaging import WeightAveraging
 
 __all__ = [
     "PredictionWriter",
@@ -14,6 +15,7 @@ __all__ = [
     "SegmentationRobustnessHandler",
     "StateDictLoader",
     "TrainingCheckpoint",
+    "WeightAveraging",
     "pred_and_label",
     "pred_and_onehot_label",
 ]

@@ -14,6 +14,7 @@ import pytest
 
 from monai_sre.comparison import ComparedModel, Comparison, comparison_table
 from monai_sre.comparison.datalist import compare_on_datalist, parse_model, parse_models
+from monai_sre.data import load_classification_datalist
 from monai_sre.data.subsets import balanced_indices
 from monai_sre.runs import bundle_root
 
@@ -174,3 +175,19 @@ def test_a_fixed_subset_seed_trains_every_seed_on_one_subsample(example, tmp_pat
         run = comparison._train(model, 0.5, seed, 0.003, tmp_path / model.name / str(seed), ["haar-64"])
         assert sorted(run.trainer.data_loader.dataset.indices) == sorted(balanced_indices(labels, 0.5, drawn_with))
     assert sorted(balanced_indices(labels, 0.5, 0)) != sorted(balanced_indices(labels, 0.5, 1))
+
+
+def test_training_overrides_change_the_training_run_but_not_the_evaluation_of_its_checkpoint(example, tmp_path):
+    selected_on_two = ComparedModel(
+        "two",
+        {"model_name": "plain_resnet_light"},
+        training_overrides={"validate#dataset#data": "$@validate#datalist[:2]"},
+    )
+    comparison = Comparison(
+        bundle_root("sre_classification"), tmp_path, [selected_on_two], fractions=[1.0], seeds=[0], epochs=1,
+        validations=1, learning_rates={"two": 0.003}, datalist=str(example), num_classes=4,
+    )  # fmt: skip
+    run = comparison._train(selected_on_two, 1.0, 0, 0.003, tmp_path / "run", ["haar-64"])
+    assert len(run.validator.data_loader.dataset) == 2
+    tested = run.evaluate.parser.get_parsed_content("validate#evaluator").data_loader.dataset
+    assert len(tested) == len(load_classification_datalist(example, "test", num_classes=4)) > 2

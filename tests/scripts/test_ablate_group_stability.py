@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 
 import pytest
@@ -23,4 +24,28 @@ def test_nothing_to_run_is_refused(script, monkeypatch, capsys, tmp_path):
 def test_every_variant_changes_one_thing_of_the_default_recipe(script):
     for name, (model, rate) in script.VARIANTS.items():
         assert model.name == f"{script.BASE}, {name}" and model.augment and model.trained_as is None
-        assert (rate == 0.003) == (name == "lr 0.003") and (not model.overrides) == (name == "lr 0.003")
+        changed = {**model.overrides, **model.training_overrides}
+        assert (rate == 0.003) == (name == "lr 0.003") and (not changed) == (name == "lr 0.003")
+
+
+def test_a_fixed_subsample_keeps_the_variants_recipe_and_names_the_subsample(script):
+    baseline, rate = script.on_subsample(None, 4)
+    assert (baseline.name, baseline.overrides, rate) == (
+        f"{script.BASE}, subsample of seed 4",
+        {"subset_seed": 4},
+        0.001,
+    )
+    model, _ = script.on_subsample("rotated validation", 3)
+    assert model.name == f"{script.BASE}, rotated validation, subsample of seed 3"
+    assert model.overrides == {"subset_seed": 3}
+    assert model.training_overrides == script.VARIANTS["rotated validation"][0].training_overrides
+
+
+def test_the_plain_control_trains_plain_light_at_its_own_rate_on_the_same_subsample(script):
+    model, rate = script.on_subsample("plain light", 4)
+    assert model.name == "plain light, SO(3) augmentation, subsample of seed 4" and rate == 0.003 and model.augment
+    assert (
+        model.overrides["network_def"]
+        == json.loads((script.BUNDLE / "configs" / "plain_resnet.json").read_text())["network_def"]
+    )
+    assert model.overrides["subset_seed"] == 4
