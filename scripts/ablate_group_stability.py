@@ -15,8 +15,9 @@ script runs only the changes:
 - ``rotated validation``: the checkpoint selected on the validation split under one fixed random rotation per patch
   (the distribution ``haar-64`` tests and training sees: resampled patches) instead of upright, unresampled
   patches; the test evaluation is unchanged;
-- ``weight averaging``: validate, select and save an exponential moving average of the weights (decay 0.995, about
-  the last 200 of the 760 steps; :class:`monai_sre.handlers.WeightAveraging`) instead of the weights themselves;
+- ``weight averaging``: validate, select and save an exponential moving average of the weights (the bundle's
+  ``--weight_averaging_decay 0.995``, about the last 200 of the 760 steps; :class:`monai_sre.handlers.WeightAveraging`)
+  instead of the weights themselves;
 - ``--subset-seed N``: every seed trained on the subsample seed ``N`` draws (the seed then varies only
   initialisation and augmentation): is a low seed a hard subsample or an unlucky initialisation? Alone, the baseline
   recipe; with ``--variants``, those variants, or the control ``plain light`` (plain light with SO(3) augmentation at
@@ -77,15 +78,7 @@ ROTATED_VALIDATION = {
         "transform": "@to_tensor",
     },
 }
-WEIGHT_AVERAGING = {
-    "weight_averaging": {
-        "_target_": "monai_sre.handlers.WeightAveraging",
-        "network": "@network",
-        "validator": "@validate#evaluator",
-        "decay": 0.995,
-    },
-    "run": ["$@weight_averaging.attach(@train#trainer)", "$@train#trainer.run()"],
-}
+WEIGHT_AVERAGING = {"weight_averaging_decay": 0.995}  # the bundle's option (off by default)
 VARIANTS = {
     "lr 0.003": (ComparedModel(f"{BASE}, lr 0.003", {}, True), 0.003),
     "warm-up": (ComparedModel(f"{BASE}, warm-up", WARM_UP, True), 0.001),

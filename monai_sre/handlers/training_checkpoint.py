@@ -90,8 +90,8 @@ class TrainingCheckpoint:
         resume: load the latest checkpoint in ``save_dir`` when the trainer starts.
         save: write checkpoints (``False`` on the non-zero ranks of a distributed run, which still resume).
         map_location: where loaded tensors go (default: the network's device).
-        weight_averaging: the run's :class:`~monai_sre.handlers.WeightAveraging`, if any (its average is saved and
-            restored with the rest).
+        weight_averaging: the run's :class:`~monai_sre.handlers.WeightAveraging`, if any (when it averages, its
+            average is saved and restored with the rest).
 
     Raises:
         FileNotFoundError: on attach, ``resume`` is set and ``save_dir`` holds no checkpoint.
@@ -115,7 +115,7 @@ class TrainingCheckpoint:
         self.objects: dict[str, Any] = {"network": network, "optimizer": optimizer}
         if lr_scheduler is not None:
             self.objects["lr_scheduler"] = lr_scheduler
-        if weight_averaging is not None:
+        if weight_averaging is not None and weight_averaging.enabled:
             self.objects["weight_averaging"] = weight_averaging
         self.objects["validation"] = _ValidationRecord(validator, best_model_saver, best_model_filename)
         self.resume = as_flag(resume, "resume")

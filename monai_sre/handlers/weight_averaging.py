@@ -34,23 +34,31 @@ class WeightAveraging:
         network: the trained network (a ``DistributedDataParallel`` wrapper averages its module's weights).
         validator: the validation engine that should evaluate the average, if any.
         decay: the weight of the average at each update, in ``[0, 1)``; about ``1 / (1 - decay)`` recent iterations
-            dominate it.
+            dominate it. ``None``: no averaging (attaching does nothing; the bundles' default, switched on with
+            ``--weight_averaging_decay 0.995``).
 
     Raises:
-        ValueError: when ``decay`` is not in ``[0, 1)``.
+        ValueError: when ``decay`` is neither ``None`` nor a number in ``[0, 1)``.
     """
 
-    def __init__(self, network: torch.nn.Module, validator: Engine | None = None, decay: float = 0.995) -> None:
-        if not 0.0 <= float(decay) < 1.0:
-            raise ValueError(f"decay must be a number in [0, 1), got {decay!r}.")
+    def __init__(self, network: torch.nn.Module, validator: Engine | None = None, decay: float | None = 0.995) -> None:
+        if decay is not None and (isinstance(decay, bool) or not isinstance(decay, (int, float)) or not 0 <= decay < 1):
+            raise ValueError(f"decay must be None or a number in [0, 1), got {decay!r}.")
         self.network = network
         self.validator = validator
-        self.decay = float(decay)
+        self.decay = None if decay is None else float(decay)
         self.updates = 0
         self.average: dict[str, torch.Tensor] | None = None
         self._training_weights: dict[str, torch.Tensor] | None = None
 
+    @property
+    def enabled(self) -> bool:
+        """Whether it averages (``decay`` is not ``None``)."""
+        return self.decay is not None
+
     def attach(self, engine: Engine) -> None:
+        if not self.enabled:
+            return
         engine.add_event_handler(Events.ITERATION_COMPLETED, self.update)
         if self.validator is not None:
             self.validator.add_event_handler(Events.STARTED, self.load_average)

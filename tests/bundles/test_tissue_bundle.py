@@ -116,6 +116,30 @@ def test_a_rerun_is_refused_resumes_or_overwrites_but_never_replaces_the_best_mo
                       run_dir=str(tmp_path / "new"), resume=True, **TINY)  # fmt: skip
 
 
+def test_weight_averaging_validates_and_saves_the_average_and_keeps_it_for_resume(tmp_path):
+    run = tmp_path / "run"
+    # two iterations in one epoch: the average (2/11 of the first weights, 9/11 of the second) is not the weights
+    workflow = run_workflow(BUNDLE, TRAIN, run_dir=str(run), weight_averaging_decay=0.5,
+                            **{**TINY, "num_train_samples": 64})  # fmt: skip
+    averaging = workflow.parser.get_parsed_content("weight_averaging")
+    network = workflow.parser.get_parsed_content("network")
+    assert averaging.enabled and averaging.updates == 2
+    best = torch.load(run / "models" / "model.pt", weights_only=True)
+    for name, value in averaging.average.items():
+        torch.testing.assert_close(best[name], value, rtol=0, atol=0)
+    assert not torch.equal(best["fc.weight"], network.state_dict()["fc.weight"])  # training weights put back
+    state = torch.load(run / "models" / "checkpoint_epoch=1.pt", weights_only=True)
+    assert state["weight_averaging"]["updates"] == 2
+    resumed = run_workflow(BUNDLE, TRAIN, run_dir=str(run), resume=True, weight_averaging_decay=0.5,
+                           **{**TINY, "num_train_samples": 64, "max_epochs": 2})  # fmt: skip
+    assert resumed.parser.get_parsed_content("weight_averaging").updates == 4
+    # off by default: nothing attached, nothing saved
+    default = run_workflow(BUNDLE, TRAIN, run_dir=str(tmp_path / "default"), **TINY)
+    assert not default.parser.get_parsed_content("weight_averaging").enabled
+    assert "weight_averaging" not in torch.load(tmp_path / "default" / "models" / "checkpoint_epoch=1.pt",
+                                                weights_only=True)  # fmt: skip
+
+
 def test_amp_on_the_cpu_is_refused_before_anything_runs(tmp_path, samples):
     """MONAI's engines autocast with ``torch.autocast("cuda")`` whatever their device: on the CPU ``--amp true``
     would run plain float32 while claiming mixed precision, so training and inference refuse it, naming the device."""
@@ -344,13 +368,14 @@ def _free_port() -> int:
 
 def test_two_node_ddp_training_on_cpu_writes_one_run_folder_from_rank_0(tmp_path):
     """The docs' multi-node command on one machine: two torchrun launchers (``--nnodes=2``, one process each) meet
-    at a c10d rendezvous on 127.0.0.1 and train one epoch with gloo; only global rank 0 writes the run folder."""
+    at a c10d rendezvous on 127.0.0.1 and train one epoch with gloo (weight averaging on); only global rank 0 writes
+    the run folder."""
     run = tmp_path / "run"
     launcher = [
         sys.executable, "-m", "torch.distributed.run", "--nnodes=2", "--nproc_per_node=1", "--rdzv_backend=c10d",
         f"--rdzv_endpoint=127.0.0.1:{_free_port()}", "-m", "monai.bundle", "run",
         "--config_file", str(bundle_config(BUNDLE, *MULTI_GPU_TRAIN)), "--max_epochs", "1",
-        "--num_train_samples", "32", "--num_val_samples", "16", "--run_dir", str(run),
+        "--num_train_samples", "32", "--num_val_samples", "16", "--run_dir", str(run), "--weight_averaging_decay", "0.9",
     ]  # fmt: skip
     logs = [tmp_path / f"node{node}.log" for node in (0, 1)]
     nodes = [subprocess.Popen(launcher, stdout=log.open("w"), stderr=subprocess.STDOUT, cwd=tmp_path) for log in logs]
@@ -373,3 +398,5 @@ def test_two_node_ddp_training_on_cpu_writes_one_run_folder_from_rank_0(tmp_path
     state = torch.load(run / "models" / "checkpoint_epoch=1.pt", weights_only=True)
     network.load_state_dict(state["network"])  # saved without DistributedDataParallel's "module." prefix
     assert state["trainer"]["iteration"] == 1  # 16 of the 32 samples on each process, batch 32: one iteration
+    assert state["weight_averaging"]["updates"] == 1  # weight averaging under DDP: the module's weights, no prefix
+    network.load_state_dict(state["weight_averaging"]["average"])

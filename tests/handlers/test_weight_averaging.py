@@ -105,7 +105,18 @@ def test_a_resumed_run_keeps_the_average(tmp_path):
         torch.testing.assert_close(resumed.average[name], value, rtol=0, atol=0)
 
 
-@pytest.mark.parametrize("decay", [1.0, -0.1])
+@pytest.mark.parametrize("decay", [1.0, -0.1, "0.9", True])
 def test_a_decay_outside_zero_one_is_refused(decay):
-    with pytest.raises(ValueError, match=rf"decay must be a number in \[0, 1\), got {decay}"):
+    with pytest.raises(ValueError, match=rf"decay must be None or a number in \[0, 1\), got {decay!r}"):
         WeightAveraging(torch.nn.Linear(1, 1), decay=decay)
+
+
+def test_no_decay_attaches_nothing_and_saves_nothing(tmp_path):
+    network = _network()
+    averaging = WeightAveraging(network, decay=None)
+    trainer = _trainer(network)
+    averaging.attach(trainer)
+    checkpoint = TrainingCheckpoint(tmp_path, network, trainer.optimizer, weight_averaging=averaging)
+    trainer.run(_batches(), max_epochs=1)
+    assert not averaging.enabled and averaging.updates == 0 and averaging.average is None
+    assert "weight_averaging" not in checkpoint.objects
