@@ -16,8 +16,9 @@ script runs only the changes:
   (the distribution ``haar-64`` tests and training sees: resampled patches) instead of upright, unresampled
   patches; the test evaluation is unchanged;
 - ``weight averaging``: validate, select and save an exponential moving average of the weights (the bundle's
-  ``--weight_averaging_decay 0.995``, about the last 200 of the 760 steps; :class:`monai_sre.handlers.WeightAveraging`)
-  instead of the weights themselves;
+  ``--weight_averaging_decay 0.995``; in 760 steps the handler's warm-up cap ``(1 + n) / (10 + n)`` rules, so the
+  average weighs about the latest ``n / 9`` steps; :class:`monai_sre.handlers.WeightAveraging`) instead of the
+  weights themselves;
 - ``--subset-seed N``: every seed trained on the subsample seed ``N`` draws (the seed then varies only
   initialisation and augmentation): is a low seed a hard subsample or an unlucky initialisation? Alone, the baseline
   recipe; with ``--variants``, those variants, or the control ``plain light`` (plain light with SO(3) augmentation at

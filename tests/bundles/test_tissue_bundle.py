@@ -121,7 +121,7 @@ def test_weight_averaging_validates_and_saves_the_average_and_keeps_it_for_resum
     # two iterations in one epoch: the average (2/11 of the first weights, 9/11 of the second) is not the weights
     workflow = run_workflow(BUNDLE, TRAIN, run_dir=str(run), weight_averaging_decay=0.5,
                             **{**TINY, "num_train_samples": 64})  # fmt: skip
-    averaging = workflow.parser.get_parsed_content("weight_averaging")
+    averaging = workflow.parser.get_parsed_content("train#handlers#6")
     network = workflow.parser.get_parsed_content("network")
     assert averaging.enabled and averaging.updates == 2
     best = torch.load(run / "models" / "model.pt", weights_only=True)
@@ -132,10 +132,10 @@ def test_weight_averaging_validates_and_saves_the_average_and_keeps_it_for_resum
     assert state["weight_averaging"]["updates"] == 2
     resumed = run_workflow(BUNDLE, TRAIN, run_dir=str(run), resume=True, weight_averaging_decay=0.5,
                            **{**TINY, "num_train_samples": 64, "max_epochs": 2})  # fmt: skip
-    assert resumed.parser.get_parsed_content("weight_averaging").updates == 4
+    assert resumed.parser.get_parsed_content("train#handlers#6").updates == 4
     # off by default: nothing attached, nothing saved
     default = run_workflow(BUNDLE, TRAIN, run_dir=str(tmp_path / "default"), **TINY)
-    assert not default.parser.get_parsed_content("weight_averaging").enabled
+    assert not default.parser.get_parsed_content("train#handlers#6").enabled
     assert "weight_averaging" not in torch.load(tmp_path / "default" / "models" / "checkpoint_epoch=1.pt",
                                                 weights_only=True)  # fmt: skip
 
