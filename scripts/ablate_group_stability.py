@@ -19,6 +19,10 @@ script runs only the changes:
   ``--weight_averaging_decay 0.995``; in 760 steps the handler's warm-up cap ``(1 + n) / (10 + n)`` rules, so the
   average weighs about the latest ``n / 9`` steps; :class:`monai_sre.handlers.WeightAveraging`) instead of the
   weights themselves;
+- ``weight decay``: AdamW's decoupled weight decay 0.05 (the value common in AdamW recipes) instead of the bundle's
+  0.0001 (training only: the evaluation has no optimiser);
+- ``dropout``: dropout 0.2 on the pooled invariant features before the classifier (the networks' ``dropout``
+  argument; identity in eval, so the test network is the same);
 - ``--subset-seed N``: every seed trained on the subsample seed ``N`` draws (the seed then varies only
   initialisation and augmentation): is a low seed a hard subsample or an unlucky initialisation? Alone, the baseline
   recipe; with ``--variants``, those variants, or the control ``plain light`` (plain light with SO(3) augmentation at
@@ -34,6 +38,8 @@ Usage::
         --variants "rotated validation" --fractions 0.1 --seeds 0 1 2 3 4
     python scripts/ablate_group_stability.py --resume --output results/group_stability_cpu --subset-seed 4 \
         --variants "plain light" --fractions 0.1 --seeds 0 1 2 3 4
+    python scripts/ablate_group_stability.py --resume --output results/group_stability_cpu --subset-seed 4 \
+        --variants dropout "weight decay" --fractions 0.1 --seeds 0 1 2 3 4
 """
 
 from __future__ import annotations
@@ -69,6 +75,15 @@ INSTANCE_NORM = {
         "norm": "instance",
     }
 }
+DROPOUT = {
+    "network_def": {
+        "_target_": "monai_sre.networks.nets.group_resnet_light",
+        "n_input_channels": 1,
+        "num_classes": "@num_classes",
+        "dropout": 0.2,
+    }
+}
+WEIGHT_DECAY = {"optimizer#weight_decay": 0.05}
 ROTATED_VALIDATION = {
     "validation_rotation": "$monai_sre.transforms.RandSO3RotateCropd(keys='image', roi_size=[@input_size] * 3, "
     "mode='bilinear', padding_mode='zeros').set_random_state(seed=0)",
@@ -89,6 +104,8 @@ VARIANTS = {
         0.001,
     ),
     "weight averaging": (ComparedModel(f"{BASE}, weight averaging", training_overrides=WEIGHT_AVERAGING), 0.001),
+    "weight decay": (ComparedModel(f"{BASE}, weight decay", training_overrides=WEIGHT_DECAY), 0.001),
+    "dropout": (ComparedModel(f"{BASE}, dropout", DROPOUT, True), 0.001),
 }
 CONTROLS = {
     "plain light": (ComparedModel("plain light, SO(3) augmentation", {"network_def": PLAIN_LIGHT}, True), 0.003),

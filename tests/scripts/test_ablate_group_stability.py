@@ -26,6 +26,9 @@ def test_every_variant_changes_one_thing_of_the_default_recipe(script):
         assert model.name == f"{script.BASE}, {name}" and model.augment and model.trained_as is None
         changed = {**model.overrides, **model.training_overrides}
         assert (rate == 0.003) == (name == "lr 0.003") and (not changed) == (name == "lr 0.003")
+    default_network = json.loads((script.BUNDLE / "configs" / "inference.json").read_text())["network_def"]
+    assert script.VARIANTS["dropout"][0].overrides == {"network_def": {**default_network, "dropout": 0.2}}
+    assert script.VARIANTS["weight decay"][0].training_overrides == {"optimizer#weight_decay": 0.05}
 
 
 def test_a_fixed_subsample_keeps_the_variants_recipe_and_names_the_subsample(script):

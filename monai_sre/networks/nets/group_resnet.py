@@ -68,6 +68,8 @@ class GroupResNet(SymmetricResNet):
             the rest there (:func:`~monai_sre.networks.activation_checkpointing.checkpointed`): less memory for a
             second forward. Outputs, gradients and batch-norm running statistics are unchanged; eval and tracing
             never recompute.
+        dropout: dropout probability on the pooled invariant features before the classifier (training only);
+            ``0`` (default): none.
 
     Example::
 
@@ -93,6 +95,7 @@ class GroupResNet(SymmetricResNet):
         act: str | tuple = ("relu", {"inplace": True}),
         norm: str | tuple = "batch",
         use_checkpoint: bool = False,
+        dropout: float = 0.0,
     ) -> None:
         planes = stage_widths(layers, block_inplanes, widen_factor, n_input_channels, num_classes)
         lift = GroupConv(spatial_dims, n_input_channels, planes[0], kernel_size, group, "trivial", space, bias=False)
@@ -116,7 +119,7 @@ class GroupResNet(SymmetricResNet):
             features = block.out_type
         check_compatible(features, pool)
         super().__init__(
-            spatial_dims, stem, stages, num_features, num_classes, feed_forward, use_checkpoint, orientation_pool=pool
+            spatial_dims, stem, stages, num_features, num_classes, feed_forward, use_checkpoint, pool, dropout
         )
         self.symmetry_group = group
 

@@ -67,6 +67,8 @@ class SREResNet(SymmetricResNet):
             the rest there (:func:`~monai_sre.networks.activation_checkpointing.checkpointed`): less memory for a
             second forward. Outputs, gradients and batch-norm running statistics are unchanged; eval and tracing
             never recompute.
+        dropout: dropout probability on the pooled invariant features before the classifier (training only);
+            ``0`` (default): none.
 
     Example::
 
@@ -96,6 +98,7 @@ class SREResNet(SymmetricResNet):
         norm: str | tuple = "batch",
         conv_path: str = "auto",
         use_checkpoint: bool = False,
+        dropout: float = 0.0,
     ) -> None:
         block_type = look_up_option(block, BLOCKS)
         planes = stage_widths(layers, block_inplanes, widen_factor, n_input_channels, num_classes)
@@ -124,7 +127,9 @@ class SREResNet(SymmetricResNet):
             return block_type(spatial_dims, in_planes, width, **per_stage, **sre)
 
         stages, num_features = residual_stages(layers, planes, planes[0], make_block)
-        super().__init__(spatial_dims, stem, stages, num_features, num_classes, feed_forward, use_checkpoint)
+        super().__init__(
+            spatial_dims, stem, stages, num_features, num_classes, feed_forward, use_checkpoint, dropout=dropout
+        )
 
 
 def _resnet(block: str, layers: list[int], **kwargs) -> SREResNet:

@@ -68,7 +68,7 @@ def residual_stages(
 
 
 class SymmetricResNet(nn.Module):
-    """A stem, residual stages and an invariant head: ``fc(pool(orientation_pool(stages(stem(x)))))``.
+    """A stem, residual stages and an invariant head: ``fc(dropout(pool(orientation_pool(stages(stem(x))))))``.
 
     Args:
         spatial_dims: number of spatial dimensions.
@@ -83,6 +83,9 @@ class SymmetricResNet(nn.Module):
             under ``torch.no_grad()`` and tracing never recompute.
         orientation_pool: the pool over the orientations of group features (``GroupPool``); ``None`` for scalar
             features (nothing to pool).
+        dropout: dropout probability on the pooled features before the classifier (training only; the features
+            are invariant, so the logits stay exactly invariant in eval and every rotation of an input meets the
+            same dropout distribution in training). ``0`` (default): none.
     """
 
     # the group the logits are exactly invariant to (str), set by the subclass; no annotation: TorchScript reads
@@ -99,8 +102,11 @@ class SymmetricResNet(nn.Module):
         feed_forward: bool = True,
         use_checkpoint: bool = False,
         orientation_pool: nn.Module | None = None,
+        dropout: float = 0.0,
     ) -> None:
         super().__init__()
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}.")
         self.spatial_dims = spatial_dims
         self.feed_forward = feed_forward
         self.use_checkpoint = use_checkpoint
@@ -109,6 +115,7 @@ class SymmetricResNet(nn.Module):
         self.num_features = num_features
         self.orientation_pool = nn.Identity() if orientation_pool is None else orientation_pool
         self.pool = Pool[Pool.ADAPTIVEAVG, spatial_dims](1)
+        self.dropout = nn.Dropout(dropout) if dropout and feed_forward else nn.Identity()
         self.fc = nn.Linear(num_features, num_classes) if feed_forward else nn.Identity()
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
@@ -129,4 +136,4 @@ class SymmetricResNet(nn.Module):
         return x
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.forward_features(x))
+        return self.fc(self.dropout(self.forward_features(x)))

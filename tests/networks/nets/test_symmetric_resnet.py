@@ -71,3 +71,22 @@ def test_stage_widths_check_the_arguments():
     assert stage_widths([1, 1, 1], 1, 0.25, 1, 2) == (1, 1, 1)  # never below one channel
     with pytest.raises(ValueError, match="n_input_channels must be a positive int, got 0"):
         stage_widths([1], [4], 1.0, 0, 2)
+
+
+@pytest.mark.parametrize("name", sorted(RESNETS))
+def test_dropout_acts_on_the_pooled_features_in_training_only(name):
+    """Dropout before the classifier: no new weights, identity in eval, drops features in training, checked."""
+    plain = RESNETS[name](num_classes=3).double().eval()
+    dropped = RESNETS[name](num_classes=3, dropout=0.5).double().eval()
+    assert dropped.state_dict().keys() == plain.state_dict().keys()
+    dropped.load_state_dict(plain.state_dict())
+    x = torch.randn(4, 1, 12, 12, 12, dtype=torch.float64)
+    torch.testing.assert_close(dropped(x), plain(x))
+    dropped.dropout.train()
+    torch.manual_seed(0)
+    kept = dropped.dropout(torch.ones(64, dropped.num_features, dtype=torch.float64))
+    assert set(kept.unique().tolist()) == {0.0, 2.0} and 0.3 < (kept == 0).double().mean() < 0.7
+    assert isinstance(RESNETS[name](num_classes=3, feed_forward=False).dropout, torch.nn.Identity)
+    assert isinstance(plain.dropout, torch.nn.Identity)
+    with pytest.raises(ValueError, match=r"dropout must be in \[0, 1\), got 1.0"):
+        RESNETS[name](num_classes=3, dropout=1.0)
