@@ -119,6 +119,21 @@ def assert_onnx_export_matches(bundle: str, run: Path, network: torch.nn.Module,
         np.testing.assert_allclose(result, expected[:batch].numpy(), rtol=1e-4, atol=1e-4)
 
 
+def assert_best_model_is_the_weight_average(workflow: ConfigWorkflow, run: Path, updates: int) -> None:
+    """A training run with ``--weight_averaging_decay`` on: ``updates`` iterations averaged, the best model file holds
+    the average (not the training weights, which were put back), and the resumable checkpoint keeps the average."""
+    averaging = workflow.parser.get_parsed_content("train#handlers#6")
+    assert averaging.enabled and averaging.updates == updates
+    best = torch.load(run / "models" / "model.pt", weights_only=True)
+    for name, value in averaging.average.items():
+        torch.testing.assert_close(best[name], value, rtol=0, atol=0, msg=name)
+    network = workflow.parser.get_parsed_content("network")
+    assert not torch.equal(best["fc.weight"], network.state_dict()["fc.weight"])  # training weights put back
+    epochs = workflow.parser.get_parsed_content("train#trainer").state.epoch
+    state = torch.load(run / "models" / f"checkpoint_epoch={epochs}.pt", weights_only=True)
+    assert state["weight_averaging"]["updates"] == updates
+
+
 def audit_and_evaluation(bundle: str, protocol: str, folder: Path, **values):
     """The audit of ``bundle`` and the bundle's own evaluation under ``protocol``, with the same command-line
     ``values`` (datalist, classes, run folder): ``(audit report, evaluation's robustness JSON)``."""

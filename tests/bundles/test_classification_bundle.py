@@ -22,6 +22,7 @@ from tests.bundles.conftest import (
     REPO,
     SCHEMA,
     TRAIN,
+    assert_best_model_is_the_weight_average,
     assert_fails_with,
     assert_onnx_export_matches,
     audit_and_evaluation,
@@ -63,6 +64,18 @@ def test_a_csv_with_a_split_column_and_another_network_train_the_same_way(classi
     )  # fmt: skip
     domain = json.loads((tmp_path / "run" / "training_domain.json").read_text())
     assert domain["model_name"] == "plain_resnet_light" and domain["classes"] == [f"class_{i}" for i in range(4)]
+
+
+def test_weight_averaging_validates_and_saves_the_average(classification_example, tmp_path):
+    """``--weight_averaging_decay`` in this bundle, as in the tissue bundle (whose tests also resume and run DDP)."""
+    run = tmp_path / "run"
+    workflow = run_workflow(
+        BUNDLE, TRAIN, datalist=str(classification_example / "datalist.json"), num_classes=4, run_dir=str(run),
+        max_epochs=1, batch_size=4, weight_averaging_decay=0.5,
+    )  # fmt: skip
+    iterations = workflow.parser.get_parsed_content("train#trainer").state.iteration
+    assert iterations >= 2  # more than one update: the average differs from the last weights
+    assert_best_model_is_the_weight_average(workflow, run, updates=iterations)
 
 
 def test_evaluation_names_metrics_after_the_test_split_and_runs_the_rotation_protocols(classification_run):

@@ -13,7 +13,17 @@ from monai.bundle import ConfigWorkflow, verify_metadata
 
 from monai_sre.audit import audit_bundle
 from monai_sre.data import medmnist_path
-from tests.bundles.conftest import EVALUATE, INFER, REPO, SCHEMA, TRAIN, assert_fails_with, bundle_config, run_workflow
+from tests.bundles.conftest import (
+    EVALUATE,
+    INFER,
+    REPO,
+    SCHEMA,
+    TRAIN,
+    assert_best_model_is_the_weight_average,
+    assert_fails_with,
+    bundle_config,
+    run_workflow,
+)
 
 BUNDLE = "sre_resnet3d_medmnist"
 ROOT = REPO / "bundles" / BUNDLE
@@ -153,6 +163,14 @@ def test_train_evaluate_and_infer_in_one_run_folder(medmnist_dir, volumes, tmp_p
                       **LIGHT)  # fmt: skip
     assert not list((tmp_path / "eval_missing").glob("robustness_*"))
     assert not (tmp_path / "eval_missing" / "metrics.csv").exists()
+
+
+def test_weight_averaging_validates_and_saves_the_average(medmnist_dir, tmp_path):
+    """``--weight_averaging_decay`` in this bundle, as in the tissue bundle (whose tests also resume and run DDP)."""
+    run = tmp_path / "run"
+    workflow = run_workflow(BUNDLE, TRAIN, dataset_dir=str(medmnist_dir), flag=FLAG, run_dir=str(run),
+                            weight_averaging_decay=0.5, **LIGHT)  # fmt: skip
+    assert_best_model_is_the_weight_average(workflow, run, updates=3)  # 12 training images, batches of 4
 
 
 def test_missing_data_and_unknown_flag_fail_early(tmp_path, medmnist_dir):

@@ -24,6 +24,7 @@ from tests.bundles.conftest import (
     REPO,
     SCHEMA,
     TRAIN,
+    assert_best_model_is_the_weight_average,
     assert_fails_with,
     bundle_config,
     run_workflow,
@@ -121,15 +122,7 @@ def test_weight_averaging_validates_and_saves_the_average_and_keeps_it_for_resum
     # two iterations in one epoch: the average (2/11 of the first weights, 9/11 of the second) is not the weights
     workflow = run_workflow(BUNDLE, TRAIN, run_dir=str(run), weight_averaging_decay=0.5,
                             **{**TINY, "num_train_samples": 64})  # fmt: skip
-    averaging = workflow.parser.get_parsed_content("train#handlers#6")
-    network = workflow.parser.get_parsed_content("network")
-    assert averaging.enabled and averaging.updates == 2
-    best = torch.load(run / "models" / "model.pt", weights_only=True)
-    for name, value in averaging.average.items():
-        torch.testing.assert_close(best[name], value, rtol=0, atol=0)
-    assert not torch.equal(best["fc.weight"], network.state_dict()["fc.weight"])  # training weights put back
-    state = torch.load(run / "models" / "checkpoint_epoch=1.pt", weights_only=True)
-    assert state["weight_averaging"]["updates"] == 2
+    assert_best_model_is_the_weight_average(workflow, run, updates=2)
     resumed = run_workflow(BUNDLE, TRAIN, run_dir=str(run), resume=True, weight_averaging_decay=0.5,
                            **{**TINY, "num_train_samples": 64, "max_epochs": 2})  # fmt: skip
     assert resumed.parser.get_parsed_content("train#handlers#6").updates == 4

@@ -1,5 +1,6 @@
 """Every classification bundle offers weight averaging the same way, off by default, without moving the handlers that
-``multi_gpu_train.json`` addresses by position (the tissue bundle's tests run it)."""
+``multi_gpu_train.json`` addresses by position (each bundle's own tests train with it on; the tissue bundle's also
+resume and run two-node DDP with it)."""
 
 from __future__ import annotations
 
