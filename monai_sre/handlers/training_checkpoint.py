@@ -95,6 +95,7 @@ class TrainingCheckpoint:
 
     Raises:
         FileNotFoundError: on attach, ``resume`` is set and ``save_dir`` holds no checkpoint.
+        ValueError: on attach, ``resume`` is set, this run averages the weights and the checkpoint holds no average.
     """
 
     def __init__(
@@ -136,6 +137,7 @@ class TrainingCheckpoint:
                     "--resume (a run saves one after every epoch)."
                 )
             self.logger.info(f"resuming training from '{path}'")
+            self._check_weight_averaging_matches(path)
             CheckpointLoader(load_path=str(path), load_dict=objects, map_location=self.map_location).attach(engine)
         if self.save:
             CheckpointSaver(
@@ -146,6 +148,23 @@ class TrainingCheckpoint:
                 n_saved=1,
             ).attach(engine)
             engine.add_event_handler(Events.EPOCH_COMPLETED, self._remove_older_checkpoints)
+
+    def _check_weight_averaging_matches(self, path: Path) -> None:
+        """A resumed run averages the weights exactly when the checkpoint's run did: refuse to start an average
+        mid-run from a checkpoint without one, and say so when a saved average is dropped."""
+        saved = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        averaging = self.objects.get("weight_averaging")
+        if averaging is not None and "weight_averaging" not in saved:
+            raise ValueError(
+                f"--resume: '{path}' was saved by a run without weight averaging, but this run averages "
+                f"(--weight_averaging_decay {averaging.decay}); resume with --weight_averaging_decay null, or start "
+                "a new run to average from the first step."
+            )
+        if averaging is None and "weight_averaging" in saved:
+            self.logger.warning(
+                f"--resume: '{path}' holds a weight average that this run does not continue (weight averaging is "
+                "off): from here on validation and the best model see the training weights."
+            )
 
     def _remove_older_checkpoints(self, engine: Engine) -> None:
         """Keep only the newest full checkpoint (the saver removes its own older files, not a resumed run's)."""

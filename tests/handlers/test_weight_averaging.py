@@ -120,3 +120,25 @@ def test_no_decay_attaches_nothing_and_saves_nothing(tmp_path):
     trainer.run(_batches(), max_epochs=1)
     assert not averaging.enabled and averaging.updates == 0 and averaging.average is None
     assert "weight_averaging" not in checkpoint.objects
+
+
+def test_resuming_with_averaging_from_a_checkpoint_without_it_is_refused_and_the_reverse_warns(tmp_path, caplog):
+    network = _network()
+    trainer = _trainer(network)
+    TrainingCheckpoint(tmp_path / "plain", network, trainer.optimizer).attach(trainer)
+    trainer.run(_batches(), max_epochs=1)
+    averaging = WeightAveraging(network, decay=0.9)
+    with pytest.raises(ValueError, match=r"checkpoint_epoch=1.pt' was saved by a run without weight averaging, but "
+                       r"this run averages \(--weight_averaging_decay 0.9\); resume with --weight_averaging_decay "
+                       "null"):  # fmt: skip
+        TrainingCheckpoint(tmp_path / "plain", network, trainer.optimizer, resume=True,
+                           weight_averaging=averaging).attach(_trainer(network))  # fmt: skip
+
+    trainer = _trainer(network)
+    averaging.attach(trainer)
+    TrainingCheckpoint(tmp_path / "averaged", network, trainer.optimizer, weight_averaging=averaging).attach(trainer)
+    trainer.run(_batches(), max_epochs=1)
+    with caplog.at_level("WARNING"):
+        TrainingCheckpoint(tmp_path / "averaged", network, trainer.optimizer, resume=True,
+                           weight_averaging=WeightAveraging(network, decay=None)).attach(_trainer(network))  # fmt: skip
+    assert "holds a weight average that this run does not continue" in caplog.text
