@@ -23,6 +23,7 @@ script runs only the changes:
   0.0001 (training only: the evaluation has no optimiser);
 - ``dropout``: dropout 0.2 on the pooled invariant features before the classifier (the networks' ``dropout``
   argument; identity in eval, so the test network is the same);
+- ``dropout + weight decay``: both;
 - ``--subset-seed N``: every seed trained on the subsample seed ``N`` draws (the seed then varies only
   initialisation and augmentation): is a low seed a hard subsample or an unlucky initialisation? Alone, the baseline
   recipe; with ``--variants``, those variants, or the control ``plain light`` (plain light with SO(3) augmentation at
@@ -106,6 +107,10 @@ VARIANTS = {
     "weight averaging": (ComparedModel(f"{BASE}, weight averaging", training_overrides=WEIGHT_AVERAGING), 0.001),
     "weight decay": (ComparedModel(f"{BASE}, weight decay", training_overrides=WEIGHT_DECAY), 0.001),
     "dropout": (ComparedModel(f"{BASE}, dropout", DROPOUT, True), 0.001),
+    "dropout + weight decay": (
+        ComparedModel(f"{BASE}, dropout + weight decay", DROPOUT, True, training_overrides=WEIGHT_DECAY),
+        0.001,
+    ),
 }
 CONTROLS = {
     "plain light": (ComparedModel("plain light, SO(3) augmentation", {"network_def": PLAIN_LIGHT}, True), 0.003),

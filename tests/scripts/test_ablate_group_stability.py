@@ -21,7 +21,7 @@ def test_nothing_to_run_is_refused(script, monkeypatch, capsys, tmp_path):
     assert not (tmp_path / "results.json").exists()
 
 
-def test_every_variant_changes_one_thing_of_the_default_recipe(script):
+def test_every_variant_changes_the_default_recipe_as_named(script):
     for name, (model, rate) in script.VARIANTS.items():
         assert model.name == f"{script.BASE}, {name}" and model.augment and model.trained_as is None
         changed = {**model.overrides, **model.training_overrides}
@@ -29,6 +29,11 @@ def test_every_variant_changes_one_thing_of_the_default_recipe(script):
     default_network = json.loads((script.BUNDLE / "configs" / "inference.json").read_text())["network_def"]
     assert script.VARIANTS["dropout"][0].overrides == {"network_def": {**default_network, "dropout": 0.2}}
     assert script.VARIANTS["weight decay"][0].training_overrides == {"optimizer#weight_decay": 0.05}
+    both = script.VARIANTS["dropout + weight decay"][0]
+    assert (both.overrides, both.training_overrides) == (
+        script.VARIANTS["dropout"][0].overrides,
+        script.VARIANTS["weight decay"][0].training_overrides,
+    )
 
 
 def test_a_fixed_subsample_keeps_the_variants_recipe_and_names_the_subsample(script):
