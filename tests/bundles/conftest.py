@@ -120,8 +120,9 @@ def assert_onnx_export_matches(bundle: str, run: Path, network: torch.nn.Module,
 
 
 def assert_best_model_is_the_weight_average(workflow: ConfigWorkflow, run: Path, updates: int) -> None:
-    """A training run with ``--weight_averaging_decay`` on: ``updates`` iterations averaged, the best model file holds
-    the average (not the training weights, which were put back), and the resumable checkpoint keeps the average."""
+    """A one-epoch training run with ``--weight_averaging_decay`` on: ``updates`` iterations averaged, the best model
+    file holds the average (not the training weights, which were put back), and the resumable checkpoint keeps it.
+    (One epoch, so that the best model is the last epoch's average.)"""
     averaging = workflow.parser.get_parsed_content("train#handlers#6")
     assert averaging.enabled and averaging.updates == updates
     best = torch.load(run / "models" / "model.pt", weights_only=True)
@@ -129,8 +130,8 @@ def assert_best_model_is_the_weight_average(workflow: ConfigWorkflow, run: Path,
         torch.testing.assert_close(best[name], value, rtol=0, atol=0, msg=name)
     network = workflow.parser.get_parsed_content("network")
     assert not torch.equal(best["fc.weight"], network.state_dict()["fc.weight"])  # training weights put back
-    epochs = workflow.parser.get_parsed_content("train#trainer").state.epoch
-    state = torch.load(run / "models" / f"checkpoint_epoch={epochs}.pt", weights_only=True)
+    assert workflow.parser.get_parsed_content("train#trainer").state.epoch == 1
+    state = torch.load(run / "models" / "checkpoint_epoch=1.pt", weights_only=True)
     assert state["weight_averaging"]["updates"] == updates
 
 

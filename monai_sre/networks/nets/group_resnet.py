@@ -69,7 +69,7 @@ class GroupResNet(SymmetricResNet):
             second forward. Outputs, gradients and batch-norm running statistics are unchanged; eval and tracing
             never recompute.
         dropout: dropout probability on the pooled invariant features before the classifier (training only);
-            ``0`` (default): none.
+            ``0`` (default): none; ignored with ``feed_forward=False`` (no classifier).
 
     Example::
 

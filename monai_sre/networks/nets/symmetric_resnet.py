@@ -85,7 +85,8 @@ class SymmetricResNet(nn.Module):
             features (nothing to pool).
         dropout: dropout probability on the pooled features before the classifier (training only; the features
             are invariant, so the logits stay exactly invariant in eval and every rotation of an input meets the
-            same dropout distribution in training). ``0`` (default): none.
+            same dropout distribution in training). ``0`` (default): none; none either with ``feed_forward=False``
+            (no classifier).
     """
 
     # the group the logits are exactly invariant to (str), set by the subclass; no annotation: TorchScript reads
