@@ -24,6 +24,9 @@ script runs only the changes:
 - ``dropout``: dropout 0.2 on the pooled invariant features before the classifier (the networks' ``dropout``
   argument; identity in eval, so the test network is the same);
 - ``dropout + weight decay``: both;
+- ``half upright``: half of the training patches rotated (resampled), the other half cropped upright without
+  resampling (the rotation's ``prob`` 0.5 instead of 1.0): validation and the upright test are unresampled
+  patches, which training with every patch rotated never shows the network;
 - ``--subset-seed N``: every seed trained on the subsample seed ``N`` draws (the seed then varies only
   initialisation and augmentation): is a low seed a hard subsample or an unlucky initialisation? Alone, the baseline
   recipe; with ``--variants``, those variants, or the control ``plain light`` (plain light with SO(3) augmentation at
@@ -85,6 +88,7 @@ DROPOUT = {
     }
 }
 WEIGHT_DECAY = {"optimizer#weight_decay": 0.05}
+HALF_UPRIGHT = {"train#preprocessing#transforms#1#prob": 0.5}
 ROTATED_VALIDATION = {
     "validation_rotation": "$monai_sre.transforms.RandSO3RotateCropd(keys='image', roi_size=[@input_size] * 3, "
     "mode='bilinear', padding_mode='zeros').set_random_state(seed=0)",
@@ -107,6 +111,7 @@ VARIANTS = {
     "weight averaging": (ComparedModel(f"{BASE}, weight averaging", training_overrides=WEIGHT_AVERAGING), 0.001),
     "weight decay": (ComparedModel(f"{BASE}, weight decay", training_overrides=WEIGHT_DECAY), 0.001),
     "dropout": (ComparedModel(f"{BASE}, dropout", DROPOUT, True), 0.001),
+    "half upright": (ComparedModel(f"{BASE}, half upright", training_overrides=HALF_UPRIGHT), 0.001),
     "dropout + weight decay": (
         ComparedModel(f"{BASE}, dropout + weight decay", DROPOUT, True, training_overrides=WEIGHT_DECAY),
         0.001,

@@ -29,6 +29,10 @@ def test_every_variant_changes_the_default_recipe_as_named(script):
     default_network = json.loads((script.BUNDLE / "configs" / "inference.json").read_text())["network_def"]
     assert script.VARIANTS["dropout"][0].overrides == {"network_def": {**default_network, "dropout": 0.2}}
     assert script.VARIANTS["weight decay"][0].training_overrides == {"optimizer#weight_decay": 0.05}
+    train = json.loads((script.BUNDLE / "configs" / "train.json").read_text())
+    rotation = train["train"]["preprocessing"]["transforms"][1]
+    assert rotation["_target_"] == "monai_sre.transforms.RandSO3RotateCropd"  # the key half upright overrides
+    assert script.VARIANTS["half upright"][0].training_overrides == {"train#preprocessing#transforms#1#prob": 0.5}
     both = script.VARIANTS["dropout + weight decay"][0]
     assert (both.overrides, both.training_overrides) == (
         script.VARIANTS["dropout"][0].overrides,
