@@ -44,6 +44,8 @@ Usage::
         --variants "plain light" --fractions 0.1 --seeds 0 1 2 3 4
     python scripts/ablate_group_stability.py --resume --output results/group_stability_cpu --subset-seed 4 \
         --variants dropout "weight decay" --fractions 0.1 --seeds 0 1 2 3 4
+    python scripts/ablate_group_stability.py --resume --output results/group_stability_cpu --variants "half upright" \
+        --fractions 1.0 0.05 --seeds 0 1 2
 """
 
 from __future__ import annotations
