@@ -23,7 +23,6 @@ script runs only the changes:
   0.0001 (training only: the evaluation has no optimiser);
 - ``dropout``: dropout 0.2 on the pooled invariant features before the classifier (the networks' ``dropout``
   argument; identity in eval, so the test network is the same);
-- ``dropout + weight decay``: both;
 - ``half upright``: half of the training patches rotated (resampled), the other half cropped upright without
   resampling (the rotation's ``prob`` 0.5 instead of 1.0): validation and the upright test are unresampled
   patches, which training with every patch rotated never shows the network;
@@ -114,10 +113,6 @@ VARIANTS = {
     "weight decay": (ComparedModel(f"{BASE}, weight decay", training_overrides=WEIGHT_DECAY), 0.001),
     "dropout": (ComparedModel(f"{BASE}, dropout", DROPOUT, True), 0.001),
     "half upright": (ComparedModel(f"{BASE}, half upright", training_overrides=HALF_UPRIGHT), 0.001),
-    "dropout + weight decay": (
-        ComparedModel(f"{BASE}, dropout + weight decay", DROPOUT, True, training_overrides=WEIGHT_DECAY),
-        0.001,
-    ),
 }
 CONTROLS = {
     "plain light": (ComparedModel("plain light, SO(3) augmentation", {"network_def": PLAIN_LIGHT}, True), 0.003),

@@ -21,7 +21,7 @@ def test_nothing_to_run_is_refused(script, monkeypatch, capsys, tmp_path):
     assert not (tmp_path / "results.json").exists()
 
 
-def test_every_variant_changes_the_default_recipe_as_named(script):
+def test_every_variant_changes_one_thing_of_the_default_recipe(script):
     for name, (model, rate) in script.VARIANTS.items():
         assert model.name == f"{script.BASE}, {name}" and model.augment and model.trained_as is None
         changed = {**model.overrides, **model.training_overrides}
@@ -33,11 +33,6 @@ def test_every_variant_changes_the_default_recipe_as_named(script):
     rotation = train["train"]["preprocessing"]["transforms"][1]
     assert rotation["_target_"] == "monai_sre.transforms.RandSO3RotateCropd"  # the key half upright overrides
     assert script.VARIANTS["half upright"][0].training_overrides == {"train#preprocessing#transforms#1#prob": 0.5}
-    both = script.VARIANTS["dropout + weight decay"][0]
-    assert (both.overrides, both.training_overrides) == (
-        script.VARIANTS["dropout"][0].overrides,
-        script.VARIANTS["weight decay"][0].training_overrides,
-    )
 
 
 def test_a_fixed_subsample_keeps_the_variants_recipe_and_names_the_subsample(script):
