@@ -30,6 +30,8 @@ script runs only the changes:
   initialisation and augmentation): is a low seed a hard subsample or an unlucky initialisation? Alone, the baseline
   recipe; with ``--variants``, those variants, or the control ``plain light`` (plain light with SO(3) augmentation at
   its own learning rate, 0.003: is the plain CNN as sensitive to its initialisation on the same subsample?).
+- the control ``plain light, half upright`` (the plain CNN with half its training patches unrotated, at 0.003): does
+  the plain CNN gain from ``half upright`` as much as the group network?
 
 Usage::
 
@@ -116,6 +118,15 @@ VARIANTS = {
 }
 CONTROLS = {
     "plain light": (ComparedModel("plain light, SO(3) augmentation", {"network_def": PLAIN_LIGHT}, True), 0.003),
+    "plain light, half upright": (
+        ComparedModel(
+            "plain light, SO(3) augmentation, half upright",
+            {"network_def": PLAIN_LIGHT},
+            True,
+            training_overrides=HALF_UPRIGHT,
+        ),
+        0.003,
+    ),
 }
 
 

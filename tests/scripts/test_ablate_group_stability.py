@@ -56,3 +56,10 @@ def test_the_plain_control_trains_plain_light_at_its_own_rate_on_the_same_subsam
         == json.loads((script.BUNDLE / "configs" / "plain_resnet.json").read_text())["network_def"]
     )
     assert model.overrides["subset_seed"] == 4
+
+
+def test_the_plain_half_upright_control_is_the_plain_control_with_the_variants_training(script):
+    plain, rate = script.CONTROLS["plain light"]
+    model, half_rate = script.CONTROLS["plain light, half upright"]
+    assert (model.overrides, model.augment, half_rate) == (plain.overrides, True, rate)
+    assert model.training_overrides == script.VARIANTS["half upright"][0].training_overrides
