@@ -82,14 +82,8 @@ INSTANCE_NORM = {
         "norm": "instance",
     }
 }
-DROPOUT = {
-    "network_def": {
-        "_target_": "monai_sre.networks.nets.group_resnet_light",
-        "n_input_channels": 1,
-        "num_classes": "@num_classes",
-        "dropout": 0.2,
-    }
-}
+DEFAULT_NETWORK = json.loads((BUNDLE / "configs" / "inference.json").read_text())["network_def"]
+DROPOUT = {"network_def": {**DEFAULT_NETWORK, "dropout": 0.2}}
 WEIGHT_DECAY = {"optimizer#weight_decay": 0.05}
 HALF_UPRIGHT = {"train#preprocessing#transforms#1#prob": 0.5}
 ROTATED_VALIDATION = {
