@@ -8,7 +8,14 @@ from collections.abc import Callable, Sequence
 
 from monai.utils import ensure_tuple_rep
 
-__all__ = ["as_flag", "check_odd_positive_int", "check_per_stage", "check_positive_int", "check_positive_ints"]
+__all__ = [
+    "as_flag",
+    "as_probability",
+    "check_odd_positive_int",
+    "check_per_stage",
+    "check_positive_int",
+    "check_positive_ints",
+]
 
 
 def _is_int(value: object) -> bool:
@@ -110,3 +117,22 @@ def as_flag(value: bool | int | str, name: str = "flag") -> bool:
     if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
         return value.strip().lower() in _TRUE
     raise ValueError(f"--{name} must be true or false, got {value!r}.")
+
+
+def as_probability(value: float | int | str, name: str = "probability") -> float:
+    """A command-line probability as a float in [0, 1]: a number, or a string that reads as one (``"0.5"``).
+
+    Raises:
+        ValueError: anything else (a bool, a non-number, NaN, a value outside [0, 1]), naming the option and the value.
+    """
+    number = None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            number = None
+    if number is None or not 0.0 <= number <= 1.0:  # NaN fails both comparisons
+        raise ValueError(f"--{name} must be a probability in [0, 1], got {value!r}.")
+    return number

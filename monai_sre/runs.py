@@ -14,8 +14,8 @@ A bundle config calls these in its ``initialize`` list:
   inference, which bring every input into that domain;
 - :func:`latest_checkpoint` is the newest full training state that ``--resume`` continues from
   (:class:`monai_sre.handlers.TrainingCheckpoint` writes and reads them);
-- :func:`as_flag` reads a command-line switch, and :func:`use_amp` the ``--amp`` switch checked against the device
-  the engines run on.
+- :func:`as_flag` reads a command-line switch, :func:`as_probability` a probability (``--rotation_prob``), and
+  :func:`use_amp` the ``--amp`` switch checked against the device the engines run on.
 """
 
 from __future__ import annotations
@@ -27,12 +27,13 @@ from pathlib import Path
 
 import torch
 
-from monai_sre.arguments import as_flag
+from monai_sre.arguments import as_flag, as_probability
 from monai_sre.handlers.training_checkpoint import latest_checkpoint
 
 __all__ = [
     "RUN_MARKER",
     "as_flag",
+    "as_probability",
     "TRAINING_DOMAIN",
     "bundle_root",
     "latest_checkpoint",

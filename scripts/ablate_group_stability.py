@@ -85,7 +85,10 @@ INSTANCE_NORM = {
 DEFAULT_NETWORK = json.loads((BUNDLE / "configs" / "inference.json").read_text())["network_def"]
 DROPOUT = {"network_def": {**DEFAULT_NETWORK, "dropout": 0.2}}
 WEIGHT_DECAY = {"optimizer#weight_decay": 0.05}
-HALF_UPRIGHT = {"train#preprocessing#transforms#1#prob": 0.5}
+# every run rotates every training patch (the recipe the variants change), unless a variant says otherwise: the rows
+# keep their meaning whatever the bundle's default rotation_prob
+ALL_ROTATED = {"rotation_prob": 1.0}
+HALF_UPRIGHT = {"rotation_prob": 0.5}  # the bundles' option: half the training patches stay upright
 ROTATED_VALIDATION = {
     "validation_rotation": "$monai_sre.transforms.RandSO3RotateCropd(keys='image', roi_size=[@input_size] * 3, "
     "mode='bilinear', padding_mode='zeros').set_random_state(seed=0)",
@@ -164,7 +167,7 @@ def main() -> None:
     comparison = Comparison(
         BUNDLE, args.output, [model for model, _ in variants.values()], fractions=args.fractions, seeds=args.seeds,
         learning_rates={model.name: rate for model, rate in variants.values()}, work_dir=args.work_dir,
-        resume=args.resume,
+        resume=args.resume, **ALL_ROTATED,
     )  # fmt: skip
     comparison.run(models=[model.name for model, _ in chosen])
     print((args.output / "table.md").read_text())

@@ -32,9 +32,22 @@ CONFIGS = BUNDLE / "configs"
 
 SRE_LIGHT = json.loads((CONFIGS / "sre_resnet.json").read_text())["network_def"]
 PLAIN_LIGHT = json.loads((CONFIGS / "plain_resnet.json").read_text())["network_def"]
+# every run states its share of rotated training patches (ALL_ROTATED below, passed to every run): a recipe's rows
+# keep their meaning whatever the bundle's default; half upright rotates half the patches and crops the others upright
+HALF_UPRIGHT = {"rotation_prob": 0.5}
+ALL_ROTATED = {"rotation_prob": 1.0}
 MODELS = [
     ComparedModel("group light (O, regular), SO(3) augmentation", {}, True),  # the bundle's own network_def
+    ComparedModel(
+        "group light (O, regular), SO(3) augmentation, half upright", {}, True, training_overrides=HALF_UPRIGHT
+    ),
     ComparedModel("plain light, SO(3) augmentation", {"network_def": PLAIN_LIGHT}, True),
+    ComparedModel(
+        "plain light, SO(3) augmentation, half upright",
+        {"network_def": PLAIN_LIGHT},
+        True,
+        training_overrides=HALF_UPRIGHT,
+    ),
     ComparedModel("group light (O, regular), no augmentation", {}, False),
     ComparedModel("plain light, no augmentation", {"network_def": PLAIN_LIGHT}, False),
     ComparedModel("SRE light, SO(3) augmentation", {"network_def": SRE_LIGHT}, True),
@@ -49,11 +62,24 @@ MODELS = [
 ]
 
 
+def _selects(word: str, name: str) -> bool:
+    """``word`` selects the model ``name``: it is that name, or a part of it that is no model's full name."""
+    return word == name or (word in name and word not in {m.name for m in MODELS})
+
+
+def common_overrides(device: str | None) -> dict:
+    """The bundle overrides of every run: :data:`ALL_ROTATED` and the ``device`` (``None``: the bundle's choice)."""
+    return {**ALL_ROTATED, **({} if device is None else {"device": f"$torch.device({device!r})"})}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--output", type=Path, default=REPO / "runs" / "data_efficiency")
     parser.add_argument("--work-dir", type=Path, default=None, help="checkpoints and logs (default: OUTPUT/runs)")
-    parser.add_argument("--models", nargs="+", default=None, help="only models whose name contains one of these")
+    parser.add_argument(
+        "--models", nargs="+", default=None,
+        help="only these models: a full name, or a part of names (every model whose name contains it)",
+    )  # fmt: skip
     parser.add_argument("--fractions", type=float, nargs="+", default=list(DEFAULT_FRACTIONS))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--epochs", type=int, default=None, help="epochs at 100 %% (default: the bundle's)")
@@ -72,10 +98,10 @@ def main() -> None:
         write_report(json.loads((args.output / "results.json").read_text()), args.output)
         print((args.output / "table.md").read_text())
         return
-    models = [m for m in MODELS if args.models is None or any(word in m.name for word in args.models)]
+    models = MODELS if args.models is None else [m for m in MODELS if any(_selects(w, m.name) for w in args.models)]
     if not models:
         parser.error(f"--models {args.models} matches none of: {', '.join(m.name for m in MODELS)}.")
-    common = {} if args.device is None else {"device": f"$torch.device({args.device!r})"}
+    common = common_overrides(args.device)
     comparison = Comparison(
         BUNDLE, args.output, MODELS, fractions=sorted({*DEFAULT_FRACTIONS, *args.fractions}),
         seeds=sorted({0, 1, 2, 3, 4, *args.seeds}), epochs=args.epochs,  # the grid trains on seed 0 whatever is run now

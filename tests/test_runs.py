@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 
 from monai_sre.runs import (
     RUN_MARKER,
     as_flag,
+    as_probability,
     bundle_root,
     latest_checkpoint,
     prepare_run_dir,
@@ -24,6 +27,19 @@ def test_switches_from_the_command_line_become_bools(value, expected):
 def test_other_switch_values_are_named(value):
     with pytest.raises(ValueError, match=f"--resume must be true or false, got {value!r}"):
         as_flag(value, "resume")
+
+
+@pytest.mark.parametrize("value, expected", [(0.5, 0.5), (1, 1.0), (0, 0.0), (" 0.25", 0.25), ("1.0", 1.0)])
+def test_probabilities_from_the_command_line_become_floats(value, expected):
+    assert as_probability(value) == expected and isinstance(as_probability(value), float)
+
+
+@pytest.mark.parametrize("value", [1.5, -0.1, "half", True, None, float("nan"), "nan"])
+def test_other_probability_values_are_named(value):
+    with pytest.raises(
+        ValueError, match=rf"--rotation_prob must be a probability in \[0, 1\], got {re.escape(repr(value))}"
+    ):
+        as_probability(value, "rotation_prob")
 
 
 def test_a_run_folder_is_made_marked_and_refused_when_it_holds_a_run(tmp_path):
@@ -67,13 +83,13 @@ def test_training_domain_round_trips_and_a_missing_one_names_the_folder(tmp_path
         read_training_domain(tmp_path / "elsewhere")
 
 
-
 def test_a_relative_datalist_in_the_domain_resolves_against_its_folder(tmp_path):
     (tmp_path / "models").mkdir()
     write_training_domain(tmp_path / "models", datalist="../data/datalist.json")
     assert read_training_domain(tmp_path / "models")["datalist"] == str(tmp_path / "data" / "datalist.json")
     write_training_domain(tmp_path, datalist="/abs/datalist.json")
     assert read_training_domain(tmp_path)["datalist"] == "/abs/datalist.json"
+
 
 def test_bundle_root_finds_the_shipped_bundles_from_any_folder(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)

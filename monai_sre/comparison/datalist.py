@@ -28,25 +28,40 @@ DEFAULT_MODELS = ("group_resnet_light+so3", "plain_resnet_light+so3")
 
 def parse_model(spec: str) -> ComparedModel:
     """A model spec as a :class:`ComparedModel` of the generic bundle (its ``model_name``): ``"NAME"`` (a registered
-    classification network, trained upright), then optionally ``"+so3"`` (trained with random SO(3) rotations) and
-    ``"+grid"`` (evaluated as the mean of its softmax over the 48 grid symmetries, the bundle's ``grid_average``:
-    exactly invariant on the grid at 48x the inference cost; training and validation are the network's own, so it
-    is ``trained_as`` the spec without ``"+grid"`` and evaluates that model's checkpoints).
+    classification network, trained upright), then optionally ``"+so3"`` (trained with random SO(3) rotations;
+    ``"+so3=P"`` rotates each training sample with probability ``P``, the bundle's ``rotation_prob``, and keeps the
+    others upright) and ``"+grid"`` (evaluated as the mean of its softmax over the 48 grid symmetries, the bundle's
+    ``grid_average``: exactly invariant on the grid at 48x the inference cost; training and validation are the
+    network's own, so it is ``trained_as`` the spec without ``"+grid"`` and evaluates that model's checkpoints).
 
     Raises:
-        ValueError: for a name the registry does not hold as a classification network (the message lists them), or
-            an unknown or repeated suffix.
+        ValueError: for a name the registry does not hold as a classification network (the message lists them), an
+            unknown or repeated suffix, or a rotation probability outside (0, 1].
     """
     from monai_sre.networks.nets import list_models
 
     network, *suffixes = str(spec).split("+")
-    flags = [f"+{suffix}" for suffix in suffixes]
+    flags = [f"+{suffix.split('=')[0]}" for suffix in suffixes]
     known_flags = (AUGMENTED_SUFFIX, GRID_AVERAGED_SUFFIX)
+    expected = (
+        f"expected NAME optionally followed by '{AUGMENTED_SUFFIX}' (SO(3) augmentation; '{AUGMENTED_SUFFIX}=P' "
+        f"rotates a share P of the training samples) and '{GRID_AVERAGED_SUFFIX}' (grid averaging at evaluation), "
+        "each at most once"
+    )
     if any(flag not in known_flags for flag in flags) or len(set(flags)) != len(flags):
-        raise ValueError(
-            f"model '{spec}': expected NAME optionally followed by '{AUGMENTED_SUFFIX}' (SO(3) augmentation) and "
-            f"'{GRID_AVERAGED_SUFFIX}' (grid averaging at evaluation), each at most once."
-        )
+        raise ValueError(f"model '{spec}': {expected}.")
+    rotation_prob = 1.0
+    for suffix in suffixes:
+        if "=" in suffix:
+            if not suffix.startswith(AUGMENTED_SUFFIX[1:] + "="):
+                raise ValueError(f"model '{spec}': {expected}.")
+            try:
+                rotation_prob = float(suffix.split("=", 1)[1])
+            except ValueError:
+                rotation_prob = float("nan")
+            if not 0.0 < rotation_prob <= 1.0:
+                raise ValueError(f"model '{spec}': the share of rotated samples must be in (0, 1], got "
+                                 f"{suffix.split('=', 1)[1]!r}.")  # fmt: skip
     known = list_models(task="classification")
     if network not in known:
         raise ValueError(
@@ -56,9 +71,13 @@ def parse_model(spec: str) -> ComparedModel:
         )
     augment, averaged = AUGMENTED_SUFFIX in flags, GRID_AVERAGED_SUFFIX in flags
     label = f"{network}, SO(3) augmentation" if augment else f"{network}, no augmentation"
+    training_overrides: dict[str, Any] = {}
+    if rotation_prob < 1.0:
+        label += f" of {rotation_prob * 100:g} % of samples"
+        training_overrides["rotation_prob"] = rotation_prob
     overrides: dict[str, Any] = {"model_name": network}
     if not averaged:
-        return ComparedModel(label, overrides, augment)
+        return ComparedModel(label, overrides, augment, training_overrides=training_overrides)
     source = parse_model(str(spec).replace(GRID_AVERAGED_SUFFIX, ""))
     return ComparedModel(
         f"{label}, grid-averaged (48 passes)", {**overrides, "grid_average": True}, augment, source.name
@@ -99,8 +118,9 @@ def compare_on_datalist(
     Args:
         datalist: the datalist of the generic bundle (decathlon JSON or CSV with a split column).
         num_classes: the number of classes.
-        models: ``"NAME"``, ``"NAME+so3"``, ``"NAME+so3+grid"``... specs (:func:`parse_model`); a ``"+grid"``
-            model evaluates the checkpoints of its spec without ``"+grid"``, which is compared too (trained once).
+        models: ``"NAME"``, ``"NAME+so3"``, ``"NAME+so3=0.5"``, ``"NAME+so3+grid"``... specs (:func:`parse_model`);
+            a ``"+grid"`` model evaluates the checkpoints of its spec without ``"+grid"``, which is compared too
+            (trained once).
         seeds: seeds (each draws its own subsample).
         fractions: training fractions in ``(0, 1]``.
         output: the comparison's folder; an existing comparison is refused unless ``resume``.

@@ -78,6 +78,7 @@ def classification_preprocessing(
     crop_size: int | Sequence[int] | None = None,
     keys: Sequence[str] = ("image",),
     track_meta: bool = False,
+    rotation_prob: float = 1.0,
 ) -> Compose:
     """Load, orient (RAS), resample isotropically, normalise to [-1, 1], and pad/crop volumes for a classifier.
 
@@ -96,7 +97,14 @@ def classification_preprocessing(
             ``None``: no crop.
         keys: image keys.
         track_meta: keep MetaTensors (the file name and affine: needed by savers); else plain tensors.
+        rotation_prob: with ``random_rotation``, the probability that a sample is rotated; the others keep their
+            orientation (and are cropped the same way).
+
+    Raises:
+        ValueError: ``rotation_prob`` outside [0, 1].
     """
+    if not 0.0 <= rotation_prob <= 1.0:
+        raise ValueError(f"rotation_prob must be a probability in [0, 1], got {rotation_prob!r}.")
     modality = look_up_option(modality, MODALITIES)
     keys = list(keys)
     transforms = _load_orient_resample(keys, spacing, reader, ["bilinear"] * len(keys))
@@ -105,11 +113,11 @@ def classification_preprocessing(
         # the rotation resamples only the crop (fused); pad first where the crop is larger than the volume
         spatial_size = [max(s, c) for s, c in zip(ensure_tuple_rep(spatial_size, 3), ensure_tuple_rep(crop_size, 3))]
         transforms.append(ResizeWithPadOrCropd(keys, spatial_size=spatial_size))
-        transforms.append(RandSO3RotateCropd(keys, roi_size=crop_size, prob=1.0))
+        transforms.append(RandSO3RotateCropd(keys, roi_size=crop_size, prob=rotation_prob))
     else:
         transforms.append(ResizeWithPadOrCropd(keys, spatial_size=spatial_size))
         if random_rotation:
-            transforms.append(RandSO3RotateCropd(keys, roi_size=None, prob=1.0))
+            transforms.append(RandSO3RotateCropd(keys, roi_size=None, prob=rotation_prob))
         if crop_size is not None:
             transforms.append(ResizeWithPadOrCropd(keys, spatial_size=crop_size))
     transforms.append(EnsureTyped(keys, track_meta=track_meta))

@@ -26,11 +26,12 @@ def example(classification_example) -> Path:
 
 @pytest.fixture(scope="module")
 def compared(example, tmp_path_factory) -> Path:
-    """``python -m monai_sre compare`` as a user runs it: one model, a learning-rate grid, two fractions, two seeds."""
+    """``python -m monai_sre compare`` as a user runs it: one model (half its training samples rotated), a
+    learning-rate grid, two fractions, two seeds."""
     output = tmp_path_factory.mktemp("compare") / "out"
     command = [
         sys.executable, "-m", "monai_sre", "compare", "--datalist", str(example), "--num_classes", "4",
-        "--models", "sre_resnet_light+so3", "--seeds", "0,1", "--fractions", "0.5,1", "--epochs", "2",
+        "--models", "sre_resnet_light+so3=0.5", "--seeds", "0,1", "--fractions", "0.5,1", "--epochs", "2",
         "--lr_grid", "0.001,0.01", "--validations", "2", "--output", str(output),
     ]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, timeout=900)
@@ -47,7 +48,7 @@ def test_every_fraction_gets_the_same_steps_and_the_grid_picks_on_validation(com
     grid = {r["learning_rate"]: r["best_val_accuracy"] for r in data["learning_rate_grid"]}
     assert set(grid) == {0.001, 0.01} and all(r["seed"] == 0 for r in data["learning_rate_grid"])
     chosen = max(grid, key=lambda rate: (grid[rate], -rate))
-    assert data["learning_rates"] == {"sre_resnet_light, SO(3) augmentation": chosen}
+    assert data["learning_rates"] == {"sre_resnet_light, SO(3) augmentation of 50 % of samples": chosen}
     assert {r["learning_rate"] for r in rows} == {chosen}
     for row in rows:  # an exactly invariant network: the same class under the 24 grid rotations, always
         assert row["grid24_consistency"] == 1.0 and row["grid48_accuracy_worst"] == pytest.approx(
@@ -55,12 +56,14 @@ def test_every_fraction_gets_the_same_steps_and_the_grid_picks_on_validation(com
         )
         assert 0 <= row["haar-64_consistency"] <= 1 and row["haar-64_accuracy_worst"] <= row["haar-64_accuracy_mean"]
     table = (compared / "table.md").read_text()
-    assert "| sre_resnet_light, SO(3) augmentation | 0.5 | 12 | 4 |" in table and "Per seed:" in table
+    assert (
+        "| sre_resnet_light, SO(3) augmentation of 50 % of samples | 0.5 | 12 | 4 |" in table and "Per seed:" in table
+    )
     assert (compared / "comparison.png").stat().st_size > 10_000
 
 
 def test_an_existing_comparison_is_refused_without_resume_and_resumed_with_it(compared, example):
-    common = dict(datalist=str(example), num_classes=4, models=["sre_resnet_light+so3"], seeds=[0, 1, 2],
+    common = dict(datalist=str(example), num_classes=4, models=["sre_resnet_light+so3=0.5"], seeds=[0, 1, 2],
                   fractions=[0.5, 1], epochs=2, lr_grid=[0.001, 0.01], validations=2, output=str(compared))  # fmt: skip
     with pytest.raises(ValueError, match="holds an earlier comparison; pass resume=True"):
         compare_on_datalist(**common)
@@ -82,9 +85,22 @@ def test_models_are_registry_names_with_optional_augmentation_and_grid_averaging
     assert parse_model("plain_resnet_light+grid").augment is False
     with pytest.raises(ValueError, match="unknown model 'sre_unet_light'.*group_resnet_light"):
         parse_model("sre_unet_light")  # a segmentation network
-    for bad in ("plain_resnet_light+so4", "plain_resnet_light+so3+so3"):
+    for bad in ("plain_resnet_light+so4", "plain_resnet_light+so3+so3", "plain_resnet_light+grid=0.5",
+                "plain_resnet_light+so3=0.5+so3"):  # fmt: skip
         with pytest.raises(ValueError, match=re.escape(f"model '{bad}'") + ".*at most once"):
             parse_model(bad)
+
+
+def test_a_share_of_rotated_samples_changes_training_only():
+    half = parse_model("group_resnet_light+so3=0.5")
+    assert half.name == "group_resnet_light, SO(3) augmentation of 50 % of samples" and half.augment
+    assert (half.overrides, half.training_overrides) == ({"model_name": "group_resnet_light"}, {"rotation_prob": 0.5})
+    assert parse_model("group_resnet_light+so3=1").name == parse_model("group_resnet_light+so3").name
+    averaged = parse_model("group_resnet_light+so3=0.5+grid")
+    assert averaged.trained_as == half.name and not averaged.training_overrides  # it evaluates half's checkpoints
+    for bad, value in (("0", "'0'"), ("1.5", "'1.5'"), ("half", "'half'")):
+        with pytest.raises(ValueError, match=rf"share of rotated samples must be in \(0, 1\], got {value}"):
+            parse_model(f"group_resnet_light+so3={bad}")
 
 
 def test_a_grid_averaged_spec_brings_its_source_once():
