@@ -94,7 +94,8 @@ def train_then_evaluate(
 ) -> TrainedRun:
     """Train ``bundle`` (:data:`TRAIN_CONFIGS` then the configs ``overlays``) into ``folder/train``, then evaluate its
     best model (``evaluate.json`` after the overlays) into ``folder/eval`` under ``protocols`` on ``num_test`` test
-    samples (``None``: all). ``common`` overrides both workflows, ``train_overrides`` the training only.
+    samples (``None``: all). ``common`` overrides both workflows, ``train_overrides`` the training only (where both
+    set a key, ``train_overrides`` wins).
 
     A rerun replaces the folders of an earlier, unfinished run.
     """
@@ -104,8 +105,7 @@ def train_then_evaluate(
         [*TRAIN_CONFIGS, *overlays],
         run_dir=str(folder / "train"),
         overwrite=True,
-        **common,
-        **(train_overrides or {}),
+        **{**common, **(train_overrides or {})},  # the training's own overrides win
     )
     start = time.perf_counter()
     train.run()

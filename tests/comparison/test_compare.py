@@ -17,6 +17,7 @@ from monai_sre.comparison.datalist import compare_on_datalist, parse_model, pars
 from monai_sre.data import load_classification_datalist
 from monai_sre.data.subsets import balanced_indices
 from monai_sre.runs import bundle_root
+from monai_sre.transforms import RandSO3RotateCropd
 
 
 @pytest.fixture(scope="module")
@@ -197,13 +198,16 @@ def test_training_overrides_change_the_training_run_but_not_the_evaluation_of_it
     selected_on_two = ComparedModel(
         "two",
         {"model_name": "plain_resnet_light"},
-        training_overrides={"validate#dataset#data": "$@validate#datalist[:2]"},
+        training_overrides={"validate#dataset#data": "$@validate#datalist[:2]", "rotation_prob": 0.25},
     )
     comparison = Comparison(
         bundle_root("sre_classification"), tmp_path, [selected_on_two], fractions=[1.0], seeds=[0], epochs=1,
-        validations=1, learning_rates={"two": 0.003}, datalist=str(example), num_classes=4,
+        validations=1, learning_rates={"two": 0.003}, datalist=str(example), num_classes=4, rotation_prob=1.0,
     )  # fmt: skip
     run = comparison._train(selected_on_two, 1.0, 0, 0.003, tmp_path / "run", ["haar-64"])
     assert len(run.validator.data_loader.dataset) == 2
+    # a key of every run (rotation_prob) that the training overrides too: the training's value wins
+    (rotation,) = [t for t in run.trainer.data_loader.dataset.transform.transforms if isinstance(t, RandSO3RotateCropd)]
+    assert rotation.prob == 0.25
     tested = run.evaluate.parser.get_parsed_content("validate#evaluator").data_loader.dataset
     assert len(tested) == len(load_classification_datalist(example, "test", num_classes=4)) > 2
