@@ -116,6 +116,7 @@ def bundle_trainer(overrides: dict, run_dir: Path, epochs: int, num_train: int |
         num_train_samples=num_train,
         batch_size=batch,
         device=f"$torch.device('{device}')",
+        rotation_prob=1.0,  # every variant rotates every patch, whatever the bundle's default share
         **{"train#handlers": []},
         **overrides,
     )

@@ -108,6 +108,7 @@ def run_one(name: str, network_def: dict | None, augment: bool, seed: int, args,
     common = {
         "seed": seed,
         "augment_rotation": augment,
+        "rotation_prob": 1.0,  # "SO(3) augmentation" rotates every training patch, whatever the bundle's default
         "max_epochs": args.epochs,
         "num_train_samples": args.num_train,
         "num_val_samples": args.num_val,

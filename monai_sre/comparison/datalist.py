@@ -22,15 +22,16 @@ __all__ = [
 
 AUGMENTED_SUFFIX = "+so3"
 GRID_AVERAGED_SUFFIX = "+grid"
-# the two networks that decide the default: the exactly invariant group network and the augmented plain CNN
-DEFAULT_MODELS = ("group_resnet_light+so3", "plain_resnet_light+so3")
+# the two networks that decide the default: the exactly invariant group network with the bundle's default recipe
+# (half its training samples rotated) and the augmented plain CNN (every sample rotated)
+DEFAULT_MODELS = ("group_resnet_light+so3=0.5", "plain_resnet_light+so3")
 
 
 def parse_model(spec: str) -> ComparedModel:
     """A model spec as a :class:`ComparedModel` of the generic bundle (its ``model_name``): ``"NAME"`` (a registered
-    classification network, trained upright), then optionally ``"+so3"`` (trained with random SO(3) rotations;
-    ``"+so3=P"`` rotates each training sample with probability ``P``, the bundle's ``rotation_prob``, and keeps the
-    others upright) and ``"+grid"`` (evaluated as the mean of its softmax over the 48 grid symmetries, the bundle's
+    classification network, trained upright), then optionally ``"+so3"`` (every training sample rotated by a random
+    SO(3) rotation, whatever the bundle's default ``rotation_prob``; ``"+so3=P"`` rotates each with probability ``P``
+    and keeps the others upright) and ``"+grid"`` (evaluated as the mean of its softmax over the 48 grid symmetries, the bundle's
     ``grid_average``: exactly invariant on the grid at 48x the inference cost; training and validation are the
     network's own, so it is ``trained_as`` the spec without ``"+grid"`` and evaluates that model's checkpoints).
 
@@ -71,10 +72,10 @@ def parse_model(spec: str) -> ComparedModel:
         )
     augment, averaged = AUGMENTED_SUFFIX in flags, GRID_AVERAGED_SUFFIX in flags
     label = f"{network}, SO(3) augmentation" if augment else f"{network}, no augmentation"
-    training_overrides: dict[str, Any] = {}
+    # an augmented model states its share of rotated samples: its rows mean the same whatever the bundle's default
+    training_overrides: dict[str, Any] = {"rotation_prob": rotation_prob} if augment else {}
     if rotation_prob < 1.0:
         label += f" of {rotation_prob * 100:g} % of samples"
-        training_overrides["rotation_prob"] = rotation_prob
     overrides: dict[str, Any] = {"model_name": network}
     if not averaged:
         return ComparedModel(label, overrides, augment, training_overrides=training_overrides)

@@ -78,7 +78,9 @@ def test_an_existing_comparison_is_refused_without_resume_and_resumed_with_it(co
 def test_models_are_registry_names_with_optional_augmentation_and_grid_averaging_suffixes():
     model = parse_model("plain_resnet_light+so3")
     assert (model.overrides, model.augment) == ({"model_name": "plain_resnet_light"}, True)
-    assert parse_model("group_resnet_light").augment is False
+    assert model.training_overrides == {"rotation_prob": 1.0}  # every sample, whatever the bundle's default
+    unrotated = parse_model("group_resnet_light")
+    assert unrotated.augment is False and not unrotated.training_overrides
     averaged = parse_model("plain_resnet_light+so3+grid")
     assert averaged.overrides == {"model_name": "plain_resnet_light", "grid_average": True} and averaged.augment
     assert averaged.name == "plain_resnet_light, SO(3) augmentation, grid-averaged (48 passes)"
