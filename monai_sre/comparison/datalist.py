@@ -31,9 +31,10 @@ def parse_model(spec: str) -> ComparedModel:
     """A model spec as a :class:`ComparedModel` of the generic bundle (its ``model_name``): ``"NAME"`` (a registered
     classification network, trained upright), then optionally ``"+so3"`` (every training sample rotated by a random
     SO(3) rotation, whatever the bundle's default ``rotation_prob``; ``"+so3=P"`` rotates each with probability ``P``
-    and keeps the others upright) and ``"+grid"`` (evaluated as the mean of its softmax over the 48 grid symmetries, the bundle's
-    ``grid_average``: exactly invariant on the grid at 48x the inference cost; training and validation are the
-    network's own, so it is ``trained_as`` the spec without ``"+grid"`` and evaluates that model's checkpoints).
+    and keeps the others upright) and ``"+grid"`` (evaluated as the mean of its softmax over the 48 grid symmetries,
+    the bundle's ``grid_average``: exactly invariant on the grid at 48x the inference cost; training and validation
+    are the network's own, so it is ``trained_as`` the spec without ``"+grid"`` and evaluates that model's
+    checkpoints).
 
     Raises:
         ValueError: for a name the registry does not hold as a classification network (the message lists them), an
