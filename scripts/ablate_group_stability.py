@@ -24,7 +24,7 @@ script runs only the changes:
 - ``dropout``: dropout 0.2 on the pooled invariant features before the classifier (the networks' ``dropout``
   argument; identity in eval, so the test network is the same);
 - ``half upright``: half of the training patches rotated (resampled), the other half cropped upright without
-  resampling (the rotation's ``prob`` 0.5 instead of 1.0): validation and the upright test are unresampled
+  resampling (the bundles' ``rotation_prob`` 0.5 instead of 1.0): validation and the upright test are unresampled
   patches, which training with every patch rotated never shows the network;
 - ``--subset-seed N``: every seed trained on the subsample seed ``N`` draws (the seed then varies only
   initialisation and augmentation): is a low seed a hard subsample or an unlucky initialisation? Alone, the baseline

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from monai_sre.arguments import as_probability
 from monai_sre.comparison.compare import DEFAULT_FRACTIONS, EVALUATION_PROTOCOLS, ComparedModel, Comparison
 
 __all__ = [
@@ -43,7 +44,7 @@ def parse_model(spec: str) -> ComparedModel:
     from monai_sre.networks.nets import list_models
 
     network, *suffixes = str(spec).split("+")
-    flags = [f"+{suffix.split('=')[0]}" for suffix in suffixes]
+    flags = [f"+{suffix.partition('=')[0]}" for suffix in suffixes]
     known_flags = (AUGMENTED_SUFFIX, GRID_AVERAGED_SUFFIX)
     expected = (
         f"expected NAME optionally followed by '{AUGMENTED_SUFFIX}' (SO(3) augmentation; '{AUGMENTED_SUFFIX}=P' "
@@ -53,17 +54,17 @@ def parse_model(spec: str) -> ComparedModel:
     if any(flag not in known_flags for flag in flags) or len(set(flags)) != len(flags):
         raise ValueError(f"model '{spec}': {expected}.")
     rotation_prob = 1.0
-    for suffix in suffixes:
-        if "=" in suffix:
-            if not suffix.startswith(AUGMENTED_SUFFIX[1:] + "="):
-                raise ValueError(f"model '{spec}': {expected}.")
-            try:
-                rotation_prob = float(suffix.split("=", 1)[1])
-            except ValueError:
-                rotation_prob = float("nan")
-            if not 0.0 < rotation_prob <= 1.0:
-                raise ValueError(f"model '{spec}': the share of rotated samples must be in (0, 1], got "
-                                 f"{suffix.split('=', 1)[1]!r}.")  # fmt: skip
+    for flag, has_share, share in (suffix.partition("=") for suffix in suffixes):
+        if not has_share:
+            continue
+        if f"+{flag}" != AUGMENTED_SUFFIX:
+            raise ValueError(f"model '{spec}': {expected}.")
+        try:
+            rotation_prob = as_probability(share)
+        except ValueError:
+            rotation_prob = 0.0
+        if rotation_prob == 0.0:
+            raise ValueError(f"model '{spec}': the share of rotated samples must be in (0, 1], got {share!r}.")
     known = list_models(task="classification")
     if network not in known:
         raise ValueError(

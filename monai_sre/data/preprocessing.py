@@ -28,7 +28,7 @@ from monai.transforms import (
 )
 from monai.utils import ensure_tuple_rep, look_up_option
 
-from monai_sre.arguments import check_positive_int
+from monai_sre.arguments import as_probability, check_positive_int
 from monai_sre.transforms.dictionary import RandSO3RotateCropd
 
 __all__ = ["MODALITIES", "classification_preprocessing", "rotation_context_size", "segmentation_preprocessing"]
@@ -98,13 +98,13 @@ def classification_preprocessing(
         keys: image keys.
         track_meta: keep MetaTensors (the file name and affine: needed by savers); else plain tensors.
         rotation_prob: with ``random_rotation``, the probability that a sample is rotated; the others keep their
-            orientation (and are cropped the same way).
+            orientation (and are cropped the same way). A string that reads as a number (the command line's) is
+            accepted.
 
     Raises:
         ValueError: ``rotation_prob`` outside [0, 1].
     """
-    if not 0.0 <= rotation_prob <= 1.0:
-        raise ValueError(f"rotation_prob must be a probability in [0, 1], got {rotation_prob!r}.")
+    rotation_prob = as_probability(rotation_prob, "rotation_prob")
     modality = look_up_option(modality, MODALITIES)
     keys = list(keys)
     transforms = _load_orient_resample(keys, spacing, reader, ["bilinear"] * len(keys))
