@@ -56,12 +56,13 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+# the recipe the variants change (every training patch rotated) and the bundles' half-upright option, as the
+# data-efficiency comparison states them, so both scripts' rows mean the same whatever the bundle's default
+from benchmark_data_efficiency import ALL_ROTATED, BUNDLE, HALF_UPRIGHT, PLAIN_LIGHT, REPO
+
 from monai_sre.comparison import ComparedModel, Comparison
 
-REPO = Path(__file__).resolve().parents[1]
-BUNDLE = REPO / "bundles" / "sre_resnet3d_tissue"
 BASE = "group light (O, regular), SO(3) augmentation"
-PLAIN_LIGHT = json.loads((BUNDLE / "configs" / "plain_resnet.json").read_text())["network_def"]
 WARM_UP = {
     "warm_up_epochs": "$max(1, @max_epochs // 20)",
     "lr_scheduler": {
@@ -85,10 +86,6 @@ INSTANCE_NORM = {
 DEFAULT_NETWORK = json.loads((BUNDLE / "configs" / "inference.json").read_text())["network_def"]
 DROPOUT = {"network_def": {**DEFAULT_NETWORK, "dropout": 0.2}}
 WEIGHT_DECAY = {"optimizer#weight_decay": 0.05}
-# every run rotates every training patch (the recipe the variants change), unless a variant says otherwise: the rows
-# keep their meaning whatever the bundle's default rotation_prob
-ALL_ROTATED = {"rotation_prob": 1.0}
-HALF_UPRIGHT = {"rotation_prob": 0.5}  # the bundles' option: half the training patches stay upright
 ROTATED_VALIDATION = {
     "validation_rotation": "$monai_sre.transforms.RandSO3RotateCropd(keys='image', roi_size=[@input_size] * 3, "
     "mode='bilinear', padding_mode='zeros').set_random_state(seed=0)",

@@ -70,6 +70,29 @@ class ComparedModel:
     training_overrides: Mapping[str, Any] = field(default_factory=dict)
 
 
+# overrides that place a run, not define it: a comparison may resume on another device
+PLACEMENT_OVERRIDES = ("device", "num_workers")
+
+
+def _as_json(value: Any) -> Any:
+    """``value`` as it reads back from ``results.json`` (tuples as lists; anything else JSON cannot hold as text)."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def _settings(common: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in common.items() if key not in PLACEMENT_OVERRIDES}
+
+
+def _recipe(model: ComparedModel) -> dict[str, Any]:
+    """What makes a model's rows: its overrides, augmentation, training-only overrides and shared training."""
+    return _as_json({
+        "overrides": dict(model.overrides),
+        "augment": model.augment,
+        "training_overrides": dict(model.training_overrides),
+        "trained_as": model.trained_as,
+    })  # fmt: skip
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()
 
@@ -100,8 +123,10 @@ class Comparison:
 
     Raises:
         ValueError: on an empty or duplicated model list, a ``trained_as`` that names no other model of the list
-            (or one that is itself ``trained_as`` another), a bad fraction or protocol list, or an existing
-            comparison without ``resume`` (naming the file).
+            (or one that is itself ``trained_as`` another), a bad fraction or protocol list, an existing
+            comparison without ``resume`` (naming the file), or a resumed one whose rows were made another way
+            (another budget, other common overrides than :data:`PLACEMENT_OVERRIDES`, or another recipe under a
+            model's name: the saved and the new settings are named).
     """
 
     def __init__(
@@ -164,6 +189,27 @@ class Comparison:
             len(self.labels), int(parser.get_parsed_content("batch_size")),
             int(epochs if epochs is not None else parser.get_parsed_content("max_epochs")), validations,
         )  # fmt: skip
+        self.recipes = {**saved.get("recipes", {}), **{m.name: _recipe(m) for m in self.models}}
+        self._check_resumed(saved)
+
+    def _check_resumed(self, saved: Mapping[str, Any]) -> None:
+        """Refuse to add rows to a saved comparison whose rows were made another way: another budget, other common
+        overrides (placement such as ``device`` aside) or another recipe under a model's name. A file saved before
+        recipes were recorded is taken as it is."""
+        mismatches = []
+        if "budget" in saved and saved["budget"] != self._budget_record():
+            mismatches.append(f"the budget {saved['budget']} (now {self._budget_record()})")
+        if "common" in saved and _settings(saved["common"]) != _settings(_as_json(self.common)):
+            mismatches.append(f"the common overrides {saved['common']} (now {_as_json(self.common)})")
+        for model in self.models:
+            recipe = saved.get("recipes", {}).get(model.name)
+            if recipe is not None and recipe != self.recipes[model.name]:
+                mismatches.append(f"model '{model.name}' as {recipe} (now {self.recipes[model.name]})")
+        if mismatches:
+            raise ValueError(
+                f"{self.results_path} was made with " + "; ".join(mismatches) + ": resuming would mix rows of "
+                "different protocols in one table. Run with the saved settings, or choose another output folder."
+            )
 
     # learning rates --------------------------------------------------------------------------------------------
 
@@ -296,18 +342,23 @@ class Comparison:
     def has_row(self, name: str, fraction: float, seed: int) -> bool:
         return self.row(name, fraction, seed) is not None
 
+    def _budget_record(self) -> dict[str, int]:
+        return {
+            "num_train": self.budget.num_train,
+            "batch_size": self.budget.batch_size,
+            "epochs_at_100": self.budget.epochs,
+            "steps": self.budget.total_steps,
+            "validations": self.validations,
+        }
+
     def _save(self) -> None:
         self.output.mkdir(parents=True, exist_ok=True)
         chosen = {m.name: self.learning_rate_if_known(m) for m in self.models if m.trained_as is None}
         data = {
             "bundle": str(self.bundle),
-            "budget": {
-                "num_train": self.budget.num_train,
-                "batch_size": self.budget.batch_size,
-                "epochs_at_100": self.budget.epochs,
-                "steps": self.budget.total_steps,
-                "validations": self.validations,
-            },  # fmt: skip
+            "budget": self._budget_record(),
+            "common": _as_json(self.common),
+            "recipes": self.recipes,
             "learning_rates": chosen,
             "learning_rate_grid": self.lr_rows,
             "rows": self.rows,

@@ -75,6 +75,35 @@ def test_an_existing_comparison_is_refused_without_resume_and_resumed_with_it(co
     assert after["learning_rate_grid"] == before["learning_rate_grid"]
 
 
+def test_a_resumed_comparison_refuses_rows_made_another_way_and_names_the_difference(compared, example):
+    common = dict(datalist=str(example), num_classes=4, models=["sre_resnet_light+so3=0.5"], seeds=[0, 1],
+                  fractions=[0.5, 1], epochs=2, lr_grid=[0.001, 0.01], validations=2, output=str(compared))  # fmt: skip
+    name = "sre_resnet_light, SO(3) augmentation of 50 % of samples"
+    saved = json.loads((compared / "results.json").read_text())
+    assert saved["recipes"][name] == {
+        "overrides": {"model_name": "sre_resnet_light"},
+        "augment": True,
+        "training_overrides": {"rotation_prob": 0.5},
+        "trained_as": None,
+    }
+    assert saved["common"] == {"datalist": str(example.resolve()), "num_classes": 4}
+    with pytest.raises(ValueError, match=r"made with the budget .*'epochs_at_100': 2.*\(now .*'epochs_at_100': 3"):
+        compare_on_datalist(**{**common, "epochs": 3}, resume=True)
+    with pytest.raises(ValueError, match=r"common overrides .*\(now .*'weight_averaging_decay': 0.9"):
+        compare_on_datalist(**common, resume=True, weight_averaging_decay=0.9)
+    every_sample = replace(parse_model("sre_resnet_light+so3=0.5"), training_overrides={"rotation_prob": 1.0})
+    options = dict(fractions=[0.5, 1], seeds=[0, 1], epochs=2, validations=2, datalist=str(example.resolve()),
+                   num_classes=4, resume=True)  # fmt: skip
+    bundle = bundle_root("sre_classification")
+    with pytest.raises(
+        ValueError, match=re.escape(f"model '{name}' as {saved['recipes'][name]}") + ".*rotation_prob': 1"
+    ):
+        Comparison(bundle, compared, [every_sample], **options)  # another share of rotated samples, same name
+    resumed = Comparison(bundle, compared, [parse_model("sre_resnet_light+so3=0.5")], **options, device="cpu")
+    assert resumed.rows == saved["rows"]  # where a run is placed is not part of its recipe
+    assert json.loads((compared / "results.json").read_text()) == saved  # a refused resume changes nothing
+
+
 def test_models_are_registry_names_with_optional_augmentation_and_grid_averaging_suffixes():
     model = parse_model("plain_resnet_light+so3")
     assert (model.overrides, model.augment) == ({"model_name": "plain_resnet_light"}, True)
