@@ -13,7 +13,8 @@ The grid-averaged plain network (``plain_resnet_light+so3+grid``) trains exactly
 again.
 
 Each fold writes ``OUTPUT/foldK/{results.json,table.md,comparison.png}`` row by row (resumable); ``OUTPUT/table.md``
-is the mean ± sd over the folds done, then every fold's ``haar-64`` accuracy.
+is the mean ± sd over the folds done, then every fold's ``haar-64`` accuracy, then every model's difference to the
+bundles' default recipe (the first of :data:`MODELS`) paired by fold.
 
 Usage::
 
@@ -33,12 +34,13 @@ from pathlib import Path
 from build_classification_example import FOLD_ORDER, LESION_CLASSES, build_lesion_example
 
 from monai_sre.comparison import Comparison
-from monai_sre.comparison.datalist import parse_models
-from monai_sre.comparison.report import COLUMNS, mean_sd
+from monai_sre.comparison.datalist import parse_model, parse_models
+from monai_sre.comparison.report import COLUMNS, mean_sd, paired_differences
 from monai_sre.runs import bundle_root
 
 REPO = Path(__file__).resolve().parents[1]
 MODELS = (
+    "group_resnet_light+so3=0.5",  # the bundles' default recipe (since 0.2.0 / 0.4.0): the summary's reference
     "plain_resnet_light",
     "plain_resnet_light+so3",
     "sre_resnet_light",
@@ -116,6 +118,9 @@ def write_summary(output: Path) -> str:
     if not rows_by_fold:
         raise FileNotFoundError(f"no fold*/results.json under '{output}'.")
     text = fold_table(rows_by_fold)
+    by_fold = [{**row, "seed": fold} for fold, rows in rows_by_fold.items() for row in rows]
+    paired = paired_differences(by_fold, parse_model(MODELS[0]).name, pairing="fold (the same patients)")
+    text += f"\n{paired}\n" if paired else ""
     (output / "table.md").write_text(text)
     return text
 

@@ -16,7 +16,8 @@ from .bundle_runs import (
     train_then_evaluate,
 )
 from .compare import DEFAULT_FRACTIONS, EVALUATION_PROTOCOLS, ComparedModel, Comparison
-from .report import comparison_table, plot_comparison, write_report
+from .report import comparison_table, paired_differences, plot_comparison, write_report
+from .rule import RuleChoice, choose_by_rule, rule_summary
 
 __all__ = [
     "DEFAULT_FRACTIONS",
@@ -24,14 +25,18 @@ __all__ = [
     "TRAIN_CONFIGS",
     "ComparedModel",
     "Comparison",
+    "RuleChoice",
     "EqualStepsBudget",
     "RunBudget",
     "TrainedRun",
     "bundle_parser",
     "bundle_workflow",
+    "choose_by_rule",
     "comparison_table",
     "evaluate_checkpoint",
+    "paired_differences",
     "plot_comparison",
+    "rule_summary",
     "run_checkpoint",
     "train_then_evaluate",
     "write_report",

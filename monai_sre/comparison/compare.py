@@ -103,7 +103,8 @@ class Comparison:
     Args:
         bundle: the classification bundle's folder (``bundles/sre_resnet3d_tissue``, ``bundles/sre_classification``).
         output: the results folder (``results.json``, ``table.md``, ``comparison.png``).
-        models: the networks to compare.
+        models: the networks to compare; the first is the reference of the report's paired differences (list the
+            candidate default first).
         fractions: training fractions in ``(0, 1]``.
         seeds: seeds (each draws its own subsample, initialisation and augmentation).
         epochs: epochs of the 100 % run (the budget every fraction gets in optimiser steps); ``None``: the bundle's
@@ -190,6 +191,7 @@ class Comparison:
             int(epochs if epochs is not None else parser.get_parsed_content("max_epochs")), validations,
         )  # fmt: skip
         self.recipes = {**saved.get("recipes", {}), **{m.name: _recipe(m) for m in self.models}}
+        self.saved_learning_rates = dict(saved.get("learning_rates", {}))  # kept for models not run this time
         self._check_resumed(saved)
 
     def _check_resumed(self, saved: Mapping[str, Any]) -> None:
@@ -353,9 +355,13 @@ class Comparison:
 
     def _save(self) -> None:
         self.output.mkdir(parents=True, exist_ok=True)
-        chosen = {m.name: self.learning_rate_if_known(m) for m in self.models if m.trained_as is None}
+        chosen = {
+            **self.saved_learning_rates,
+            **{m.name: self.learning_rate_if_known(m) for m in self.models if m.trained_as is None},
+        }
         data = {
             "bundle": str(self.bundle),
+            "reference": self.models[0].name,  # the report's paired differences are against it
             "budget": self._budget_record(),
             "common": _as_json(self.common),
             "recipes": self.recipes,

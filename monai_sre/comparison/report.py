@@ -4,11 +4,22 @@
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-__all__ = ["COLUMNS", "comparison_table", "mean_sd", "plot_comparison", "write_report"]
+from monai_sre.comparison.rule import rule_summary
+
+__all__ = [
+    "COLUMNS",
+    "comparison_table",
+    "mean_sd",
+    "paired_differences",
+    "plot_comparison",
+    "t_quantile_975",
+    "write_report",
+]
 
 # (header, row key, format) of the summary table
 COLUMNS = (
@@ -32,10 +43,13 @@ def mean_sd(values: Sequence[float | None], spec: str) -> str:
 
 
 def _groups(rows: Sequence[Mapping]) -> dict[tuple[str, float], list[Mapping]]:
+    """The rows by (model, fraction): models in the order they first appear, fractions ascending, seeds ascending."""
     groups: dict[tuple[str, float], list[Mapping]] = {}
     for row in rows:
         groups.setdefault((row["model"], row["fraction"]), []).append(row)
-    return {key: sorted(group, key=lambda r: r["seed"]) for key, group in groups.items()}
+    order = {model: index for index, model in enumerate(dict.fromkeys(row["model"] for row in rows))}
+    ordered = sorted(groups.items(), key=lambda item: (order[item[0][0]], item[0][1]))
+    return {key: sorted(group, key=lambda r: r["seed"]) for key, group in ordered}
 
 
 def comparison_table(rows: Sequence[Mapping]) -> str:
@@ -56,6 +70,70 @@ def comparison_table(rows: Sequence[Mapping]) -> str:
         consistency = ", ".join(f"s{r['seed']} {r['haar-64_consistency']:.3f}" for r in group)
         per_seed.append(f"| {model} | {fraction:g} | {accuracy} | {consistency} |")
     return "\n".join(lines) + "\n\nPer seed:\n\n" + "\n".join(per_seed)
+
+
+# Student's t, 97.5 % quantile (two-sided 95 % interval), for 1 to 30 degrees of freedom
+_T_975 = (
+    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
+    2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
+)  # fmt: skip
+
+
+def t_quantile_975(degrees_of_freedom: int) -> float:
+    """The 97.5 % quantile of Student's t distribution: the tabulated value up to 30 degrees of freedom, above that
+    the Cornish-Fisher expansion around the normal quantile (within 1e-4)."""
+    if degrees_of_freedom < 1:
+        raise ValueError(f"degrees_of_freedom must be at least 1, got {degrees_of_freedom}.")
+    if degrees_of_freedom <= len(_T_975):
+        return _T_975[degrees_of_freedom - 1]
+    z, n = 1.959964, degrees_of_freedom
+    return z + (z**3 + z) / (4 * n) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * n**2)
+
+
+def paired_differences(
+    rows: Sequence[Mapping],
+    reference: str,
+    key: str = "haar-64_accuracy_mean",
+    pairing: str = "seed (a seed draws the same training subsample for every model)",
+) -> str:
+    """Markdown: every other model minus ``reference`` in ``key``, paired by the rows' ``seed`` (a seed draws the
+    same training subsample for every model, so the pair differs in the network and its recipe only), per fraction:
+    the mean difference ± sd over the pairs, its 95 % t interval and in how many pairs the model is ahead. An
+    interval that contains 0 means the pairs run cannot tell the two apart. ``pairing`` names what a pair shares in
+    the header (a caller that pairs by fold puts the fold in ``seed``). Empty text when nothing pairs."""
+    groups = _groups(rows)
+    lines = []
+    for (model, fraction), group in groups.items():
+        reference_rows = {r["seed"]: r for r in groups.get((reference, fraction), [])}
+        if model == reference:
+            continue
+        differences = [
+            row[key] - reference_rows[row["seed"]][key]
+            for row in group
+            if row["seed"] in reference_rows and row.get(key) is not None
+            and reference_rows[row["seed"]].get(key) is not None
+        ]  # fmt: skip
+        if not differences:
+            continue
+        mean, n = statistics.mean(differences), len(differences)
+        if n > 1:
+            sd = statistics.stdev(differences)
+            half_width = t_quantile_975(n - 1) * sd / math.sqrt(n)
+            spread, interval = f"{mean:+.3f} ± {sd:.3f}", f"{mean - half_width:+.3f} to {mean + half_width:+.3f}"
+        else:
+            spread, interval = f"{mean:+.3f}", "n/a (one seed)"
+        ahead = sum(difference > 0 for difference in differences)
+        lines.append(f"| {model} | {fraction:g} | {n} | {spread} | {interval} | {ahead} of {n} |")
+    if not lines:
+        return ""
+    header = [
+        f"`{key}` of each model minus that of **{reference}**, paired by {pairing}: mean ± sd over the pairs, "
+        "95 % t interval (one that contains 0 cannot tell the two apart), pairs in which the model is ahead:",
+        "",
+        "| model | fraction | pairs | difference | 95 % interval | ahead in |",
+        "|---|---|---|---|---|---|",
+    ]
+    return "\n".join(header + lines)
 
 
 def _learning_rates(grid: Sequence[Mapping], chosen: Mapping[str, float | None]) -> str:
@@ -113,7 +191,9 @@ def plot_comparison(rows: Sequence[Mapping], path: str | Path) -> Path:
 
 
 def write_report(data: Mapping, output: str | Path) -> None:
-    """``table.md`` (budget, learning-rate grid, summary and per-seed tables) and, with rows, ``comparison.png``."""
+    """``table.md`` (budget, learning-rate grid, summary and per-seed tables, and every model's difference to the
+    reference, ``data["reference"]`` or the first row's model, paired by seed; the rule's choice,
+    :func:`~monai_sre.comparison.rule.rule_summary`) and, with rows, ``comparison.png``."""
     output = Path(output)
     budget = data["budget"]
     text = [
@@ -127,6 +207,13 @@ def write_report(data: Mapping, output: str | Path) -> None:
         comparison_table(data["rows"]) if data["rows"] else "(no rows yet)",
         "",
     ]
+    reference = data.get("reference") or (data["rows"][0]["model"] if data["rows"] else None)
+    for section in (
+        paired_differences(data["rows"], reference) if reference is not None else "",
+        rule_summary(data["rows"], data.get("recipes")),
+    ):
+        if section:
+            text += [section, ""]
     (output / "table.md").write_text("\n".join(text))
     if data["rows"]:
         plot_comparison(data["rows"], output / "comparison.png")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from monai_sre.comparison import ComparedModel, Comparison, comparison_table
+from monai_sre.comparison import ComparedModel, Comparison
 from monai_sre.comparison.datalist import compare_on_datalist, parse_model, parse_models
 from monai_sre.data import load_classification_datalist
 from monai_sre.data.subsets import balanced_indices
@@ -50,6 +50,7 @@ def test_every_fraction_gets_the_same_steps_and_the_grid_picks_on_validation(com
     assert set(grid) == {0.001, 0.01} and all(r["seed"] == 0 for r in data["learning_rate_grid"])
     chosen = max(grid, key=lambda rate: (grid[rate], -rate))
     assert data["learning_rates"] == {"sre_resnet_light, SO(3) augmentation of 50 % of samples": chosen}
+    assert data["reference"] == "sre_resnet_light, SO(3) augmentation of 50 % of samples"  # the first model
     assert {r["learning_rate"] for r in rows} == {chosen}
     for row in rows:  # an exactly invariant network: the same class under the 24 grid rotations, always
         assert row["grid24_consistency"] == 1.0 and row["grid48_accuracy_worst"] == pytest.approx(
@@ -75,7 +76,7 @@ def test_an_existing_comparison_is_refused_without_resume_and_resumed_with_it(co
     assert after["learning_rate_grid"] == before["learning_rate_grid"]
 
 
-def test_a_resumed_comparison_refuses_rows_made_another_way_and_names_the_difference(compared, example):
+def test_a_resumed_comparison_refuses_rows_made_another_way_and_names_the_difference(compared, example, tmp_path):
     common = dict(datalist=str(example), num_classes=4, models=["sre_resnet_light+so3=0.5"], seeds=[0, 1],
                   fractions=[0.5, 1], epochs=2, lr_grid=[0.001, 0.01], validations=2, output=str(compared))  # fmt: skip
     name = "sre_resnet_light, SO(3) augmentation of 50 % of samples"
@@ -102,6 +103,12 @@ def test_a_resumed_comparison_refuses_rows_made_another_way_and_names_the_differ
     resumed = Comparison(bundle, compared, [parse_model("sre_resnet_light+so3=0.5")], **options, device="cpu")
     assert resumed.rows == saved["rows"]  # where a run is placed is not part of its recipe
     assert json.loads((compared / "results.json").read_text()) == saved  # a refused resume changes nothing
+    (tmp_path / "results.json").write_text(json.dumps(saved))
+    other = ComparedModel("other", {"model_name": "plain_resnet_light"})
+    Comparison(bundle, tmp_path, [other], **options, learning_rates={"other": 0.003})._save()  # another model only
+    resaved = json.loads((tmp_path / "results.json").read_text())
+    assert resaved["learning_rates"] == {**saved["learning_rates"], "other": 0.003} and resaved["reference"] == "other"
+    assert set(resaved["recipes"]) == {name, "other"} and resaved["rows"] == saved["rows"]
 
 
 def test_models_are_registry_names_with_optional_augmentation_and_grid_averaging_suffixes():
@@ -165,20 +172,6 @@ def test_bad_comparisons_raise_naming_the_value(kwargs, pattern, tmp_path):
     arguments = {"models": [parse_model("sre_resnet_light")], **kwargs}
     with pytest.raises(ValueError, match=pattern):
         Comparison(bundle_root("sre_classification"), tmp_path, **arguments)
-
-
-def test_table_lists_every_seed():
-    rows = [
-        {"model": "m", "fraction": 0.1, "seed": s, "num_train": 5, "steps": 9, "learning_rate": 0.003,
-         "accuracy_upright": 0.5 + s / 10, "haar-64_accuracy_mean": 0.4 + s / 10, "haar-64_accuracy_worst": 0.3,
-         "grid48_accuracy_worst": 0.5, "haar-64_consistency": 0.9, "grid24_consistency": 1.0, "train_seconds": 3}
-        for s in (0, 1)
-    ]  # fmt: skip
-    table = comparison_table(rows)
-    assert "| m | 0.1 | 5 | 9 | 0.003 | 2 | 0.550 ± 0.071 | 0.450 ± 0.071 |" in table
-    assert "| m | 0.1 | s0 0.400, s1 0.500 | s0 0.900, s1 0.900 |" in table
-    rows[1] = {k: v for k, v in rows[1].items() if k != "grid48_accuracy_worst"}  # a run without grid48
-    assert "| 0.300 ± 0.000 | n/a | 0.900 ± 0.000 |" in comparison_table(rows)
 
 
 def test_a_grid_averaged_model_evaluates_its_sources_checkpoint_under_the_chosen_protocols(example, tmp_path):

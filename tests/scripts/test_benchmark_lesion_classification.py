@@ -70,6 +70,22 @@ def test_fold_table_is_the_mean_over_folds_with_every_fold_listed(script):
     assert "| m | f0 0.600, f2 0.800 | f0 0.900, f2 0.700 |" in table
 
 
+def test_the_summary_pairs_every_model_with_the_default_by_fold(script, tmp_path):
+    default = "group_resnet_light, SO(3) augmentation of 50 % of samples"
+    row = {"fraction": 1.0, "seed": 0, "learning_rate": 0.003, "accuracy_upright": 0.5, "haar-64_accuracy_worst": 0.4,
+           "grid48_accuracy_worst": 0.5, "grid24_consistency": 1.0, "train_seconds": 30, "haar-64_consistency": 0.9}  # fmt: skip
+    for fold, (ours, theirs) in enumerate(((0.7, 0.6), (0.8, 0.5))):
+        rows = [
+            {**row, "model": default, "haar-64_accuracy_mean": ours},
+            {**row, "model": "m", "haar-64_accuracy_mean": theirs},
+        ]
+        (tmp_path / f"fold{fold}").mkdir()
+        (tmp_path / f"fold{fold}" / "results.json").write_text(json.dumps({"rows": rows}))
+    table = script.write_summary(tmp_path)
+    assert f"minus that of **{default}**, paired by fold (the same patients)" in table
+    assert "| m | 1 | 2 | -0.200 ± 0.141 | -1.471 to +1.071 | 0 of 2 |" in table
+
+
 def test_bad_folds_and_a_report_without_folds_are_refused_naming_them(script, tmp_path, monkeypatch, capsys):
     with pytest.raises(SystemExit):
         _main(script, monkeypatch, "--output", tmp_path, "--report-only")
