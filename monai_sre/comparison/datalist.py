@@ -116,7 +116,9 @@ def compare_on_datalist(
     **bundle_overrides: Any,
 ) -> str:
     """Compare ``models`` on a datalist with the fair protocol (:class:`~monai_sre.comparison.Comparison`) and write
-    ``results.json``, ``table.md`` and ``comparison.png`` into ``output``.
+    ``results.json``, ``table.md`` and ``comparison.png`` into ``output``. The table pairs every model with the
+    first one seed by seed and ends with the model the package's rule picks
+    (:func:`~monai_sre.comparison.rule.choose_by_rule`).
 
     Args:
         datalist: the datalist of the generic bundle (decathlon JSON or CSV with a split column).
