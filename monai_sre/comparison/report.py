@@ -13,6 +13,7 @@ from monai_sre.comparison.rule import rule_summary
 
 __all__ = [
     "COLUMNS",
+    "STABILITY_MARGIN",
     "comparison_table",
     "mean_sd",
     "paired_differences",
@@ -52,13 +53,33 @@ def _groups(rows: Sequence[Mapping]) -> dict[tuple[str, float], list[Mapping]]:
     return {key: sorted(group, key=lambda r: r["seed"]) for key, group in ordered}
 
 
+# a seed further than this below its (model, fraction)'s median haar-64 accuracy is flagged (issue #23's stability line)
+STABILITY_MARGIN = 0.03
+
+
+def _lowest_seed(group: Sequence[Mapping]) -> str:
+    """The seed furthest below the median ``haar-64`` accuracy of ``group`` and by how much, flagged beyond
+    :data:`STABILITY_MARGIN`; ``n/a`` under three seeds (a median of two is their mean)."""
+    if len(group) < 3:
+        return "n/a"
+    median = statistics.median(r["haar-64_accuracy_mean"] for r in group)
+    lowest = min(group, key=lambda r: r["haar-64_accuracy_mean"])
+    gap = median - lowest["haar-64_accuracy_mean"]
+    flag = f" (more than {STABILITY_MARGIN * 100:g} points)" if gap > STABILITY_MARGIN else ""
+    return f"s{lowest['seed']} {gap * 100:.1f} points{flag}"
+
+
 def comparison_table(rows: Sequence[Mapping]) -> str:
-    """Markdown: one line per (model, fraction) with mean ± sd over seeds, then each seed's ``haar-64`` accuracy."""
+    """Markdown: one line per (model, fraction) with mean ± sd over seeds, then each seed's ``haar-64`` accuracy and
+    consistency with the seed furthest below the median (flagged when more than :data:`STABILITY_MARGIN` below)."""
     lines = [
         "| model | fraction | train items | steps | lr | seeds | " + " | ".join(c[0] for c in COLUMNS) + " |",
         "|---|---|---|---|---|---|" + "---|" * len(COLUMNS),
     ]
-    per_seed = ["| model | fraction | haar-64 accuracy per seed | consistency haar-64 per seed |", "|---|---|---|---|"]
+    per_seed = [
+        "| model | fraction | haar-64 accuracy per seed | consistency haar-64 per seed | seed furthest below median |",
+        "|---|---|---|---|---|",
+    ]
     for (model, fraction), group in _groups(rows).items():
         first = group[0]
         cells = [mean_sd([r.get(key) for r in group], spec) for _, key, spec in COLUMNS]
@@ -68,7 +89,7 @@ def comparison_table(rows: Sequence[Mapping]) -> str:
         )
         accuracy = ", ".join(f"s{r['seed']} {r['haar-64_accuracy_mean']:.3f}" for r in group)
         consistency = ", ".join(f"s{r['seed']} {r['haar-64_consistency']:.3f}" for r in group)
-        per_seed.append(f"| {model} | {fraction:g} | {accuracy} | {consistency} |")
+        per_seed.append(f"| {model} | {fraction:g} | {accuracy} | {consistency} | {_lowest_seed(group)} |")
     return "\n".join(lines) + "\n\nPer seed:\n\n" + "\n".join(per_seed)
 
 

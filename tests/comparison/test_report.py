@@ -26,9 +26,16 @@ def test_table_lists_every_seed():
     ]  # fmt: skip
     table = comparison_table(rows)
     assert "| m | 0.1 | 5 | 9 | 0.003 | 2 | 0.550 ± 0.071 | 0.450 ± 0.071 |" in table
-    assert "| m | 0.1 | s0 0.400, s1 0.500 | s0 0.900, s1 0.900 |" in table
+    assert "| m | 0.1 | s0 0.400, s1 0.500 | s0 0.900, s1 0.900 | n/a |" in table  # no median of two seeds
     rows[1] = {k: v for k, v in rows[1].items() if k != "grid48_accuracy_worst"}  # a run without grid48
     assert "| 0.300 ± 0.000 | n/a | 0.900 ± 0.000 |" in comparison_table(rows)
+
+
+def test_the_seed_furthest_below_the_median_is_named_and_flagged_beyond_three_points():
+    rows = [_row("m", 0.1, s, a) for s, a in enumerate((0.90, 0.91, 0.92, 0.85))]  # median 0.905
+    assert "| s3 5.5 points (more than 3 points) |" in comparison_table(rows)
+    rows = [_row("m", 0.1, s, a) for s, a in enumerate((0.90, 0.91, 0.92, 0.89))]
+    assert "| s3 1.5 points |" in comparison_table(rows)
 
 
 def test_t_quantiles_are_students():
