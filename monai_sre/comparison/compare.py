@@ -125,7 +125,8 @@ class Comparison:
     Raises:
         ValueError: on an empty or duplicated model list, a ``trained_as`` that names no other model of the list
             (or one that is itself ``trained_as`` another), a bad fraction or protocol list, an existing
-            comparison without ``resume`` (naming the file), or a resumed one whose rows were made another way
+            comparison without ``resume`` (naming the file), a ``results.json`` that is not JSON, or a resumed one
+            whose rows were made another way
             (another budget, other common overrides than :data:`PLACEMENT_OVERRIDES`, or another recipe under a
             model's name: the saved and the new settings are named).
     """
@@ -180,7 +181,7 @@ class Comparison:
                 f"{self.results_path} holds an earlier comparison; pass resume=True (--resume) to continue it, or "
                 "choose another output folder."
             )
-        saved = json.loads(self.results_path.read_text()) if self.results_path.exists() else {}
+        saved = self._read_saved()
         self.rows: list[dict] = saved.get("rows", [])
         self.lr_rows: list[dict] = saved.get("learning_rate_grid", [])
         self.fixed_learning_rates = dict(learning_rates or {})
@@ -193,6 +194,19 @@ class Comparison:
         self.recipes = {**saved.get("recipes", {}), **{m.name: _recipe(m) for m in self.models}}
         self.saved_learning_rates = dict(saved.get("learning_rates", {}))  # kept for models not run this time
         self._check_resumed(saved)
+
+    def _read_saved(self) -> dict:
+        """The saved comparison (empty without one); a file that is not JSON (cut by a crash, or edited) is refused
+        by name rather than resumed from nothing."""
+        if not self.results_path.exists():
+            return {}
+        try:
+            return json.loads(self.results_path.read_text())
+        except json.JSONDecodeError as error:
+            raise ValueError(
+                f"{self.results_path} is not valid JSON ({error}): mend it, or remove it and its rows, or choose "
+                "another output folder."
+            ) from error
 
     def _check_resumed(self, saved: Mapping[str, Any]) -> None:
         """Refuse to add rows to a saved comparison whose rows were made another way: another budget, other common
@@ -369,7 +383,10 @@ class Comparison:
             "learning_rate_grid": self.lr_rows,
             "rows": self.rows,
         }
-        self.results_path.write_text(json.dumps(data, indent=2))
+        # written beside, then renamed over the old file: a run stopped mid-write leaves the previous rows intact
+        partial = self.results_path.with_name(self.results_path.name + ".partial")
+        partial.write_text(json.dumps(data, indent=2))
+        partial.replace(self.results_path)
         write_report(data, self.output)
 
     def learning_rate_if_known(self, model: ComparedModel) -> float | None:

@@ -62,8 +62,8 @@ def parse_model(spec: str) -> ComparedModel:
         try:
             rotation_prob = as_probability(share)
         except ValueError:
-            rotation_prob = 0.0
-        if rotation_prob == 0.0:
+            rotation_prob = None
+        if not rotation_prob:  # not a probability, or 0 (that is no augmentation: the spec without "+so3")
             raise ValueError(f"model '{spec}': the share of rotated samples must be in (0, 1], got {share!r}.")
     known = list_models(task="classification")
     if network not in known:

@@ -100,6 +100,12 @@ def test_a_resumed_comparison_refuses_rows_made_another_way_and_names_the_differ
         ValueError, match=re.escape(f"model '{name}' as {saved['recipes'][name]}") + ".*rotation_prob': 1"
     ):
         Comparison(bundle, compared, [every_sample], **options)  # another share of rotated samples, same name
+    assert not (compared / "results.json.partial").exists()  # saved beside, then renamed over
+    cut = tmp_path / "cut"
+    cut.mkdir()
+    (cut / "results.json").write_text((compared / "results.json").read_text()[:500])  # a file cut in half
+    with pytest.raises(ValueError, match=re.escape(f"{cut / 'results.json'} is not valid JSON")):
+        Comparison(bundle, cut, [parse_model("sre_resnet_light+so3=0.5")], **options)
     resumed = Comparison(bundle, compared, [parse_model("sre_resnet_light+so3=0.5")], **options, device="cpu")
     assert resumed.rows == saved["rows"]  # where a run is placed is not part of its recipe
     assert json.loads((compared / "results.json").read_text()) == saved  # a refused resume changes nothing
