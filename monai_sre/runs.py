@@ -12,6 +12,9 @@ A bundle config calls these in its ``initialize`` list:
 - :func:`write_training_domain` records what the model was trained on (spacing, input size, intensity mapping,
   channels, class names) in the run folder, and :func:`read_training_domain` gives it to evaluation and
   inference, which bring every input into that domain;
+- :func:`keep_run_settings` records the settings that define a training run (``run_settings.json``) and refuses a
+  ``--resume`` with other ones; :func:`file_digest` and :func:`network_signature` state a datalist and a network
+  as settings (:mod:`monai_sre.run_settings`);
 - :func:`latest_checkpoint` is the newest full training state that ``--resume`` continues from
   (:class:`monai_sre.handlers.TrainingCheckpoint` writes and reads them);
 - :func:`as_flag` reads a command-line switch, :func:`as_probability` a probability (``--rotation_prob``), and
@@ -29,14 +32,19 @@ import torch
 
 from monai_sre.arguments import as_flag, as_probability
 from monai_sre.handlers.training_checkpoint import latest_checkpoint
+from monai_sre.run_settings import RUN_SETTINGS, file_digest, keep_run_settings, network_signature
 
 __all__ = [
     "RUN_MARKER",
+    "RUN_SETTINGS",
     "as_flag",
     "as_probability",
     "TRAINING_DOMAIN",
     "bundle_root",
+    "file_digest",
+    "keep_run_settings",
     "latest_checkpoint",
+    "network_signature",
     "prepare_run_dir",
     "read_training_domain",
     "use_amp",

@@ -27,7 +27,7 @@ FLOORS = [
     ["inferers"],
     ["evaluation"],
     ["engines", "handlers"],
-    ["runs", "export"],
+    ["run_settings", "runs", "export"],
     ["comparison", "audit"],
     ["__main__", ""],
 ]

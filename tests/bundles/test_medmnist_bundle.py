@@ -100,8 +100,9 @@ def test_metadata_and_properties_from_any_working_folder(names, workflow_type, m
 
 def test_train_evaluate_and_infer_in_one_run_folder(medmnist_dir, volumes, tmp_path):
     run = tmp_path / "run"
-    run_workflow(BUNDLE, TRAIN, dataset_dir=str(medmnist_dir), flag=FLAG, run_dir=str(run),
-                 augment_rotation=True, **LIGHT)  # fmt: skip
+    # a two-epoch run killed after its first epoch (its trainer stops there), resumed below
+    run_workflow(BUNDLE, TRAIN, dataset_dir=str(medmnist_dir), flag=FLAG, run_dir=str(run), augment_rotation=True,
+                 **{**LIGHT, "max_epochs": 2, "train#trainer#max_epochs": 1})  # fmt: skip
     state = torch.load(run / "models" / "model.pt", weights_only=True)
     assert state["fc.weight"].shape[0] == 2  # the flag decides the number of classes
     assert (run / "models" / "checkpoint_epoch=1.pt").exists()  # the full state, for --resume
@@ -150,9 +151,12 @@ def test_train_evaluate_and_infer_in_one_run_folder(medmnist_dir, volumes, tmp_p
     assert_fails_with(ValueError, f"run folder '{run / 'inference'}' already holds an earlier run", run_workflow,
                       BUNDLE, INFER, workflow_type="infer", dataset_dir=str(volumes), flag=FLAG,
                       model_name="sre_resnet_light", run_dir=str(run))  # fmt: skip
-    # --resume true continues the training from its last checkpoint, at the next epoch
+    # --resume true continues the training from its last checkpoint, at the next epoch, with the same settings only
+    assert_fails_with(ValueError, r"started with other settings.*\(augment_rotation: True saved, False now\)",
+                      run_workflow, BUNDLE, TRAIN, dataset_dir=str(medmnist_dir), flag=FLAG, run_dir=str(run),
+                      resume=True, **{**LIGHT, "max_epochs": 2})  # fmt: skip
     workflow = run_workflow(BUNDLE, TRAIN, dataset_dir=str(medmnist_dir), flag=FLAG, run_dir=str(run),
-                            resume=True, **{**LIGHT, "max_epochs": 2})  # fmt: skip
+                            resume=True, augment_rotation=True, **{**LIGHT, "max_epochs": 2})  # fmt: skip
     trainer = workflow.parser.get_parsed_content("train#trainer")
     assert trainer.state.epoch == 2 and trainer.state.iteration == 6  # one more epoch of 12 / 4 iterations
     assert (run / "models" / "checkpoint_epoch=2.pt").exists()

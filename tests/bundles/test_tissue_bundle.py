@@ -36,6 +36,8 @@ ROOT = REPO / "bundles" / BUNDLE
 WEIGHTS = ROOT / "models" / "model.pt"
 META = ROOT / "configs" / "metadata.json"
 TINY = {"max_epochs": 1, "num_train_samples": 16, "num_val_samples": 16}
+# a longer run whose trainer stops after its first epoch: a killed run (its settings and schedule are the longer run's)
+KILLED_AFTER_EPOCH_1 = {"train#trainer#max_epochs": 1}
 
 
 def test_metadata_verifies_against_the_local_schema_and_holds_the_documented_metrics():
@@ -93,19 +95,29 @@ def test_one_tiny_epoch_trains_and_saves_the_best_checkpoint(tmp_path, extra):
 
 def test_a_rerun_is_refused_resumes_or_overwrites_but_never_replaces_the_best_model_silently(tmp_path):
     run = tmp_path / "run"
-    run_workflow(BUNDLE, TRAIN, run_dir=str(run), **TINY)
+    two_epochs = {**TINY, "max_epochs": 2}
+    run_workflow(BUNDLE, TRAIN, run_dir=str(run), **two_epochs, **KILLED_AFTER_EPOCH_1)
     best = (run / "models" / "model.pt").read_bytes()
     # the same command again: refused, naming the folder and the ways on; nothing touched
     assert_fails_with(ValueError, f"run folder '{run}' already holds an earlier run.*--resume true.*--overwrite true",
-                      run_workflow, BUNDLE, TRAIN, run_dir=str(run), **TINY)  # fmt: skip
+                      run_workflow, BUNDLE, TRAIN, run_dir=str(run), **two_epochs)  # fmt: skip
     assert (run / "models" / "model.pt").read_bytes() == best
-    # a killed run resumes at its next epoch; a restored best score that no new epoch beats keeps the best model
+    # a resume that would train the rest another way is refused before anything runs, naming each setting: a
+    # longer run would restore the two-epoch cosine schedule and climb back to the full learning rate
     checkpoint = run / "models" / "checkpoint_epoch=1.pt"
+    stopped = checkpoint.read_bytes()
+    pattern = r"--resume true: the run in '.*run' was started with other settings.*\(rotation_prob: 0.5 saved, "
+    assert_fails_with(ValueError, pattern + r"1.0 now; max_epochs: 2 saved, 3 now\).*run_settings.json", run_workflow,
+                      BUNDLE, TRAIN, run_dir=str(run), resume=True, rotation_prob=1.0, **{**TINY, "max_epochs": 3})  # fmt: skip
+    assert_fails_with(ValueError, r"\(network: '.* parameters, structure .*' saved, '.*' now\)", run_workflow, BUNDLE,
+                      (*TRAIN, "plain_resnet"), run_dir=str(run), resume=True, **two_epochs)  # fmt: skip
+    assert checkpoint.read_bytes() == stopped and (run / "models" / "model.pt").read_bytes() == best
+    # the killed run resumes at its next epoch; a restored best score that no new epoch beats keeps the best model
     state = torch.load(checkpoint, weights_only=True)
     assert state["trainer"]["iteration"] == 1 and state["validation"]["best_metric_epoch"] == 1
     state["validation"]["best_metric"] = 2.0  # an accuracy no epoch can beat
     torch.save(state, checkpoint)
-    workflow = run_workflow(BUNDLE, TRAIN, run_dir=str(run), resume=True, **{**TINY, "max_epochs": 2})
+    workflow = run_workflow(BUNDLE, TRAIN, run_dir=str(run), resume=True, num_workers=0, **two_epochs)
     trainer = workflow.parser.get_parsed_content("train#trainer")
     assert trainer.state.epoch == 2 and trainer.state.iteration == 2  # one more epoch of one iteration
     assert (run / "models" / "model.pt").read_bytes() == best
@@ -120,11 +132,12 @@ def test_a_rerun_is_refused_resumes_or_overwrites_but_never_replaces_the_best_mo
 def test_weight_averaging_validates_and_saves_the_average_and_keeps_it_for_resume(tmp_path):
     run = tmp_path / "run"
     # two iterations in one epoch: the average (2/11 of the first weights, 9/11 of the second) is not the weights
-    workflow = run_workflow(BUNDLE, TRAIN, run_dir=str(run), weight_averaging_decay=0.5,
-                            **{**TINY, "num_train_samples": 64})  # fmt: skip
+    settings = {**TINY, "num_train_samples": 64, "max_epochs": 2}
+    workflow = run_workflow(
+        BUNDLE, TRAIN, run_dir=str(run), weight_averaging_decay=0.5, **settings, **KILLED_AFTER_EPOCH_1
+    )
     assert_best_model_is_the_weight_average(workflow, run, updates=2)
-    resumed = run_workflow(BUNDLE, TRAIN, run_dir=str(run), resume=True, weight_averaging_decay=0.5,
-                           **{**TINY, "num_train_samples": 64, "max_epochs": 2})  # fmt: skip
+    resumed = run_workflow(BUNDLE, TRAIN, run_dir=str(run), resume=True, weight_averaging_decay=0.5, **settings)
     assert resumed.parser.get_parsed_content("train#handlers#6").updates == 4
     # off by default: nothing attached, nothing saved
     default = run_workflow(BUNDLE, TRAIN, run_dir=str(tmp_path / "default"), **TINY)
@@ -383,8 +396,10 @@ def test_two_node_ddp_training_on_cpu_writes_one_run_folder_from_rank_0(tmp_path
     written = sorted(str(p.relative_to(run)) for p in run.rglob("*") if p.is_file())
     events = [name for name in written if name.startswith("events.out.tfevents.")]
     assert [name for name in written if name not in events] == [
-        ".monai_sre_run", "models/checkpoint_epoch=1.pt", "models/model.pt"
+        ".monai_sre_run", "models/checkpoint_epoch=1.pt", "models/model.pt", "run_settings.json"
     ]  # fmt: skip
+    settings = json.loads((run / "run_settings.json").read_text())
+    assert settings["world_size"] == 2 and settings["batch_size"] == 32  # a resume on other nodes keeps both
     assert len({name.split(".")[-2] for name in events}) == 1, events  # TensorBoard files of one process only
     network = group_resnet_light(n_input_channels=1, num_classes=4)
     network.load_state_dict(torch.load(run / "models" / "model.pt", weights_only=True))
