@@ -28,6 +28,11 @@ script runs only the changes:
   patches, which training with every patch rotated never shows the network;
 - ``dropout, half upright``: both (the bundles' default recipe with dropout 0.2): does dropout keep the default
   from the collapses left at 2 % (seed 5) and the low seeds at 10 % (seed 4) and 25 % (seed 3)?
+- ``max orientation pool, half upright``: the default recipe with the invariant features pooled by the maximum over
+  the 24 orientations instead of the mean;
+- ``wide head, half upright``: the default recipe with 16 channels per rotation in the last stage instead of 8 (16
+  invariant features for the classifier instead of 8; 230 k parameters instead of 84 k, the added convolutions at
+  the coarsest resolution): is the 2 % collapse (deep grey matter and internal CSF confused) the narrow head?
 - ``--subset-seed N``: every seed trained on the subsample seed ``N`` draws (the seed then varies only
   initialisation and augmentation): is a low seed a hard subsample or an unlucky initialisation? Alone, the baseline
   recipe; with ``--variants``, those variants, or the control ``plain light`` (plain light with SO(3) augmentation at
@@ -89,6 +94,8 @@ INSTANCE_NORM = {
 }
 DEFAULT_NETWORK = json.loads((BUNDLE / "configs" / "inference.json").read_text())["network_def"]
 DROPOUT = {"network_def": {**DEFAULT_NETWORK, "dropout": 0.2}}
+MAX_ORIENTATION_POOL = {"network_def": {**DEFAULT_NETWORK, "orientation_pool": "max"}}
+WIDE_HEAD = {"network_def": {**DEFAULT_NETWORK, "block_inplanes": [1, 2, 4, 16]}}
 WEIGHT_DECAY = {"optimizer#weight_decay": 0.05}
 ROTATED_VALIDATION = {
     "validation_rotation": "$monai_sre.transforms.RandSO3RotateCropd(keys='image', roi_size=[@input_size] * 3, "
@@ -115,6 +122,16 @@ VARIANTS = {
     "half upright": (ComparedModel(f"{BASE}, half upright", training_overrides=HALF_UPRIGHT), 0.001),
     "dropout, half upright": (
         ComparedModel(f"{BASE}, dropout, half upright", DROPOUT, True, training_overrides=HALF_UPRIGHT),
+        0.001,
+    ),
+    "max orientation pool, half upright": (
+        ComparedModel(
+            f"{BASE}, max orientation pool, half upright", MAX_ORIENTATION_POOL, True, training_overrides=HALF_UPRIGHT
+        ),
+        0.001,
+    ),
+    "wide head, half upright": (
+        ComparedModel(f"{BASE}, wide head, half upright", WIDE_HEAD, True, training_overrides=HALF_UPRIGHT),
         0.001,
     ),
 }
