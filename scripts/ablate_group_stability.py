@@ -34,7 +34,7 @@ script runs only the changes:
   invariant features for the classifier instead of 8; 230 k parameters instead of 84 k, the added convolutions at
   the coarsest resolution): is the 2 % collapse (deep grey matter and internal CSF confused) the narrow head?
 - ``wide stem, half upright``: the default recipe with 2 channels per rotation in the stem and the first stage
-  instead of 1 (89 k parameters; about 2.4x the default's train step on one CPU thread): is it the single lifted
+  instead of 1 (89 k parameters; the added convolutions at the finest resolution): is it the single lifted
   filter, which must carry the centre intensity that separates those two classes and the context at once?
 - ``--subset-seed N``: every seed trained on the subsample seed ``N`` draws (the seed then varies only
   initialisation and augmentation): is a low seed a hard subsample or an unlucky initialisation? Alone, the baseline

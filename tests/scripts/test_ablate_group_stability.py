@@ -63,3 +63,17 @@ def test_the_plain_half_upright_control_is_the_plain_control_with_the_variants_t
     model, half_rate = script.CONTROLS["plain light, half upright"]
     assert (model.overrides, model.augment, half_rate) == (plain.overrides, True, rate)
     assert model.training_overrides == script.VARIANTS["half upright"][0].training_overrides
+
+
+def test_the_network_variants_of_the_default_recipe_change_the_network_and_keep_half_upright(script):
+    default_network = json.loads((script.BUNDLE / "configs" / "inference.json").read_text())["network_def"]
+    changes = {
+        "dropout, half upright": {"dropout": 0.2},
+        "max orientation pool, half upright": {"orientation_pool": "max"},
+        "wide head, half upright": {"block_inplanes": [1, 2, 4, 16]},
+        "wide stem, half upright": {"block_inplanes": [2, 2, 4, 8]},
+    }
+    for name, change in changes.items():
+        model, rate = script.VARIANTS[name]
+        assert model.overrides == {"network_def": {**default_network, **change}} and rate == 0.001
+        assert model.training_overrides == {"rotation_prob": 0.5} and model.augment
