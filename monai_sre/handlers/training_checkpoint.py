@@ -71,7 +71,8 @@ class TrainingCheckpoint:
     loads the newest such file when the trainer starts (MONAI's ``CheckpointLoader``): training goes on at the
     next epoch up to ``max_epochs``, and the best-model file (``best_model_saver``) is replaced only by a model
     that validates better than the one it holds. The random order of the remaining epochs differs from an
-    uninterrupted run's.
+    uninterrupted run's. A resume to more epochs than the stopped run's warns: the restored scheduler keeps the
+    stopped run's schedule (the bundles refuse such a resume, :mod:`monai_sre.run_settings`).
 
     Example (bundle config, trainer handlers)::
 
@@ -137,8 +138,13 @@ class TrainingCheckpoint:
                     "--resume (a run saves one after every epoch)."
                 )
             self.logger.info(f"resuming training from '{path}'")
-            self._check_weight_averaging_matches(path)
+            saved = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+            self._check_weight_averaging_matches(path, saved)
             CheckpointLoader(load_path=str(path), load_dict=objects, map_location=self.map_location).attach(engine)
+            if "lr_scheduler" in self.objects and "max_epochs" in saved.get("trainer", {}):
+                # after the loader, which puts back this run's max_epochs
+                engine.add_event_handler(Events.STARTED, self._warn_of_a_longer_schedule, path,
+                                         saved["trainer"]["max_epochs"])  # fmt: skip
         if self.save:
             CheckpointSaver(
                 save_dir=str(self.save_dir),
@@ -149,10 +155,20 @@ class TrainingCheckpoint:
             ).attach(engine)
             engine.add_event_handler(Events.EPOCH_COMPLETED, self._remove_older_checkpoints)
 
-    def _check_weight_averaging_matches(self, path: Path) -> None:
+    def _warn_of_a_longer_schedule(self, engine: Engine, path: Path, saved_epochs: int) -> None:
+        """A resume that runs past the stopped run's ``max_epochs`` goes on with the restored scheduler, which was
+        made for the stopped run's length (a cosine schedule climbs back to the full learning rate after it)."""
+        if engine.state.max_epochs > saved_epochs:
+            self.logger.warning(
+                f"--resume: '{path}' was saved by a run of {saved_epochs} epochs and this run goes on to "
+                f"{engine.state.max_epochs}; the learning-rate scheduler restored from it keeps the stopped run's "
+                "schedule (a cosine schedule climbs back towards the full learning rate after its last epoch). "
+                "To train longer with a schedule made for it, start a new run from the saved weights."
+            )
+
+    def _check_weight_averaging_matches(self, path: Path, saved: dict[str, Any]) -> None:
         """A resumed run averages the weights exactly when the checkpoint's run did: refuse to start an average
         mid-run from a checkpoint without one, and say so when a saved average is dropped."""
-        saved = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
         averaging = self.objects.get("weight_averaging")
         if averaging is not None and "weight_averaging" not in saved:
             raise ValueError(
