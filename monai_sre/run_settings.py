@@ -73,7 +73,9 @@ def keep_run_settings(run_dir: str | Path, settings: Mapping[str, Any], resume: 
     Values are compared as JSON writes them (a tuple equals the list it becomes; other objects by ``str``). A
     setting recorded by only one of the two (a run started by an older version of the bundle) is not compared; a
     resumed run with no ``run_settings.json`` (started before this check existed) is resumed unchecked, with a
-    warning, and its settings recorded from now on.
+    warning, and its settings recorded from now on. A resume into a folder that holds no run (only hidden files,
+    such as the run marker) writes nothing and does not warn: there is nothing to resume, and the checkpoint
+    handler stops the run saying so.
 
     Args:
         run_dir: the run folder (made by :func:`monai_sre.runs.prepare_run_dir`).
@@ -105,6 +107,8 @@ def keep_run_settings(run_dir: str | Path, settings: Mapping[str, Any], resume: 
             )
         current = {**saved, **current}
     elif resume:
+        if not any(not entry.name.startswith(".") for entry in Path(run_dir).iterdir()):
+            return str(path)  # nothing to resume: the checkpoint handler stops the run and says so
         logger.warning(f"--resume true: '{run_dir}' holds no {RUN_SETTINGS}; resuming without checking its settings.")
     path.write_text(json.dumps(current, indent=2) + "\n")
     return str(path)

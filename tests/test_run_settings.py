@@ -46,10 +46,20 @@ def test_a_setting_one_side_lacks_is_not_compared_and_the_record_keeps_both(tmp_
 
 
 def test_a_run_from_before_the_check_resumes_unchecked_with_a_warning_and_is_recorded(tmp_path, caplog):
+    (tmp_path / "models").mkdir()  # the stopped run's checkpoints
     with caplog.at_level(logging.WARNING, logger="monai_sre.run_settings"):
         keep_run_settings(tmp_path, SETTINGS, resume=True)
     assert f"'{tmp_path}' holds no {RUN_SETTINGS}; resuming without checking its settings" in caplog.text
     assert json.loads((tmp_path / RUN_SETTINGS).read_text())["seed"] == 0
+
+
+def test_a_resume_into_a_folder_without_a_run_writes_nothing(tmp_path, caplog):
+    """Nothing to resume: no settings recorded for a run that never started, and no warning that would suggest an
+    old run was found (the checkpoint handler stops the run, naming the missing checkpoint)."""
+    (tmp_path / ".monai_sre_run").write_text("{}")
+    with caplog.at_level(logging.WARNING, logger="monai_sre.run_settings"):
+        assert keep_run_settings(tmp_path, SETTINGS, resume=True) == str(tmp_path / RUN_SETTINGS)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".monai_sre_run"] and not caplog.text
 
 
 def test_the_datalist_is_a_setting_by_its_bytes_not_its_place(tmp_path):
