@@ -38,11 +38,36 @@ import torch
 
 from monai_sre.arguments import as_flag
 
-__all__ = ["RUN_SETTINGS", "file_digest", "keep_run_settings", "network_signature"]
+__all__ = ["RUN_SETTINGS", "as_recorded", "file_digest", "keep_run_settings", "network_signature", "save_json"]
 
 RUN_SETTINGS = "run_settings.json"
 
 logger = logging.getLogger(__name__)
+
+
+def as_recorded(value: Any) -> Any:
+    """``value`` as it reads back from a JSON record (tuples as lists; objects JSON cannot hold as their text), so
+    that a value compares equal to its saved self."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def save_json(path: str | Path, data: Any) -> None:
+    """Write ``data`` as indented JSON beside ``path``, then rename it over ``path``: a process stopped mid-write
+    leaves the previous file whole."""
+    path = Path(path)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(data, indent=2) + "\n")
+    partial.replace(path)
+
+
+def _read_saved(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(
+            f"--resume true: '{path}' is not valid JSON ({error}), so the run's settings cannot be checked: mend it "
+            "from the run's command, or start a new run (another --run_dir, or --overwrite true)."
+        ) from error
 
 
 def file_digest(path: str | Path | None) -> str | None:
@@ -87,15 +112,15 @@ def keep_run_settings(run_dir: str | Path, settings: Mapping[str, Any], resume: 
 
     Raises:
         ValueError: ``resume`` is on and a recorded setting differs from ``settings`` (the message lists each one
-            with the saved and the new value, and the ways on).
+            with the saved and the new value, and the ways on), or the recorded file is not JSON (cut or edited).
     """
     resume = as_flag(resume, "resume")
-    current = json.loads(json.dumps(dict(settings), default=str))
+    current = as_recorded(dict(settings))
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         current["world_size"] = torch.distributed.get_world_size()
     path = Path(run_dir) / RUN_SETTINGS
     if resume and path.is_file():
-        saved = json.loads(path.read_text())
+        saved = _read_saved(path)
         changed = [name for name in saved if name in current and saved[name] != current[name]]
         if changed:
             listing = "; ".join(f"{name}: {saved[name]!r} saved, {current[name]!r} now" for name in changed)
@@ -110,5 +135,5 @@ def keep_run_settings(run_dir: str | Path, settings: Mapping[str, Any], resume: 
         if not any(not entry.name.startswith(".") for entry in Path(run_dir).iterdir()):
             return str(path)  # nothing to resume: the checkpoint handler stops the run and says so
         logger.warning(f"--resume true: '{run_dir}' holds no {RUN_SETTINGS}; resuming without checking its settings.")
-    path.write_text(json.dumps(current, indent=2) + "\n")
+    save_json(path, current)
     return str(path)

@@ -30,24 +30,14 @@ from ablate_group_stability import CONTROLS, VARIANTS
 from benchmark_data_efficiency import BUNDLE, MODELS
 from monai.bundle import ConfigParser
 
+from monai_sre.comparison import TRAIN_CONFIGS, bundle_parser
 from monai_sre.data.subsets import balanced_indices, dataset_labels
 from monai_sre.networks.weights import load_weights
 
-CONFIGS = BUNDLE / "configs"
 # every model of the two scripts, by the name its rows carry
 KNOWN_MODELS = {
     model.name: model for model in [*MODELS, *(model for model, _ in [*VARIANTS.values(), *CONTROLS.values()])]
 }
-
-
-def bundle_parser(network_def: dict | None = None) -> ConfigParser:
-    """The tissue bundle's training configs (``network_def`` replaced when given), as its runs read them."""
-    parser = ConfigParser()
-    parser.read_config([str(CONFIGS / "inference.json"), str(CONFIGS / "train.json")])
-    parser["bundle_root"] = str(BUNDLE)
-    if network_def is not None:
-        parser["network_def"] = network_def
-    return parser
 
 
 def confusion(network: torch.nn.Module, images: torch.Tensor, labels: np.ndarray, num_classes: int) -> np.ndarray:
@@ -89,15 +79,16 @@ def main() -> None:
             parser.error(f"unknown model {name!r}; expected one of: {', '.join(sorted(KNOWN_MODELS))}.")
         if not Path(checkpoint).is_file():
             parser.error(f"checkpoint of {name!r} not found: '{checkpoint}'.")
-    classes = json.loads((CONFIGS / "metadata.json").read_text())["training_domain"]["classes"]
-    base = bundle_parser()
+    base = bundle_parser(BUNDLE, TRAIN_CONFIGS)
+    classes = base.get_parsed_content("_meta_#training_domain#classes")
     validation = base.get_parsed_content("validate#dataset")
     images = torch.stack([torch.as_tensor(item["image"]) for item in validation]).float()
     labels = np.array([int(item["label"]) for item in validation])
     report = {"fraction": args.fraction, "subset_seed": args.subset_seed, "classes": classes, "runs": {}}
     for name, checkpoint in args.run:
         network_def = KNOWN_MODELS[name].overrides.get("network_def")
-        network = bundle_parser(network_def).get_parsed_content("network_def")
+        overrides = {} if network_def is None else {"network_def": network_def}
+        network = bundle_parser(BUNDLE, TRAIN_CONFIGS, **overrides).get_parsed_content("network_def")
         network.load_state_dict(load_weights(checkpoint))
         matrix = confusion(network, images, labels, len(classes))
         accuracy = float(np.trace(matrix) / matrix.sum())

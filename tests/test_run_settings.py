@@ -39,6 +39,14 @@ def test_a_resume_with_other_settings_is_refused_naming_each_and_changes_nothing
     assert json.loads((tmp_path / RUN_SETTINGS).read_text())["max_epochs"] == 40
 
 
+def test_a_cut_settings_file_is_refused_on_resume_naming_it(tmp_path):
+    keep_run_settings(tmp_path, SETTINGS)
+    (tmp_path / RUN_SETTINGS).write_text((tmp_path / RUN_SETTINGS).read_text()[:20])  # a file cut in half
+    with pytest.raises(ValueError, match=rf"'{tmp_path / RUN_SETTINGS}' is not valid JSON .*cannot be checked"):
+        keep_run_settings(tmp_path, SETTINGS, resume=True)
+    assert not (tmp_path / (RUN_SETTINGS + ".partial")).exists()
+
+
 def test_a_setting_one_side_lacks_is_not_compared_and_the_record_keeps_both(tmp_path):
     keep_run_settings(tmp_path, {"seed": 0, "old_option": "a"})
     keep_run_settings(tmp_path, {"seed": 0, "new_option": 3}, resume=True)

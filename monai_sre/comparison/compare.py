@@ -37,6 +37,7 @@ from monai_sre.comparison.bundle_runs import (
 )
 from monai_sre.comparison.report import write_report
 from monai_sre.data.subsets import balanced_indices, check_fraction, dataset_labels
+from monai_sre.run_settings import as_recorded, save_json
 
 __all__ = ["DEFAULT_FRACTIONS", "EVALUATION_PROTOCOLS", "ComparedModel", "Comparison"]
 
@@ -74,18 +75,13 @@ class ComparedModel:
 PLACEMENT_OVERRIDES = ("device", "num_workers")
 
 
-def _as_json(value: Any) -> Any:
-    """``value`` as it reads back from ``results.json`` (tuples as lists; anything else JSON cannot hold as text)."""
-    return json.loads(json.dumps(value, default=str))
-
-
 def _settings(common: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in common.items() if key not in PLACEMENT_OVERRIDES}
 
 
 def _recipe(model: ComparedModel) -> dict[str, Any]:
     """What makes a model's rows: its overrides, augmentation, training-only overrides and shared training."""
-    return _as_json({
+    return as_recorded({
         "overrides": dict(model.overrides),
         "augment": model.augment,
         "training_overrides": dict(model.training_overrides),
@@ -215,8 +211,8 @@ class Comparison:
         mismatches = []
         if "budget" in saved and saved["budget"] != self._budget_record():
             mismatches.append(f"the budget {saved['budget']} (now {self._budget_record()})")
-        if "common" in saved and _settings(saved["common"]) != _settings(_as_json(self.common)):
-            mismatches.append(f"the common overrides {saved['common']} (now {_as_json(self.common)})")
+        if "common" in saved and _settings(saved["common"]) != _settings(as_recorded(self.common)):
+            mismatches.append(f"the common overrides {saved['common']} (now {as_recorded(self.common)})")
         for model in self.models:
             recipe = saved.get("recipes", {}).get(model.name)
             if recipe is not None and recipe != self.recipes[model.name]:
@@ -377,16 +373,13 @@ class Comparison:
             "bundle": str(self.bundle),
             "reference": self.models[0].name,  # the report's paired differences are against it
             "budget": self._budget_record(),
-            "common": _as_json(self.common),
+            "common": as_recorded(self.common),
             "recipes": self.recipes,
             "learning_rates": chosen,
             "learning_rate_grid": self.lr_rows,
             "rows": self.rows,
         }
-        # written beside, then renamed over the old file: a run stopped mid-write leaves the previous rows intact
-        partial = self.results_path.with_name(self.results_path.name + ".partial")
-        partial.write_text(json.dumps(data, indent=2))
-        partial.replace(self.results_path)
+        save_json(self.results_path, data)  # a run stopped mid-write leaves the previous rows intact
         write_report(data, self.output)
 
     def learning_rate_if_known(self, model: ComparedModel) -> float | None:

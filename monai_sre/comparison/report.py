@@ -125,9 +125,9 @@ def paired_differences(
     groups = _groups(rows)
     lines = []
     for (model, fraction), group in groups.items():
-        reference_rows = {r["seed"]: r for r in groups.get((reference, fraction), [])}
         if model == reference:
             continue
+        reference_rows = {r["seed"]: r for r in groups.get((reference, fraction), [])}
         differences = [
             row[key] - reference_rows[row["seed"]][key]
             for row in group

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from monai_sre.comparison import TRAIN_CONFIGS, bundle_parser
 from monai_sre.data.subsets import balanced_indices, dataset_labels
 from monai_sre.networks.nets import group_resnet_light, plain_resnet_light
 
@@ -67,7 +68,7 @@ def test_the_report_names_each_run_and_the_subsample_centres(script, tmp_path, m
     # the subsample is the comparison's own draw: 2 % of 300 patches per class, 6 each
     centres = report["centre_intensity"]
     assert list(centres) == classes and all(len(values) == 6 for values in centres.values())
-    train = script.bundle_parser().get_parsed_content("train#dataset")
+    train = bundle_parser(script.BUNDLE, TRAIN_CONFIGS).get_parsed_content("train#dataset")
     assert len(balanced_indices(dataset_labels(train), 0.02, 5)) == 24
     assert f"- internal CSF: {min(centres['internal CSF']):.2f} to {max(centres['internal CSF']):.2f}" in printed
 
