@@ -36,6 +36,11 @@ script runs only the changes:
 - ``wide stem, half upright``: the default recipe with 2 channels per rotation in the stem and the first stage
   instead of 1 (89 k parameters; the added convolutions at the finest resolution): is it the single lifted
   filter, which must carry the centre intensity that separates those two classes and the context at once?
+- ``centre column, half upright``: the default recipe with the head also reading the centre column (the mean over
+  the central voxels of the input, the stem's output and every stage's output but the last, pooled over
+  orientations; the group network's ``centre_features``): 9 more invariant features, 36 more parameters. Is the
+  2 % collapse the global pool mixing the centre, whose intensity separates deep grey matter from internal CSF,
+  with its surroundings?
 - ``--subset-seed N``: every seed trained on the subsample seed ``N`` draws (the seed then varies only
   initialisation and augmentation): is a low seed a hard subsample or an unlucky initialisation? Alone, the baseline
   recipe; with ``--variants``, those variants, or the control ``plain light`` (plain light with SO(3) augmentation at
@@ -100,6 +105,7 @@ DROPOUT = {"network_def": {**DEFAULT_NETWORK, "dropout": 0.2}}
 MAX_ORIENTATION_POOL = {"network_def": {**DEFAULT_NETWORK, "orientation_pool": "max"}}
 WIDE_HEAD = {"network_def": {**DEFAULT_NETWORK, "block_inplanes": [1, 2, 4, 16]}}
 WIDE_STEM = {"network_def": {**DEFAULT_NETWORK, "block_inplanes": [2, 2, 4, 8]}}
+CENTRE_COLUMN = {"network_def": {**DEFAULT_NETWORK, "centre_features": True}}
 WEIGHT_DECAY = {"optimizer#weight_decay": 0.05}
 ROTATED_VALIDATION = {
     "validation_rotation": "$monai_sre.transforms.RandSO3RotateCropd(keys='image', roi_size=[@input_size] * 3, "
@@ -140,6 +146,10 @@ VARIANTS = {
     ),
     "wide stem, half upright": (
         ComparedModel(f"{BASE}, wide stem, half upright", WIDE_STEM, True, training_overrides=HALF_UPRIGHT),
+        0.001,
+    ),
+    "centre column, half upright": (
+        ComparedModel(f"{BASE}, centre column, half upright", CENTRE_COLUMN, True, training_overrides=HALF_UPRIGHT),
         0.001,
     ),
 }

@@ -70,6 +70,12 @@ class GroupResNet(SymmetricResNet):
             never recompute.
         dropout: dropout probability on the pooled invariant features before the classifier (training only);
             ``0`` (default): none; ignored with ``feed_forward=False`` (no classifier).
+        centre_features: if ``True``, the head also reads the centre column: the mean over the central voxels
+            (two per axis at an even size) of the input, of the stem's output and of every stage's output but the
+            last, pooled over orientations (:class:`~monai_sre.networks.nets.SymmetricResNet`;
+            ``n_input_channels + block_inplanes[0] + sum(block_inplanes[:-1])`` more features; no more
+            parameters than the classifier's). The logits stay exactly invariant. For patch classification, where
+            the label is the centre's: the global pool alone mixes the centre with its surroundings.
 
     Example::
 
@@ -96,6 +102,7 @@ class GroupResNet(SymmetricResNet):
         norm: str | tuple = "batch",
         use_checkpoint: bool = False,
         dropout: float = 0.0,
+        centre_features: bool = False,
     ) -> None:
         planes = stage_widths(layers, block_inplanes, widen_factor, n_input_channels, num_classes)
         lift = GroupConv(spatial_dims, n_input_channels, planes[0], kernel_size, group, "trivial", space, bias=False)
@@ -118,8 +125,10 @@ class GroupResNet(SymmetricResNet):
             check_compatible(features, block)
             features = block.out_type
         check_compatible(features, pool)
+        centre_channels = (n_input_channels, planes[0], *planes[:-1]) if centre_features else ()
         super().__init__(
-            spatial_dims, stem, stages, num_features, num_classes, feed_forward, use_checkpoint, pool, dropout
+            spatial_dims, stem, stages, num_features, num_classes, feed_forward, use_checkpoint, pool, dropout,
+            centre_channels,
         )
         self.symmetry_group = group
 

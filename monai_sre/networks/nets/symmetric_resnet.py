@@ -19,7 +19,18 @@ from torch import nn
 from monai_sre.arguments import check_per_stage, check_positive_int, check_positive_ints
 from monai_sre.networks.activation_checkpointing import checkpointed
 
-__all__ = ["SymmetricResNet", "residual_stages", "stage_widths"]
+__all__ = ["SymmetricResNet", "centre_mean", "residual_stages", "stage_widths"]
+
+
+def centre_mean(x: torch.Tensor) -> torch.Tensor:
+    """Mean of ``(batch, channels, *spatial)`` over the central voxel of every axis (the central two of an even
+    axis): ``(batch, channels)``. The region is its own image under every symmetry of the grid about the centre,
+    so the mean of features equivariant about the centre is invariant."""
+    for axis in range(2, x.dim()):
+        size = x.shape[axis]
+        width = 2 - size % 2
+        x = x.narrow(axis, (size - width) // 2, width)
+    return x.flatten(2).mean(2)
 
 
 def stage_widths(
@@ -68,7 +79,8 @@ def residual_stages(
 
 
 class SymmetricResNet(nn.Module):
-    """A stem, residual stages and an invariant head: ``fc(dropout(pool(orientation_pool(stages(stem(x))))))``.
+    """A stem, residual stages and an invariant head: ``fc(dropout(pool(orientation_pool(stages(stem(x))))))``,
+    optionally with the centre column beside the global pool (``centre_channels``).
 
     Args:
         spatial_dims: number of spatial dimensions.
@@ -87,6 +99,10 @@ class SymmetricResNet(nn.Module):
             are invariant, so the logits stay exactly invariant in eval and every rotation of an input meets the
             same dropout distribution in training). ``0`` (default): none; none either with ``feed_forward=False``
             (no classifier).
+        centre_channels: channels (after the orientation pool) of the input, the stem's output and every stage's
+            output but the last, in that order: their :func:`centre_mean` joins the pooled features (the centre
+            column: what the patch's centre holds at every resolution, which the global pool mixes with its
+            surroundings). ``()`` (default): the global pool alone.
     """
 
     # the group the logits are exactly invariant to (str), set by the subclass; no annotation: TorchScript reads
@@ -104,6 +120,7 @@ class SymmetricResNet(nn.Module):
         use_checkpoint: bool = False,
         orientation_pool: nn.Module | None = None,
         dropout: float = 0.0,
+        centre_channels: Sequence[int] = (),
     ) -> None:
         super().__init__()
         if not 0.0 <= dropout < 1.0:
@@ -113,6 +130,13 @@ class SymmetricResNet(nn.Module):
         self.use_checkpoint = use_checkpoint
         self.stem = stem
         self.stages = stages
+        self.centre_features = len(centre_channels) > 0
+        if self.centre_features and len(centre_channels) != len(stages) + 1:
+            raise ValueError(
+                f"centre_channels must give the input, the stem and {len(stages) - 1} stage outputs "
+                f"({len(stages) + 1} values), got {list(centre_channels)}."
+            )
+        num_features += sum(centre_channels)
         self.num_features = num_features
         self.orientation_pool = nn.Identity() if orientation_pool is None else orientation_pool
         self.pool = Pool[Pool.ADAPTIVEAVG, spatial_dims](1)
@@ -123,18 +147,33 @@ class SymmetricResNet(nn.Module):
         """Globally pooled features ``(batch, num_features)``: invariant to the network's symmetry group."""
         recompute = self.use_checkpoint and self.training and torch.is_grad_enabled()
         if recompute and not torch.jit.is_scripting() and not torch.jit.is_tracing():
-            x = self._checkpointed_feature_maps(x)
+            maps = self._checkpointed_feature_maps(x)
         else:
-            x = self.stages(self.stem(x))
-        return self.pool(self.orientation_pool(x)).flatten(1)
+            maps = self._feature_maps(x)
+        pooled = self.pool(self.orientation_pool(maps[-1])).flatten(1)
+        if not self.centre_features:
+            return pooled
+        column = [centre_mean(x)] + [centre_mean(self.orientation_pool(m)) for m in maps[:-1]]
+        return torch.cat(column + [pooled], 1)
+
+    def _feature_maps(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The stem's and every stage's output."""
+        x = self.stem(x)
+        maps = [x]
+        for stage in self.stages:
+            x = stage(x)
+            maps.append(x)
+        return maps
 
     @torch.jit.unused
-    def _checkpointed_feature_maps(self, x: torch.Tensor) -> torch.Tensor:
+    def _checkpointed_feature_maps(self, x: torch.Tensor) -> list[torch.Tensor]:
         x = checkpointed(self.stem, x)
+        maps = [x]
         for stage in self.stages:
             for block in stage:
                 x = checkpointed(block, x)
-        return x
+            maps.append(x)
+        return maps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(self.dropout(self.forward_features(x)))
