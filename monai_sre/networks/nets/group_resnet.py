@@ -126,10 +126,8 @@ class GroupResNet(SymmetricResNet):
             features = block.out_type
         check_compatible(features, pool)
         centre_channels = (n_input_channels, planes[0], *planes[:-1]) if centre_features else ()
-        super().__init__(
-            spatial_dims, stem, stages, num_features, num_classes, feed_forward, use_checkpoint, pool, dropout,
-            centre_channels,
-        )
+        head = dict(orientation_pool=pool, dropout=dropout, centre_channels=centre_channels)
+        super().__init__(spatial_dims, stem, stages, num_features, num_classes, feed_forward, use_checkpoint, **head)
         self.symmetry_group = group
 
 

@@ -69,6 +69,10 @@ class SREResNet(SymmetricResNet):
             never recompute.
         dropout: dropout probability on the pooled invariant features before the classifier (training only);
             ``0`` (default): none; ignored with ``feed_forward=False`` (no classifier).
+        centre_features: if ``True``, the head also reads the centre column: the mean over the central voxels
+            (two per axis at an even size) of the input, of the stem's output and of every stage's output but the
+            last (:class:`~monai_sre.networks.nets.SymmetricResNet`); the logits stay exactly invariant. For patch
+            classification, where the label is the centre's.
 
     Example::
 
@@ -99,6 +103,7 @@ class SREResNet(SymmetricResNet):
         conv_path: str = "auto",
         use_checkpoint: bool = False,
         dropout: float = 0.0,
+        centre_features: bool = False,
     ) -> None:
         block_type = look_up_option(block, BLOCKS)
         planes = stage_widths(layers, block_inplanes, widen_factor, n_input_channels, num_classes)
@@ -127,9 +132,9 @@ class SREResNet(SymmetricResNet):
             return block_type(spatial_dims, in_planes, width, **per_stage, **sre)
 
         stages, num_features = residual_stages(layers, planes, planes[0], make_block)
-        super().__init__(
-            spatial_dims, stem, stages, num_features, num_classes, feed_forward, use_checkpoint, dropout=dropout
-        )
+        column = (n_input_channels, planes[0], *(width * block_type.expansion for width in planes[:-1]))
+        head = dict(dropout=dropout, centre_channels=column if centre_features else ())
+        super().__init__(spatial_dims, stem, stages, num_features, num_classes, feed_forward, use_checkpoint, **head)
 
 
 def _resnet(block: str, layers: list[int], **kwargs) -> SREResNet:

@@ -12,8 +12,9 @@ SIZES = (16, 17)  # one even, one odd
 
 @pytest.mark.parametrize("size", SIZES)
 @pytest.mark.parametrize("group, space", [("Oh", "axes"), ("O", "regular"), ("Oh", "diagonals")])
-def test_logits_exactly_invariant_to_the_group_at_odd_and_even_sizes(group, space, size):
-    net = GroupResNet([1, 1], [2, 3], group=group, space=space, num_classes=3)
+@pytest.mark.parametrize("centre_features", [False, True])
+def test_logits_exactly_invariant_to_the_group_at_odd_and_even_sizes(group, space, size, centre_features):
+    net = GroupResNet([1, 1], [2, 3], group=group, space=space, num_classes=3, centre_features=centre_features)
     net.train()(torch.randn(4, 1, size, size, size))
     net.eval()
     x = torch.randn(2, 1, size, size, size)

@@ -1,16 +1,23 @@
-"""What SREResNet and GroupResNet share (``monai_sre.networks.nets.symmetric_resnet``): stages, checks, checkpointing."""
+"""What SREResNet and GroupResNet share (``monai_sre.networks.nets.symmetric_resnet``): stages, checks, checkpointing, the centre column."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
+from monai_sre.groups import apply_grid_symmetry, grid_group, grid_symmetries
 from monai_sre.networks.nets import GroupResNet, SREResNet
-from monai_sre.networks.nets.symmetric_resnet import residual_stages, stage_widths
+from monai_sre.networks.nets.symmetric_resnet import SymmetricResNet, centre_mean, residual_stages, stage_widths
 
 RESNETS = {
     "sre": lambda **kwargs: SREResNet("basic", layers=[2, 1], block_inplanes=[4, 8], kernel_sizes=5, **kwargs),
     "group": lambda **kwargs: GroupResNet([2, 1], [2, 3], group="O", space="axes", **kwargs),
+    "sre, centre column": lambda **kwargs: SREResNet(
+        "bottleneck", layers=[1, 1], block_inplanes=[2, 3], centre_features=True, **kwargs
+    ),
+    "group, centre column": lambda **kwargs: GroupResNet(
+        [2, 1], [2, 3], group="O", space="regular", centre_features=True, **kwargs
+    ),
 }
 
 
@@ -96,3 +103,42 @@ def test_dropout_acts_on_the_pooled_features_in_training_only(name):
     assert isinstance(plain.dropout, torch.nn.Identity)
     with pytest.raises(ValueError, match=r"dropout must be in \[0, 1\), got 1.0"):
         RESNETS[name](num_classes=3, dropout=1.0)
+
+
+@pytest.mark.parametrize("size, region", [(6, slice(2, 4)), (7, slice(3, 4)), (1, slice(0, 1))])
+def test_centre_mean_averages_the_central_voxels_and_is_invariant(size, region):
+    """Two central voxels per even axis, one per odd axis; the region maps to itself under every grid symmetry."""
+    x = torch.randn(2, 3, size, size, size, dtype=torch.float64)
+    expected = x[:, :, region, region, region].mean((2, 3, 4))
+    torch.testing.assert_close(centre_mean(x), expected)
+    for element in grid_symmetries(3):
+        torch.testing.assert_close(centre_mean(apply_grid_symmetry(x, element)), expected)
+    torch.testing.assert_close(centre_mean(x[:, :, :, 0, 0]), x[:, :, region, 0, 0].mean(2))  # any dimension
+
+
+@pytest.mark.parametrize("name", ["sre, centre column", "group, centre column"])
+def test_centre_column_keeps_the_logits_exactly_invariant(name):
+    net = RESNETS[name](num_classes=3).double()
+    net.train()(torch.randn(4, 1, 10, 10, 10, dtype=torch.float64))  # running statistics that are not the identity
+    net.eval()
+    for size in (10, 11):
+        x = torch.randn(2, 1, size, size, size, dtype=torch.float64)
+        for element in grid_symmetries(3) if name.startswith("sre") else grid_group("O").elements:
+            torch.testing.assert_close(net(apply_grid_symmetry(x, element)), net(x), rtol=0, atol=1e-10)
+
+
+def test_centre_column_joins_the_pooled_features_in_order():
+    """The column's first features are the input's centre, the last ones the global pool of the last stage."""
+    net = GroupResNet([1, 1, 1], [2, 3, 4], group="O", space="regular", centre_features=True, num_classes=3)
+    net = net.double().eval()
+    assert net.num_features == 4 + (1 + 2 + 2 + 3)  # pooled + input, stem, stages 1 and 2
+    x = torch.randn(2, 1, 12, 12, 12, dtype=torch.float64)
+    features = net.forward_features(x)
+    assert features.shape == (2, 12)
+    torch.testing.assert_close(features[:, :1], centre_mean(x))
+    last = net.stages(net.stem(x))
+    torch.testing.assert_close(features[:, -4:], net.orientation_pool(last).mean((2, 3, 4)))
+    assert net.fc.in_features == 12
+    torch.testing.assert_close(torch.jit.script(net)(x), net(x))  # ckpt_export without tracing
+    with pytest.raises(ValueError, match=r"centre_channels must give the input, the stem and 1 stage outputs \(3"):
+        SymmetricResNet(3, net.stem, net.stages[:2], 3, 3, centre_channels=[1, 2])
