@@ -99,8 +99,9 @@ def keep_run_settings(run_dir: str | Path, settings: Mapping[str, Any], resume: 
     setting recorded by only one of the two (a run started by an older version of the bundle) is not compared; a
     resumed run with no ``run_settings.json`` (started before this check existed) is resumed unchecked, with a
     warning, and its settings recorded from now on. A resume into a folder that holds no run (only hidden files,
-    such as the run marker) writes nothing and does not warn: there is nothing to resume, and the checkpoint
-    handler stops the run saying so.
+    such as the run marker) writes nothing and does not warn: there is nothing to resume (the bundles'
+    :func:`~monai_sre.runs.prepare_run_dir` refuses such a resume before this runs, and the checkpoint handler
+    stops any other caller's).
 
     Args:
         run_dir: the run folder (made by :func:`monai_sre.runs.prepare_run_dir`).

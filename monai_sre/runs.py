@@ -127,6 +127,7 @@ def prepare_run_dir(path: str | Path, overwrite: bool = False, resume: bool = Fa
         ValueError: both flags are set; or the folder holds files and neither flag is set (the message lists
             what is there and the three ways on); or ``overwrite`` was asked for a folder this function did
             not make.
+        FileNotFoundError: ``resume`` is set and the folder holds no earlier run (nothing is created).
     """
     overwrite, resume = as_flag(overwrite, "overwrite"), as_flag(resume, "resume")
     if overwrite and resume:
@@ -147,6 +148,11 @@ def prepare_run_dir(path: str | Path, overwrite: bool = False, resume: bool = Fa
             f"run folder '{folder}' already holds an earlier run ({_listing(contents)}). Pass --resume true to "
             "continue it, --overwrite true to replace it, or a new folder (--run_dir for training, --eval_dir "
             "for evaluation, --output_dir for inference)."
+        )
+    elif resume and not contents:
+        raise FileNotFoundError(
+            f"--resume: run folder '{folder}' holds no earlier run to continue; train without --resume, or name "
+            "the folder of the run to continue (--run_dir)."
         )
     folder.mkdir(parents=True, exist_ok=True)
     marker = folder / RUN_MARKER

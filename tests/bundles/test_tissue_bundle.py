@@ -125,8 +125,9 @@ def test_a_rerun_is_refused_resumes_or_overwrites_but_never_replaces_the_best_mo
     # --overwrite starts afresh; --resume with nothing to resume says so
     run_workflow(BUNDLE, TRAIN, run_dir=str(run), overwrite=True, **TINY)
     assert not (run / "models" / "checkpoint_epoch=2.pt").exists()
-    assert_fails_with(FileNotFoundError, "no checkpoint_epoch=N.pt in", run_workflow, BUNDLE, TRAIN,
+    assert_fails_with(FileNotFoundError, "holds no earlier run to continue", run_workflow, BUNDLE, TRAIN,
                       run_dir=str(tmp_path / "new"), resume=True, **TINY)  # fmt: skip
+    assert not (tmp_path / "new").exists()  # nothing made: the same command without --resume then runs
 
 
 def test_weight_averaging_validates_and_saves_the_average_and_keeps_it_for_resume(tmp_path):
