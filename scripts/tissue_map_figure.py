@@ -33,10 +33,16 @@ REPO = Path(__file__).resolve().parents[1]
 # the label values 0, 1, ... (0: background, not mapped)
 BUNDLES = {
     "sre_resnet3d_tissue": (  # cortical grey, deep grey, white matter, internal CSF
-        ["tissue_map"], "tissue", "tissue_map_colin27.png", ("#000000", "#f28e2b", "#59a14f", "#e8e8e8", "#4e79a7")
+        ["tissue_map"],
+        "tissue",
+        "tissue_map_colin27.png",
+        ("#000000", "#f28e2b", "#59a14f", "#e8e8e8", "#4e79a7"),
     ),
     "sre_segmentation": (  # CSF, grey matter, white matter
-        [], "seg", "tissue_segmentation_colin27.png", ("#000000", "#4e79a7", "#59a14f", "#e8e8e8")
+        [],
+        "seg",
+        "tissue_segmentation_colin27.png",
+        ("#000000", "#4e79a7", "#59a14f", "#e8e8e8"),
     ),
 }
 COLIN27 = Path("/usr/share/mricron/templates/ch2bet.nii.gz")
@@ -88,7 +94,12 @@ def class_fractions(labels: np.ndarray, names: list[str]) -> dict[str, float]:
 
 
 def draw(
-    t1: nib.Nifti1Image, labels: nib.Nifti1Image, names: list[str], colours: tuple[str, ...], z_mm: float, title: str,
+    t1: nib.Nifti1Image,
+    labels: nib.Nifti1Image,
+    names: list[str],
+    colours: tuple[str, ...],
+    z_mm: float,
+    title: str,
     output: Path,
 ) -> int:
     """One axial slice (the voxel row nearest world ``z_mm``) of the T1 and of its map; returns the slice index."""
