@@ -14,7 +14,9 @@ from monai_sre import deprecation
 def test_deprecated_names_resolve_and_warn_once(monkeypatch):
     monkeypatch.setattr(deprecation, "_warned", set())
     getattr_ = deprecation.deprecated_names("pkg.old", {"OldName": "monai_sre.arguments:check_positive_int"})
-    with pytest.warns(FutureWarning, match=r"pkg\.old\.OldName is deprecated .* monai_sre\.arguments\.check_positive_int"):
+    with pytest.warns(
+        FutureWarning, match=r"pkg\.old\.OldName is deprecated .* monai_sre\.arguments\.check_positive_int"
+    ):
         first = getattr_("OldName")
     from monai_sre.arguments import check_positive_int
 

@@ -159,9 +159,7 @@ class ScaleToWhiteMatterPeak(Transform):
         dtype: DtypeLike | torch.dtype = np.float32,
     ) -> None:
         if target is None:  # the old default (the template's peak): deprecated, it made transforms read data
-            warn_deprecated(
-                f"{type(self).__name__}(target=None)", "target=monai_sre.data.template_white_matter_peak()"
-            )
+            warn_deprecated(f"{type(self).__name__}(target=None)", "target=monai_sre.data.template_white_matter_peak()")
             target = importlib.import_module("monai_sre.data").template_white_matter_peak()
         if not target > zero:
             raise ValueError(f"target must be above zero ({zero}), got {target!r}.")

@@ -153,7 +153,9 @@ def test_a_single_conv_converts_and_bad_arguments_raise():
     assert isinstance(converted, SREConv) and report.replaced[0][0] == "(model)"
     with pytest.raises(ValueError, match="model must be a torch.nn.Module, got int"):
         convert_to_sre(3)
-    with pytest.raises(ValueError, match=r"kernel_size must be an odd positive int \(a kernel with a centre tap\), got 4"):
+    with pytest.raises(
+        ValueError, match=r"kernel_size must be an odd positive int \(a kernel with a centre tap\), got 4"
+    ):
         convert_to_sre(nn.Conv2d(1, 1, 3), kernel_size=4)
     with pytest.raises(ValueError, match=r"every entry of kernel_size \(3, 4\) must be an odd positive int"):
         convert_to_sre(nn.Conv2d(1, 1, 3), kernel_size=(3, 4))
