@@ -41,6 +41,10 @@ script runs only the changes:
   orientations; the group network's ``centre_features``): 9 more invariant features, 36 more parameters. Is the
   2 % collapse the global pool mixing the centre, whose intensity separates deep grey matter from internal CSF,
   with its surroundings?
+- ``Oh rotations, half upright``: the default recipe on the network exactly invariant to all 48 grid symmetries,
+  mirror images included (``group="Oh", space="rotations"``: Oh acting on the 24 rotations, kernels symmetric under
+  the point reflection; 44 k parameters, the same feature widths): does the larger symmetry, which a tissue label
+  has too, help where data is scarce?
 - ``--subset-seed N``: every seed trained on the subsample seed ``N`` draws (the seed then varies only
   initialisation and augmentation): is a low seed a hard subsample or an unlucky initialisation? Alone, the baseline
   recipe; with ``--variants``, those variants, or the control ``plain light`` (plain light with SO(3) augmentation at
@@ -106,6 +110,7 @@ MAX_ORIENTATION_POOL = {"network_def": {**DEFAULT_NETWORK, "orientation_pool": "
 WIDE_HEAD = {"network_def": {**DEFAULT_NETWORK, "block_inplanes": [1, 2, 4, 16]}}
 WIDE_STEM = {"network_def": {**DEFAULT_NETWORK, "block_inplanes": [2, 2, 4, 8]}}
 CENTRE_COLUMN = {"network_def": {**DEFAULT_NETWORK, "centre_features": True}}
+OH_ROTATIONS = {"network_def": {**DEFAULT_NETWORK, "group": "Oh", "space": "rotations"}}
 WEIGHT_DECAY = {"optimizer#weight_decay": 0.05}
 ROTATED_VALIDATION = {
     "validation_rotation": "$monai_sre.transforms.RandSO3RotateCropd(keys='image', roi_size=[@input_size] * 3, "
@@ -150,6 +155,15 @@ VARIANTS = {
     ),
     "centre column, half upright": (
         ComparedModel(f"{BASE}, centre column, half upright", CENTRE_COLUMN, True, training_overrides=HALF_UPRIGHT),
+        0.001,
+    ),
+    "Oh rotations, half upright": (
+        ComparedModel(
+            "group light (Oh, rotations), SO(3) augmentation, half upright",
+            OH_ROTATIONS,
+            True,
+            training_overrides=HALF_UPRIGHT,
+        ),
         0.001,
     ),
 }
