@@ -72,10 +72,12 @@ class GroupResNet(SymmetricResNet):
             ``0`` (default): none; ignored with ``feed_forward=False`` (no classifier).
         centre_features: if ``True``, the head also reads the centre column: the mean over the central voxels
             (two per axis at an even size) of the input, of the stem's output and of every stage's output but the
-            last, pooled over orientations (:class:`~monai_sre.networks.nets.SymmetricResNet`;
-            ``n_input_channels + block_inplanes[0] + sum(block_inplanes[:-1])`` more features; no more
-            parameters than the classifier's). The logits stay exactly invariant. For patch classification, where
-            the label is the centre's: the global pool alone mixes the centre with its surroundings.
+            last, pooled over orientations (:class:`~monai_sre.networks.nets.SymmetricResNet`):
+            ``n_input_channels + w[0] + sum(w[:-1])`` more features, ``w`` the channels per orientation of each
+            stage, and no new parameters but the classifier's inputs for them. The logits stay exactly invariant.
+            For patch classification, where the label is the centre's: the global pool alone mixes the centre
+            with its surroundings. Measured on the tissue task: no gain at 2 % and 5 % of the data
+            (``docs/comparison.md``), so off in the bundles.
 
     Example::
 

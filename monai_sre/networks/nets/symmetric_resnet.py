@@ -157,23 +157,26 @@ class SymmetricResNet(nn.Module):
         return torch.cat(column + [pooled], 1)
 
     def _feature_maps(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """The stem's and every stage's output."""
+        """The last stage's output, after the stem's and every other stage's output if the head reads the centre
+        column (kept only then: the others are freed as the forward goes on)."""
+        maps: list[torch.Tensor] = []
         x = self.stem(x)
-        maps = [x]
         for stage in self.stages:
+            if self.centre_features:
+                maps.append(x)
             x = stage(x)
-            maps.append(x)
-        return maps
+        return maps + [x]
 
     @torch.jit.unused
     def _checkpointed_feature_maps(self, x: torch.Tensor) -> list[torch.Tensor]:
+        maps = []
         x = checkpointed(self.stem, x)
-        maps = [x]
         for stage in self.stages:
+            if self.centre_features:
+                maps.append(x)
             for block in stage:
                 x = checkpointed(block, x)
-            maps.append(x)
-        return maps
+        return maps + [x]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(self.dropout(self.forward_features(x)))
