@@ -23,12 +23,18 @@ def test_nothing_to_run_is_refused(script, monkeypatch, capsys, tmp_path):
 
 def test_every_variant_changes_one_thing_of_the_default_recipe(script):
     for name, (model, rate) in script.VARIANTS.items():
-        assert model.name == f"{script.BASE}, {name}" and model.augment and model.trained_as is None
+        # a variant on another group names the network it trains, the others the change to the base recipe
+        expected = "group light (Oh, rotations), SO(3) augmentation, half upright" if name.startswith("Oh") else None
+        assert model.name == (expected or f"{script.BASE}, {name}") and model.augment and model.trained_as is None
         changed = {**model.overrides, **model.training_overrides}
         assert (rate == 0.003) == (name == "lr 0.003") and (not changed) == (name == "lr 0.003")
     default_network = json.loads((script.BUNDLE / "configs" / "inference.json").read_text())["network_def"]
     assert script.VARIANTS["dropout"][0].overrides == {"network_def": {**default_network, "dropout": 0.2}}
     assert script.VARIANTS["weight decay"][0].training_overrides == {"optimizer#weight_decay": 0.05}
+    oh, centre = script.VARIANTS["Oh rotations, half upright"][0], script.VARIANTS["centre column, half upright"][0]
+    assert oh.overrides == {"network_def": {**default_network, "group": "Oh", "space": "rotations"}}
+    assert centre.overrides == {"network_def": {**default_network, "centre_features": True}}
+    assert oh.training_overrides == centre.training_overrides == {"rotation_prob": 0.5}
     # half upright changes the bundle's rotation_prob, which every other run pins to 1 (all patches rotated)
     assert "rotation_prob" in json.loads((script.BUNDLE / "configs" / "train.json").read_text())
     assert script.VARIANTS["half upright"][0].training_overrides == {"rotation_prob": 0.5}
