@@ -63,7 +63,9 @@ def test_overwrite_never_removes_a_folder_a_run_did_not_make(tmp_path):
     assert (tmp_path / "thesis.tex").exists()
     with pytest.raises(ValueError, match="exclude each other"):
         prepare_run_dir(tmp_path / "new", overwrite=True, resume=True)
-    with pytest.raises(FileNotFoundError, match=f"--resume: run folder '{tmp_path / 'new'}' holds no earlier run"):
+    with pytest.raises(
+        FileNotFoundError, match=re.escape(f"--resume: run folder '{tmp_path / 'new'}' holds no earlier run")
+    ):
         prepare_run_dir(tmp_path / "new", resume="true")
     assert not (tmp_path / "new").exists()  # a mistaken --resume leaves nothing that a fresh run must overwrite
     (tmp_path / "file").write_text("")

@@ -1,4 +1,5 @@
-"""What SREResNet and GroupResNet share (``monai_sre.networks.nets.symmetric_resnet``): stages, checks, checkpointing, the centre column."""
+"""What SREResNet and GroupResNet share (``monai_sre.networks.nets.symmetric_resnet``): stages, checks,
+checkpointing, the centre column."""
 
 from __future__ import annotations
 
