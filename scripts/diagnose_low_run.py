@@ -32,6 +32,7 @@ from monai.bundle import ConfigParser
 
 from monai_sre.comparison import TRAIN_CONFIGS, bundle_parser
 from monai_sre.data.subsets import balanced_indices, dataset_labels
+from monai_sre.networks.nets.symmetric_resnet import centre_mean
 from monai_sre.networks.weights import load_weights
 
 # every model of the two scripts, by the name its rows carry
@@ -51,18 +52,18 @@ def confusion(network: torch.nn.Module, images: torch.Tensor, labels: np.ndarray
 
 
 def centre_intensities(parser: ConfigParser, fraction: float, subset_seed: int) -> dict[int, list[float]]:
-    """Per class, the scaled mean of the central 2^3 voxels of each training patch in the subsample."""
+    """Per class, the scaled mean of the central voxels (2^3 at an even size) of each training patch in the
+    subsample: what the networks' centre column reads from the input (``symmetric_resnet.centre_mean``)."""
     from monai_sre.data import TissuePatchDataset
 
     patch_size = parser.get_parsed_content("patch_size")
     train = TissuePatchDataset(split="train", patch_size=patch_size, path=parser.get_parsed_content("dataset_dir"),
                                transform=parser.get_parsed_content("scale_intensity"))  # fmt: skip
     labels = dataset_labels(train)
-    centre = slice(patch_size // 2 - 1, patch_size // 2 + 1)
     values: dict[int, list[float]] = {}
     for index in balanced_indices(labels, fraction, subset_seed):
-        image = torch.as_tensor(train[index]["image"])[0, centre, centre, centre]
-        values.setdefault(int(labels[index]), []).append(round(float(image.mean()), 3))
+        centre = centre_mean(torch.as_tensor(train[index]["image"])[None])  # (1, channels): the one channel
+        values.setdefault(int(labels[index]), []).append(round(float(centre[0, 0]), 3))
     return dict(sorted(values.items()))
 
 

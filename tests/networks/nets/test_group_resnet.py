@@ -32,8 +32,10 @@ def test_rotation_group_network_is_not_mirror_invariant():
     assert (net(apply_grid_symmetry(x, mirror)) - net(x)).abs().max() > 1e-6
 
 
-def test_2d_network_is_invariant_to_d4():
-    net = GroupResNet([1, 1], [2, 2], spatial_dims=2, group="D4", space="regular", num_classes=2).double().eval()
+@pytest.mark.parametrize("centre_features", [False, True])
+def test_2d_network_is_invariant_to_d4(centre_features):
+    net = GroupResNet([1, 1], [2, 2], spatial_dims=2, group="D4", space="regular", num_classes=2,
+                      centre_features=centre_features).double().eval()  # fmt: skip
     x = torch.randn(2, 1, 13, 13, dtype=torch.float64)
     for element in grid_group("D4").elements:
         torch.testing.assert_close(net(apply_grid_symmetry(x, element)), net(x), rtol=0, atol=1e-10)
