@@ -45,6 +45,14 @@ script runs only the changes:
   mirror images included (``group="Oh", space="rotations"``: Oh acting on the 24 rotations, kernels symmetric under
   the point reflection; 44 k parameters, the same feature widths): does the larger symmetry, which a tissue label
   has too, help where data is scarce?
+- ``zero-init residual, half upright``: the default recipe with every residual branch's last batch-norm scale
+  initialised to zero (the networks' ``zero_init_residual``; torchvision's option of that name): each block starts
+  as its shortcut, so training starts from the shallow network of the stem and the shortcuts. The initial scale of
+  the group-to-group layers, a candidate the issue names: does the group network, which fits 24 patches slower than
+  the plain CNN, collapse less from a shallow start?
+- ``label smoothing, half upright``: the default recipe with the cross-entropy's targets smoothed by 0.1 (training
+  only): with 6 patches per class at 2 %, does a softer target keep the network from the confident fit that does
+  not carry to the test anatomy?
 - ``--subset-seed N``: every seed trained on the subsample seed ``N`` draws (the seed then varies only
   initialisation and augmentation): is a low seed a hard subsample or an unlucky initialisation? Alone, the baseline
   recipe; with ``--variants``, those variants, or the control ``plain light`` (plain light with SO(3) augmentation at
@@ -111,6 +119,8 @@ WIDE_HEAD = {"network_def": {**DEFAULT_NETWORK, "block_inplanes": [1, 2, 4, 16]}
 WIDE_STEM = {"network_def": {**DEFAULT_NETWORK, "block_inplanes": [2, 2, 4, 8]}}
 CENTRE_COLUMN = {"network_def": {**DEFAULT_NETWORK, "centre_features": True}}
 OH_ROTATIONS = {"network_def": {**DEFAULT_NETWORK, "group": "Oh", "space": "rotations"}}
+ZERO_INIT_RESIDUAL = {"network_def": {**DEFAULT_NETWORK, "zero_init_residual": True}}
+LABEL_SMOOTHING = {"loss#label_smoothing": 0.1}
 WEIGHT_DECAY = {"optimizer#weight_decay": 0.05}
 ROTATED_VALIDATION = {
     "validation_rotation": "$monai_sre.transforms.RandSO3RotateCropd(keys='image', roi_size=[@input_size] * 3, "
@@ -163,6 +173,19 @@ VARIANTS = {
             OH_ROTATIONS,
             True,
             training_overrides=HALF_UPRIGHT,
+        ),
+        0.001,
+    ),
+    "zero-init residual, half upright": (
+        ComparedModel(
+            f"{BASE}, zero-init residual, half upright", ZERO_INIT_RESIDUAL, True, training_overrides=HALF_UPRIGHT
+        ),
+        0.001,
+    ),
+    "label smoothing, half upright": (
+        ComparedModel(
+            f"{BASE}, label smoothing, half upright",
+            training_overrides={**HALF_UPRIGHT, **LABEL_SMOOTHING},
         ),
         0.001,
     ),

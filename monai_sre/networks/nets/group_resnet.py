@@ -105,6 +105,7 @@ class GroupResNet(SymmetricResNet):
         use_checkpoint: bool = False,
         dropout: float = 0.0,
         centre_features: bool = False,
+        zero_init_residual: bool = False,
     ) -> None:
         planes = stage_widths(layers, block_inplanes, widen_factor, n_input_channels, num_classes)
         lift = GroupConv(spatial_dims, n_input_channels, planes[0], kernel_size, group, "trivial", space, bias=False)
@@ -128,7 +129,7 @@ class GroupResNet(SymmetricResNet):
             features = block.out_type
         check_compatible(features, pool)
         centre_channels = (n_input_channels, planes[0], *planes[:-1]) if centre_features else ()
-        head = dict(orientation_pool=pool, dropout=dropout, centre_channels=centre_channels)
+        head = dict(orientation_pool=pool, dropout=dropout, centre_channels=centre_channels, zero_init_residual=zero_init_residual)
         super().__init__(spatial_dims, stem, stages, num_features, num_classes, feed_forward, use_checkpoint, **head)
         self.symmetry_group = group
 

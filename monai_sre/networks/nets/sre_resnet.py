@@ -104,6 +104,7 @@ class SREResNet(SymmetricResNet):
         use_checkpoint: bool = False,
         dropout: float = 0.0,
         centre_features: bool = False,
+        zero_init_residual: bool = False,
     ) -> None:
         block_type = look_up_option(block, BLOCKS)
         planes = stage_widths(layers, block_inplanes, widen_factor, n_input_channels, num_classes)
@@ -133,7 +134,7 @@ class SREResNet(SymmetricResNet):
 
         stages, num_features = residual_stages(layers, planes, planes[0], make_block)
         column = (n_input_channels, planes[0], *(width * block_type.expansion for width in planes[:-1]))
-        head = dict(dropout=dropout, centre_channels=column if centre_features else ())
+        head = dict(dropout=dropout, centre_channels=column if centre_features else (), zero_init_residual=zero_init_residual)
         super().__init__(spatial_dims, stem, stages, num_features, num_classes, feed_forward, use_checkpoint, **head)
 
 

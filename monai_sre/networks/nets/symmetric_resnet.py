@@ -19,7 +19,7 @@ from torch import nn
 from monai_sre.arguments import check_per_stage, check_positive_int, check_positive_ints
 from monai_sre.networks.activation_checkpointing import checkpointed
 
-__all__ = ["SymmetricResNet", "centre_mean", "residual_stages", "stage_widths"]
+__all__ = ["SymmetricResNet", "centre_mean", "residual_stages", "stage_widths", "zero_residual_scales"]
 
 
 def centre_mean(x: torch.Tensor) -> torch.Tensor:
@@ -78,6 +78,28 @@ def residual_stages(
     return nn.Sequential(*stages), in_planes
 
 
+def zero_residual_scales(stages: nn.Sequential) -> None:
+    """Set the scale of every residual branch's last normalisation to zero (``zero_init_residual`` of
+    torchvision's ResNet; Goyal et al., 2017): at initialisation every block passes its shortcut through, so the
+    network starts as its stem and shortcuts and grows the residual branches from there. The branch's last
+    normalisation is ``norm3`` in a bottleneck block and ``norm2`` in a basic block.
+
+    Raises:
+        ValueError: a block's last normalisation has no learnable scale (``affine=False``, e.g. MONAI's
+            ``"instance"``).
+    """
+    for stage in stages:
+        for block in stage:
+            norm = block.norm3 if hasattr(block, "norm3") else block.norm2
+            if norm.weight is None:
+                raise ValueError(
+                    f"zero_init_residual needs a normalisation with a learnable scale, got {type(norm).__name__} "
+                    "without one (affine=False)."
+                )
+            with torch.no_grad():
+                norm.weight.zero_()
+
+
 class SymmetricResNet(nn.Module):
     """A stem, residual stages and an invariant head: ``fc(dropout(pool(orientation_pool(stages(stem(x))))))``,
     optionally with the centre column beside the global pool (``centre_channels``).
@@ -103,6 +125,7 @@ class SymmetricResNet(nn.Module):
             output but the last, in that order: their :func:`centre_mean` joins the pooled features (the centre
             column: what the patch's centre holds at every resolution, which the global pool mixes with its
             surroundings). ``()`` (default): the global pool alone.
+        zero_init_residual: if ``True``, every residual branch starts at zero (:func:`zero_residual_scales`).
     """
 
     # the group the logits are exactly invariant to (str), set by the subclass; no annotation: TorchScript reads
@@ -121,6 +144,7 @@ class SymmetricResNet(nn.Module):
         orientation_pool: nn.Module | None = None,
         dropout: float = 0.0,
         centre_channels: Sequence[int] = (),
+        zero_init_residual: bool = False,
     ) -> None:
         super().__init__()
         if not 0.0 <= dropout < 1.0:
@@ -130,6 +154,8 @@ class SymmetricResNet(nn.Module):
         self.use_checkpoint = use_checkpoint
         self.stem = stem
         self.stages = stages
+        if zero_init_residual:
+            zero_residual_scales(stages)
         self.centre_features = len(centre_channels) > 0
         if self.centre_features and len(centre_channels) != len(stages) + 1:
             raise ValueError(
