@@ -16,7 +16,7 @@ from .bundle_runs import (
     train_then_evaluate,
 )
 from .compare import DEFAULT_FRACTIONS, EVALUATION_PROTOCOLS, ComparedModel, Comparison
-from .report import comparison_table, paired_differences, plot_comparison, write_report
+from .report import comparison_table, paired_differences, pairs_to_separate, plot_comparison, write_report
 from .rule import RuleChoice, choose_by_rule, rule_summary
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "comparison_table",
     "evaluate_checkpoint",
     "paired_differences",
+    "pairs_to_separate",
     "plot_comparison",
     "rule_summary",
     "run_checkpoint",

@@ -16,6 +16,7 @@ __all__ = [
     "STABILITY_MARGIN",
     "comparison_table",
     "mean_sd",
+    "pairs_to_separate",
     "paired_differences",
     "plot_comparison",
     "t_quantile_975",
@@ -111,6 +112,16 @@ def t_quantile_975(degrees_of_freedom: int) -> float:
     return z + (z**3 + z) / (4 * n) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * n**2)
 
 
+def pairs_to_separate(mean: float, sd: float, limit: int = 100) -> int | None:
+    """The fewest pairs whose 95 % t interval around ``mean`` excludes 0 if their differences keep this mean and sd:
+    the smallest ``n >= 2`` with ``t(n - 1) * sd / sqrt(n) < |mean|``; ``None`` beyond ``limit`` (or a zero mean).
+    A planning figure, not a promise: the mean and sd of a few pairs are themselves uncertain."""
+    for n in range(2, limit + 1):
+        if t_quantile_975(n - 1) * sd / math.sqrt(n) < abs(mean):
+            return n
+    return None
+
+
 def paired_differences(
     rows: Sequence[Mapping],
     reference: str,
@@ -119,8 +130,9 @@ def paired_differences(
 ) -> str:
     """Markdown: every other model minus ``reference`` in ``key``, paired by the rows' ``seed`` (a seed draws the
     same training subsample for every model, so the pair differs in the network and its recipe only), per fraction:
-    the mean difference ± sd over the pairs, its 95 % t interval and in how many pairs the model is ahead. An
-    interval that contains 0 means the pairs run cannot tell the two apart. ``pairing`` names what a pair shares in
+    the mean difference ± sd over the pairs, its 95 % t interval, in how many pairs the model is ahead and how many
+    pairs would tell the two apart at that mean and sd (:func:`pairs_to_separate`). An interval that contains 0 means
+    the pairs run cannot tell the two apart. ``pairing`` names what a pair shares in
     the header (a caller that pairs by fold puts the fold in ``seed``). Empty text when nothing pairs."""
     groups = _groups(rows)
     lines = []
@@ -141,18 +153,21 @@ def paired_differences(
             sd = statistics.stdev(differences)
             half_width = t_quantile_975(n - 1) * sd / math.sqrt(n)
             spread, interval = f"{mean:+.3f} ± {sd:.3f}", f"{mean - half_width:+.3f} to {mean + half_width:+.3f}"
+            needed = pairs_to_separate(mean, sd)
+            enough = "more than 100" if needed is None else str(needed)
         else:
-            spread, interval = f"{mean:+.3f}", "n/a (one seed)"
+            spread, interval, enough = f"{mean:+.3f}", "n/a (one seed)", "n/a"
         ahead = sum(difference > 0 for difference in differences)
-        lines.append(f"| {model} | {fraction:g} | {n} | {spread} | {interval} | {ahead} of {n} |")
+        lines.append(f"| {model} | {fraction:g} | {n} | {spread} | {interval} | {ahead} of {n} | {enough} |")
     if not lines:
         return ""
     header = [
         f"`{key}` of each model minus that of **{reference}**, paired by {pairing}: mean ± sd over the pairs, "
-        "95 % t interval (one that contains 0 cannot tell the two apart), pairs in which the model is ahead:",
+        "95 % t interval (one that contains 0 cannot tell the two apart), pairs in which the model is ahead, and the "
+        "pairs an interval clear of 0 would take if the differences kept this mean and sd (a planning figure):",
         "",
-        "| model | fraction | pairs | difference | 95 % interval | ahead in |",
-        "|---|---|---|---|---|---|",
+        "| model | fraction | pairs | difference | 95 % interval | ahead in | pairs to tell apart |",
+        "|---|---|---|---|---|---|---|",
     ]
     return "\n".join(header + lines)
 

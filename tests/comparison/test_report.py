@@ -7,7 +7,7 @@ import math
 import pytest
 
 from monai_sre.comparison import comparison_table, paired_differences, write_report
-from monai_sre.comparison.report import t_quantile_975
+from monai_sre.comparison.report import pairs_to_separate, t_quantile_975
 
 
 def _row(model: str, fraction: float, seed: int, accuracy: float | None) -> dict:
@@ -57,13 +57,24 @@ def test_differences_are_paired_by_seed_with_a_t_interval():
     differences = [0.02, 0.05, 0.01]
     mean, sd = sum(differences) / 3, math.sqrt(sum((d - 0.08 / 3) ** 2 for d in differences) / 2)
     half = 4.303 * sd / math.sqrt(3)
-    assert f"| m | 0.1 | 3 | {mean:+.3f} ± {sd:.3f} | {mean - half:+.3f} to {mean + half:+.3f} | 3 of 3 |" in text
-    assert "| m | 1 | 1 | -0.050 | n/a (one seed) | 0 of 1 |" in text
+    # 4 pairs: 3.182 * sd / 2 = 0.033 > mean; 5 pairs: 2.776 * sd / sqrt(5) = 0.026 < mean = 0.027
+    row = f"| m | 0.1 | 3 | {mean:+.3f} ± {sd:.3f} | {mean - half:+.3f} to {mean + half:+.3f} | 3 of 3 | 5 |"
+    assert row in text
+    assert "| m | 1 | 1 | -0.050 | n/a (one seed) | 0 of 1 | n/a |" in text
     assert text.index("| m | 0.1 |") < text.index("| m | 1 |")  # fractions ascending, whatever the row order
     assert "| ref |" not in text and "minus that of **ref**, paired by seed (a seed draws the same" in text
     assert paired_differences(reference, "ref") == "" and paired_differences(model, "absent") == ""
     missing = [_row("m", 0.1, 0, None), _row("ref", 0.1, 0, 0.8)]  # a protocol the run did not evaluate
     assert paired_differences(missing, "ref") == ""
+
+
+def test_pairs_to_separate_is_the_fewest_pairs_whose_interval_clears_zero():
+    assert pairs_to_separate(0.03, 0.0) == 2 and pairs_to_separate(-0.03, 0.0) == 2  # any spread-free lead
+    n = pairs_to_separate(0.03, 0.085)  # the tissue task's 2 % pair: a 3-point lead at that seed spread
+    assert t_quantile_975(n - 1) * 0.085 / math.sqrt(n) < 0.03 <= t_quantile_975(n - 2) * 0.085 / math.sqrt(n - 1)
+    assert 30 <= n <= 40
+    assert pairs_to_separate(0.0, 0.01) is None and pairs_to_separate(0.001, 0.1) is None  # beyond the limit
+    assert pairs_to_separate(0.001, 0.1, limit=10**5) > 100
 
 
 def test_the_report_pairs_against_the_saved_reference_or_the_first_model(tmp_path):

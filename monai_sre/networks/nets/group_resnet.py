@@ -78,6 +78,10 @@ class GroupResNet(SymmetricResNet):
             For patch classification, where the label is the centre's: the global pool alone mixes the centre
             with its surroundings. Measured on the tissue task: no gain at 2 % and 5 % of the data
             (``docs/comparison.md``), so off in the bundles.
+        zero_init_residual: if ``True``, the scale of every residual branch's last normalisation starts at zero
+            (torchvision's option of that name), so every block starts as its shortcut
+            (:func:`~monai_sre.networks.nets.symmetric_resnet.zero_residual_scales`); needs a normalisation with a
+            learnable scale. Measured on the tissue task in ``docs/comparison.md``.
 
     Example::
 
@@ -129,7 +133,12 @@ class GroupResNet(SymmetricResNet):
             features = block.out_type
         check_compatible(features, pool)
         centre_channels = (n_input_channels, planes[0], *planes[:-1]) if centre_features else ()
-        head = dict(orientation_pool=pool, dropout=dropout, centre_channels=centre_channels, zero_init_residual=zero_init_residual)
+        head = dict(
+            orientation_pool=pool,
+            dropout=dropout,
+            centre_channels=centre_channels,
+            zero_init_residual=zero_init_residual,
+        )
         super().__init__(spatial_dims, stem, stages, num_features, num_classes, feed_forward, use_checkpoint, **head)
         self.symmetry_group = group
 

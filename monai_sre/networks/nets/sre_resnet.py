@@ -73,6 +73,10 @@ class SREResNet(SymmetricResNet):
             (two per axis at an even size) of the input, of the stem's output and of every stage's output but the
             last (:class:`~monai_sre.networks.nets.SymmetricResNet`); the logits stay exactly invariant. For patch
             classification, where the label is the centre's.
+        zero_init_residual: if ``True``, the scale of every residual branch's last normalisation starts at zero
+            (torchvision's option of that name), so every block starts as its shortcut
+            (:func:`~monai_sre.networks.nets.symmetric_resnet.zero_residual_scales`); needs a normalisation with a
+            learnable scale. Measured on the tissue task in ``docs/comparison.md``.
 
     Example::
 
@@ -134,7 +138,9 @@ class SREResNet(SymmetricResNet):
 
         stages, num_features = residual_stages(layers, planes, planes[0], make_block)
         column = (n_input_channels, planes[0], *(width * block_type.expansion for width in planes[:-1]))
-        head = dict(dropout=dropout, centre_channels=column if centre_features else (), zero_init_residual=zero_init_residual)
+        head = dict(
+            dropout=dropout, centre_channels=column if centre_features else (), zero_init_residual=zero_init_residual
+        )
         super().__init__(spatial_dims, stem, stages, num_features, num_classes, feed_forward, use_checkpoint, **head)
 
 

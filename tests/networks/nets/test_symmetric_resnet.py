@@ -143,3 +143,34 @@ def test_centre_column_joins_the_pooled_features_in_order():
     torch.testing.assert_close(torch.jit.script(net)(x), net(x))  # ckpt_export without tracing
     with pytest.raises(ValueError, match=r"centre_channels must give the input, the stem and 1 stage outputs \(3"):
         SymmetricResNet(3, net.stem, net.stages[:2], 3, 3, centre_channels=[1, 2])
+
+
+def _residual_branch_norms(model: SymmetricResNet) -> list[torch.nn.Module]:
+    return [block.norm3 if hasattr(block, "norm3") else block.norm2 for stage in model.stages for block in stage]
+
+
+@pytest.mark.parametrize("name", sorted(RESNETS))
+def test_zero_init_residual_starts_every_block_as_its_shortcut(name):
+    """With ``zero_init_residual`` every block's output is its shortcut's at initialisation (in training, where
+    batch norm's output is its shift, zero too); without it the branches are live. Both still train."""
+    x = torch.randn(2, 1, 12, 12, 12, dtype=torch.float64)
+    for zero in (True, False):
+        model = RESNETS[name](num_classes=3, zero_init_residual=zero).double().train()
+        norms = _residual_branch_norms(model)
+        assert len(norms) == sum(len(stage) for stage in model.stages) >= 2
+        assert all(bool((norm.weight == 0).all()) == zero for norm in norms)
+        features = model.stem(x)
+        for stage in model.stages:
+            for block in stage:
+                through = block.act(block.shortcut(block.pool(features.clone())))
+                features = block(features)
+                assert torch.equal(features, through) == zero
+        model(x).logsumexp(1).sum().backward()
+        assert all(norm.weight.grad.abs().sum() > 0 for norm in norms)  # the zeroed scales learn
+
+
+def test_zero_init_residual_needs_a_learnable_scale():
+    with pytest.raises(ValueError, match="zero_init_residual needs a normalisation with a learnable scale"):
+        GroupResNet([1, 1], [2, 3], group="O", space="axes", norm=("batch", {"affine": False}), zero_init_residual=True)
+    with pytest.raises(ValueError, match="InstanceNorm3d without one"):
+        SREResNet("basic", [1, 1], [2, 3], norm="instance", zero_init_residual=True)
