@@ -79,6 +79,10 @@ class GroupBasicBlock(nn.Module):
         shortcut_type = check_compatible(*self.shortcut) if in_planes != planes else self.in_type
         check_compatible(shortcut_type, self.out_type)  # the two branches add up
 
+    def residual_norm(self) -> nn.Module:
+        """The residual branch's last normalisation (``zero_init_residual`` zeroes its scale)."""
+        return self.norm2
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.pool(x)
         residual = self.norm2(self.conv2(self.act1(self.norm1(self.conv1(x)))))

@@ -63,6 +63,10 @@ class _SREResidualBase(nn.Module):
         """The residual branch added to the shortcut (abstract: each block type defines its own)."""
         raise NotImplementedError(f"{type(self).__name__} must define residual(x) (the residual branch).")
 
+    def residual_norm(self) -> nn.Module:
+        """The residual branch's last normalisation (abstract: each block type defines its own)."""
+        raise NotImplementedError(f"{type(self).__name__} must define residual_norm() (the branch's last norm).")
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.pool(x)
         return self.act(self.residual(x) + self.shortcut(x))
@@ -98,6 +102,10 @@ class SREBasicBlock(_SREResidualBase):
     def residual(self, x: torch.Tensor) -> torch.Tensor:
         return self.norm2(self.conv2(self.act1(self.norm1(self.conv1(x)))))
 
+    def residual_norm(self) -> nn.Module:
+        """The residual branch's last normalisation (``zero_init_residual`` zeroes its scale)."""
+        return self.norm2
+
 
 class SREBottleneckBlock(_SREResidualBase):
     """1x1x1 reduction, SRE convolution, 1x1x1 expansion by 4, with a residual connection (ResNet-50 block).
@@ -125,3 +133,7 @@ class SREBottleneckBlock(_SREResidualBase):
         x = self.act1(self.norm1(self.conv1(x)))
         x = self.act2(self.norm2(self.conv2(x)))
         return self.norm3(self.conv3(x))
+
+    def residual_norm(self) -> nn.Module:
+        """The residual branch's last normalisation (``zero_init_residual`` zeroes its scale)."""
+        return self.norm3

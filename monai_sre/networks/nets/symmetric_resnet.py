@@ -81,8 +81,8 @@ def residual_stages(
 def zero_residual_scales(stages: nn.Sequential) -> None:
     """Set the scale of every residual branch's last normalisation to zero (``zero_init_residual`` of
     torchvision's ResNet; Goyal et al., 2017): at initialisation every block passes its shortcut through, so the
-    network starts as its stem and shortcuts and grows the residual branches from there. The branch's last
-    normalisation is ``norm3`` in a bottleneck block and ``norm2`` in a basic block.
+    network starts as its stem and shortcuts and grows the residual branches from there. Every block names the
+    branch's last normalisation with ``residual_norm()``.
 
     Raises:
         ValueError: a block's last normalisation has no learnable scale (``affine=False``, e.g. MONAI's
@@ -90,7 +90,7 @@ def zero_residual_scales(stages: nn.Sequential) -> None:
     """
     for stage in stages:
         for block in stage:
-            norm = block.norm3 if hasattr(block, "norm3") else block.norm2
+            norm = block.residual_norm()
             if norm.weight is None:
                 raise ValueError(
                     f"zero_init_residual needs a normalisation with a learnable scale, got {type(norm).__name__} "

@@ -146,7 +146,8 @@ def test_centre_column_joins_the_pooled_features_in_order():
 
 
 def _residual_branch_norms(model: SymmetricResNet) -> list[torch.nn.Module]:
-    return [block.norm3 if hasattr(block, "norm3") else block.norm2 for stage in model.stages for block in stage]
+    """Each block's last normalisation, found by its layer names (not by ``residual_norm``, the method under test)."""
+    return [getattr(block, "norm3", None) or block.norm2 for stage in model.stages for block in stage]
 
 
 @pytest.mark.parametrize("name", sorted(RESNETS))
@@ -157,6 +158,7 @@ def test_zero_init_residual_starts_every_block_as_its_shortcut(name):
     for zero in (True, False):
         model = RESNETS[name](num_classes=3, zero_init_residual=zero).double().train()
         norms = _residual_branch_norms(model)
+        assert [block.residual_norm() for stage in model.stages for block in stage] == norms
         assert len(norms) == sum(len(stage) for stage in model.stages) >= 2
         assert all(bool((norm.weight == 0).all()) == zero for norm in norms)
         features = model.stem(x)
