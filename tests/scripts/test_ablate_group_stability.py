@@ -83,3 +83,16 @@ def test_the_network_variants_of_the_default_recipe_change_the_network_and_keep_
         model, rate = script.VARIANTS[name]
         assert model.overrides == {"network_def": {**default_network, **change}} and rate == 0.001
         assert model.training_overrides == {"rotation_prob": 0.5} and model.augment
+
+
+def test_the_recipe_variants_of_the_default_recipe_keep_the_network_and_half_upright(script):
+    changes = {
+        "label smoothing, half upright": {"loss#label_smoothing": 0.1},
+        "weight averaging, half upright": {"weight_averaging_decay": 0.995},
+    }
+    for name, change in changes.items():
+        model, rate = script.VARIANTS[name]
+        assert model.overrides == {} and rate == 0.001 and model.augment
+        assert model.training_overrides == {"rotation_prob": 0.5, **change}
+    # the averaging variant is the earlier one's option on the default recipe, not a second setting
+    assert script.VARIANTS["weight averaging"][0].training_overrides == {"weight_averaging_decay": 0.995}
