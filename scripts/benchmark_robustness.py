@@ -3,19 +3,22 @@
 """Rotation robustness and cost of SRE networks against plain CNNs on the embedded tissue dataset.
 
 Every model is trained and evaluated by the default bundle's own configs (``bundles/sre_resnet3d_tissue``:
-``inference.json`` + ``train.json``, then the same + ``evaluate.json``, parsed by MONAI's ``ConfigWorkflow`` and run as
-``python -m monai.bundle run`` runs them), so preprocessing, budget (epochs, optimiser, schedule), checkpoint
-selection (best validation accuracy), weight loading and evaluation are the bundle's; the script overrides only
-the network (``network_def``; the group-network rows keep the bundle's own), the seed, the rotation-augmentation switch,
-the sample counts, the device and the output folders. The inputs of the throughput and invariance measurements
-are the bundle's preprocessed test batches (``validate#dataloader`` of the evaluation config). For each model
-and seed it records:
-parameters, training wall time, inference throughput (volumes/s, eval mode), upright and rotated accuracy and AUC
-(protocols ``paper``, ``haar-64``, ``grid48`` on the test split) and the invariance error of the logits under
-the grid symmetries and under 8 random rotations. It prints a markdown table (mean +- sd over seeds) and writes
-``results.json``, ``table.md`` and ``robustness.png`` into ``--output`` (checkpoints and logs go to
-``--work-dir``, by default the same folder). The bundle picks the device (the first GPU when there is one) unless
-``--device`` names one; each row records it.
+``inference.json`` + ``train.json``, then the same + ``evaluate.json``, parsed by MONAI's ``ConfigWorkflow`` and run
+as ``python -m monai.bundle run`` runs them), so preprocessing, budget (epochs, optimiser, schedule), checkpoint
+selection (best validation accuracy), weight loading and evaluation are the bundle's; the script overrides only the
+network (``network_def``; the group-network rows keep the bundle's own), the seed, the rotation-augmentation switch,
+the sample counts, the device and the output folders. ``--num-train N`` trains on the first ``N`` patches for the
+optimiser steps of ``--epochs`` over the whole training split (the epochs grow as ``N`` shrinks,
+:class:`monai_sre.comparison.EqualStepsBudget`, the fair comparison's budget), so a quick run on fewer patches is a
+shorter epoch, not a shorter training; data efficiency itself (class-balanced subsamples drawn per seed, the learning
+rate chosen on validation) is ``scripts/benchmark_data_efficiency.py``'s. The inputs of the throughput and invariance
+measurements are the bundle's preprocessed test batches (``validate#dataloader`` of the evaluation config). For each
+model and seed it records: the budget (training patches, epochs, optimiser steps), parameters, training wall time,
+inference throughput (volumes/s, eval mode), upright and rotated accuracy and AUC (protocols ``paper``, ``haar-64``,
+``grid48`` on the test split) and the invariance error of the logits under the grid symmetries and under 8 random
+rotations. It prints a markdown table (mean +- sd over seeds) and writes ``results.json``, ``table.md`` and
+``robustness.png`` into ``--output`` (checkpoints and logs go to ``--work-dir``, by default the same folder). The
+bundle picks the device (the first GPU when there is one) unless ``--device`` names one; each row records it.
 
 Usage::
 
@@ -38,6 +41,8 @@ from pathlib import Path
 import torch
 from benchmarking import check_device_and_models, rows_table, run_rows, train_then_evaluate, write_table_report
 
+from monai_sre.comparison import EqualStepsBudget, RunBudget
+from monai_sre.comparison.bundle_runs import TRAIN_CONFIGS, bundle_parser
 from monai_sre.evaluation import invariance_error
 
 REPO = Path(__file__).resolve().parents[1]
@@ -104,12 +109,26 @@ def throughput(network: torch.nn.Module, images: torch.Tensor, repeats: int = 3)
     return len(images) / statistics.median(times)
 
 
+def training_budget(epochs: int, num_train: int | None) -> RunBudget:
+    """The optimiser steps of ``epochs`` over the bundle's whole training split, spread over its first ``num_train``
+    patches (``None``: all of them), validating as often as the whole-split run does (once per epoch).
+
+    Raises:
+        ValueError: ``num_train`` is not an int between 1 and the training split's size.
+    """
+    parser = bundle_parser(BUNDLE, TRAIN_CONFIGS)
+    full = len(parser.get_parsed_content("train#dataset"))
+    budget = EqualStepsBudget(full, int(parser.get_parsed_content("batch_size")), epochs, validations=epochs)
+    return budget.for_size(full if num_train is None else num_train)
+
+
 def run_one(name: str, network_def: dict | None, augment: bool, seed: int, args, folder: Path) -> dict:
     common = {
         "seed": seed,
         "augment_rotation": augment,
         "rotation_prob": 1.0,  # "SO(3) augmentation" rotates every training patch, whatever the bundle's default
-        "max_epochs": args.epochs,
+        "max_epochs": args.budget.epochs,
+        "val_interval": args.budget.val_interval,
         "num_train_samples": args.num_train,
         "num_val_samples": args.num_val,
     }
@@ -132,6 +151,9 @@ def run_one(name: str, network_def: dict | None, augment: bool, seed: int, args,
         "seed": seed,
         "augment": augment,
         "device": device_name(device),
+        "num_train": args.budget.num_train,
+        "epochs": args.budget.epochs,
+        "steps": args.budget.steps,
         "params": sum(p.numel() for p in network.parameters()),
         "train_seconds": train_seconds,
         "volumes_per_second": throughput(network, inputs),
@@ -191,8 +213,10 @@ def plot(rows: list[dict], path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--num-train", type=int, default=None, help="training patches (default: all)")
+    parser.add_argument("--epochs", type=int, default=20, help="epochs over the whole training split")
+    parser.add_argument(
+        "--num-train", type=int, default=None, help="the first N training patches, same optimiser steps (default: all)"
+    )
     parser.add_argument("--num-val", type=int, default=None, help="validation patches (default: all)")
     parser.add_argument("--num-test", type=int, default=None, help="test patches (default: all)")
     parser.add_argument("--with-paper", action="store_true", help="also the paper-style preset (slow on CPU)")
@@ -206,6 +230,11 @@ def main() -> None:
     args = parser.parse_args()
     offered = {**MODELS, **(PAPER_MODEL if args.with_paper else {})}
     models = check_device_and_models(parser, args.device, offered, args.models)
+    if not args.report_only:
+        try:
+            args.budget = training_budget(args.epochs, args.num_train)
+        except ValueError as error:
+            parser.error(f"--epochs {args.epochs} --num-train {args.num_train}: {error}")
     rows = run_rows(parser, args, models, list({**MODELS, **PAPER_MODEL}), run_one)
     plot(rows, args.output / "robustness.png")
     write_table_report(rows, table(rows), args.output)
