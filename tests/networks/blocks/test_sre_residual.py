@@ -84,3 +84,20 @@ def test_exact_equivariance_under_the_48_grid_symmetries_in_eval_mode(block, kwa
         transformed = net(torch.cat([apply_grid_symmetry(x, e) for e in elements]))
         expected = torch.cat([apply_grid_symmetry(y, e) for e in elements])
     torch.testing.assert_close(transformed, expected, **TOLERANCES[torch.float64])
+
+
+def test_a_block_type_that_does_not_name_its_last_norm_is_refused_by_zero_init_residual():
+    from monai_sre.networks.blocks.sre_residual import _SREResidualBase
+    from monai_sre.networks.nets.symmetric_resnet import zero_residual_scales
+
+    class UnnamedNormBlock(_SREResidualBase):  # builds and runs its branch, but says nothing of its last norm
+        def _build_residual(self, spatial_dims, in_planes, planes, sre, act, norm):
+            self.conv = SREConv(spatial_dims, in_planes, planes, **sre)
+
+        def residual(self, x):
+            return self.conv(x)
+
+    block = UnnamedNormBlock(spatial_dims=3, in_planes=2, planes=2)
+    assert block(torch.randn(1, 2, 5, 5, 5)).shape == (1, 2, 5, 5, 5)
+    with pytest.raises(NotImplementedError, match=r"UnnamedNormBlock must define residual_norm\(\)"):
+        zero_residual_scales(nn.Sequential(nn.Sequential(block)))
